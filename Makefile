@@ -1,0 +1,54 @@
+# Two set-up commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.PHONY: run test test-fast lint format install install-dev bench evaluate train clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Runtime only: the API and the page need neither torch nor the test tools.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# Everything: runtime, training extra (CPU torch 2.13.0) and dev tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install --quiet -e '.[train,dev]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed-run
+	$(PY) production_runner.py all
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not slow"
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed-dev
+	$(PY) production_runner.py bench
+
+evaluate: $(VENV)/.installed-run
+	$(PY) production_runner.py evaluate --data ../shared/data/amulets
+
+train: $(VENV)/.installed-dev
+	$(PY) production_runner.py train --data ../shared/data/amulets --out models/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

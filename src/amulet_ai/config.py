@@ -1,0 +1,174 @@
+"""Settings: one pydantic-settings class, read from ``AMULET_*`` variables and ``.env``.
+
+Every tunable of the project lives here, documented field by field. ``config_template.env``
+at the repository root is generated from this class (``amulet-ai config-template``) and a
+test checks that the two agree.
+
+Example::
+
+    >>> from amulet_ai.config import Settings
+    >>> Settings(port=9000).port
+    9000
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_CPU_COUNT = os.cpu_count() or 1
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models"
+
+
+class Settings(BaseSettings):
+    """Every setting of Amulet-AI; environment variables carry the ``AMULET_`` prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AMULET_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- General -------------------------------------------------------------------------
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment; production refuses unsafe defaults."
+    )
+    log_level: str = Field("INFO", description="Log level of the amulet_ai loggers.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    # --- Model ---------------------------------------------------------------------------
+    model_dir: Path = Field(
+        DEFAULT_MODEL_DIR, description="Folder holding the ONNX model and its metadata."
+    )
+    model_file: str = Field("amulet_classifier.onnx", description="ONNX file inside model_dir.")
+    metadata_file: str = Field("metadata.json", description="Metadata file inside model_dir.")
+    intra_op_threads: int = Field(
+        1, ge=0, description="onnxruntime threads inside one inference (0 = runtime default)."
+    )
+    inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across graph nodes.")
+    warmup_runs: int = Field(2, ge=0, description="Inferences run at load before ready.")
+
+    # --- API server ----------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the API binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the API.")
+    workers: int = Field(1, ge=1, description="Number of API worker processes.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="URL the page and the client use to reach the API."
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload, per file, MB.")
+    max_image_pixels: int = Field(
+        50_000_000, gt=0, description="Largest accepted image in pixels (decompression bombs)."
+    )
+    max_batch_files: int = Field(16, ge=1, description="Most files in one batch request.")
+    inference_workers: int = Field(
+        max(1, _CPU_COUNT), ge=1, description="Threads that decode and run the model."
+    )
+    queue_size: int = Field(
+        64, ge=0, description="Requests that may wait for a worker before 503 overloaded."
+    )
+    queue_timeout_s: float = Field(
+        10.0, gt=0, description="Longest a request waits for a worker before 503."
+    )
+    batch_max_size: int = Field(
+        1, ge=1, description="Micro-batch size; 1 turns micro-batching off (best measured here)."
+    )
+    batch_max_wait_ms: float = Field(2.0, ge=0, description="Longest wait to fill a micro-batch.")
+    shutdown_grace_s: float = Field(
+        20.0, ge=0, description="Seconds requests in flight get to finish on SIGTERM."
+    )
+    request_timeout_s: float = Field(30.0, gt=0, description="Upper bound on one request's work.")
+
+    # --- Result cache --------------------------------------------------------------------
+    cache_enabled: bool = Field(True, description="Cache results by image hash and options.")
+    cache_ttl_s: float = Field(3600.0, gt=0, description="Seconds a cached result lives.")
+    cache_max_mb: float = Field(64.0, gt=0, description="Byte budget of the result cache, MB.")
+    redis_url: str | None = Field(
+        None, description="redis:// URL: share cache and rate limits across processes."
+    )
+
+    # --- Memory --------------------------------------------------------------------------
+    memory_limit_mb: float = Field(
+        1536.0, gt=0, description="Process RSS ceiling: above it new work gets 503."
+    )
+    decode_memory_limit_mb: float = Field(
+        512.0, gt=0, description="Most RSS growth one image decode may cause."
+    )
+    gc_high_water_mb: float = Field(
+        1024.0, gt=0, description="RSS at which the GC manager collects and shrinks caches."
+    )
+    gc_interval_s: float = Field(5.0, gt=0, description="How often the GC manager samples RSS.")
+    stream_spool_mb: float = Field(
+        2.0, gt=0, description="Uploads above this size spill from memory to a temporary file."
+    )
+    stream_mmap_mb: float = Field(
+        50.0, gt=0, description="Files above this size are memory-mapped, not read."
+    )
+
+    # --- Security ------------------------------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Accepted X-API-Key values, comma separated; none = open."
+    )
+    admin_key: SecretStr | None = Field(
+        None, description="Key for /v1/admin routes; unset = admin routes off."
+    )
+    rate_limit: str = Field(
+        "120/minute", description="Per key (or per client IP) limit, limits notation; empty = off."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS, comma separated."
+    )
+
+    # --- Frontend and client -------------------------------------------------------------
+    frontend_host: str = Field("127.0.0.1", description="Address the Streamlit page binds to.")
+    frontend_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit page.")
+    frontend_api_key: SecretStr | None = Field(None, description="API key the page sends.")
+    client_timeout_s: float = Field(10.0, gt=0, description="Client timeout per request.")
+    client_retries: int = Field(3, ge=0, description="Client retries on 429/503/connection errors.")
+    client_max_connections: int = Field(20, ge=1, description="Pooled client connections.")
+    circuit_failure_threshold: int = Field(
+        5, ge=1, description="Consecutive failures that open the client's circuit."
+    )
+    circuit_reset_s: float = Field(
+        15.0, gt=0, description="Seconds the circuit stays open before a trial request."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if not self.api_keys:
+                raise ValueError("AMULET_API_KEYS must be set when AMULET_ENV=production")
+            if "*" in self.cors_origins:
+                raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
+        return self
+
+    @property
+    def model_path(self) -> Path:
+        return self.model_dir / self.model_file
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.model_dir / self.metadata_file
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests override it through dependency overrides."""
+    return Settings()
