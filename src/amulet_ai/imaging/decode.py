@@ -180,4 +180,3 @@ def load_path(path: str | Path, *, size: int = MODEL_INPUT_SIZE) -> DecodedImage
     """Decode an image file from disk (training, evaluation and the benchmarks use this)."""
     with open(path, "rb") as fh:
         return decode_image(fh.read(), size=size)
-

@@ -1,0 +1,287 @@
+"""The amulet classifier: the shipped ONNX model and its metadata, run by onnxruntime.
+
+Example::
+
+    >>> from amulet_ai import AmuletClassifier
+    >>> clf = AmuletClassifier.load()                    # models/ of the repository
+    >>> result = clf.classify(open("front.jpg", "rb").read(), top_k=3)   # doctest: +SKIP
+    >>> result.top1.class_id, result.unknown.is_unknown                  # doctest: +SKIP
+    ('phra_sivali', False)
+
+One :class:`onnxruntime.InferenceSession` is shared by every thread: ``run`` is thread safe
+and releases the GIL, so callers run it concurrently without a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from amulet_ai.config import DEFAULT_MODEL_DIR, Settings
+from amulet_ai.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, to_tensor
+from amulet_ai.imaging.heatmap import png_data_url, render_overlay
+from amulet_ai.model.fusion import fuse_pair
+from amulet_ai.model.metadata import ModelMetadata
+from amulet_ai.model.results import (
+    Classification,
+    ClassScore,
+    PhotoResult,
+    SideResults,
+    UnknownVerdict,
+)
+from amulet_ai.runtime.errors import InvalidInput, ModelUnavailable
+
+logger = logging.getLogger(__name__)
+
+ImageInput = DecodedImage | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoScores:
+    """Raw per-photo evidence: calibrated probabilities, unknown score, activation maps."""
+
+    probabilities: np.ndarray
+    log_probabilities: np.ndarray
+    unknown_score: float
+    cam: np.ndarray
+    decoded: DecodedImage
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    result: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return result
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class AmuletClassifier:
+    """Loads the model once and classifies photos, alone or as a front and back pair."""
+
+    def __init__(self, session: ort.InferenceSession, metadata: ModelMetadata) -> None:
+        self.session = session
+        self.metadata = metadata
+        self._input_name = metadata.input.name
+        outputs = metadata.outputs
+        self._output_names = [outputs.logits, outputs.unknown_score, outputs.cam]
+        present = {o.name for o in session.get_outputs()} | {i.name for i in session.get_inputs()}
+        missing = [n for n in [self._input_name, *self._output_names] if n not in present]
+        if missing:
+            raise ModelUnavailable(f"The ONNX model lacks expected inputs or outputs: {missing}.")
+
+    # --- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str | None = None,
+        *,
+        model_file: str = "amulet_classifier.onnx",
+        metadata_file: str = "metadata.json",
+        intra_op_threads: int = 1,
+        inter_op_threads: int = 1,
+        warmup_runs: int = 2,
+        verify_checksum: bool = True,
+    ) -> AmuletClassifier:
+        """Load model and metadata from ``model_dir`` (default: the repository's models/).
+
+        Raises:
+            ModelUnavailable: a file is missing, corrupt, or does not match its metadata.
+        """
+        folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        metadata = ModelMetadata.load(folder / metadata_file)
+        onnx_path = folder / model_file
+        if not onnx_path.is_file():
+            raise ModelUnavailable(f"Model file {onnx_path.name} is missing.")
+        if (
+            verify_checksum
+            and metadata.onnx_sha256
+            and _sha256_file(onnx_path) != (metadata.onnx_sha256)
+        ):
+            raise ModelUnavailable(f"Model file {onnx_path.name} does not match its metadata.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = inter_op_threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ModelUnavailable(f"Model file {onnx_path.name} could not be loaded.") from exc
+        classifier = cls(session, metadata)
+        classifier.warm_up(warmup_runs)
+        logger.info(
+            "model loaded name=%s version=%s classes=%d",
+            metadata.name,
+            metadata.version,
+            len(metadata.classes),
+        )
+        return classifier
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AmuletClassifier:
+        """Load the model the settings point at, with their thread counts."""
+        return cls.load(
+            settings.model_dir,
+            model_file=settings.model_file,
+            metadata_file=settings.metadata_file,
+            intra_op_threads=settings.intra_op_threads,
+            inter_op_threads=settings.inter_op_threads,
+            warmup_runs=settings.warmup_runs,
+        )
+
+    def warm_up(self, runs: int) -> None:
+        size = self.input_size
+        blank = np.zeros((1, 3, size, size), dtype=np.float32)
+        for _ in range(runs):
+            self.run(blank)
+
+    # --- properties ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+    @property
+    def input_size(self) -> int:
+        return self.metadata.input.size
+
+    @property
+    def threshold(self) -> float:
+        return self.metadata.unknown.threshold
+
+    # --- inference -----------------------------------------------------------------------
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the graph on a ``(N, 3, size, size)`` batch: logits, unknown scores, maps."""
+        logits, unknown, cam = self.session.run(self._output_names, {self._input_name: batch})
+        return np.asarray(logits), np.asarray(unknown), np.asarray(cam)
+
+    def decode(self, data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+        """Decode bytes at this model's input size."""
+        return decode_image(data, size=self.input_size, max_pixels=max_pixels)
+
+    def score(self, images: Sequence[ImageInput]) -> list[PhotoScores]:
+        """Evidence for each photo, from one run of the model over all of them."""
+        if not images:
+            return []
+        decoded = [img if isinstance(img, DecodedImage) else self.decode(img) for img in images]
+        batch = np.stack([to_tensor(d.image) for d in decoded])
+        logits, unknown, cam = self.run(batch)
+        log_probs = _log_softmax(logits / self.metadata.temperature)
+        return [
+            PhotoScores(
+                probabilities=np.exp(log_probs[i]),
+                log_probabilities=log_probs[i],
+                unknown_score=float(unknown[i]),
+                cam=cam[i],
+                decoded=decoded[i],
+            )
+            for i in range(len(decoded))
+        ]
+
+    def classify(
+        self,
+        front: ImageInput,
+        back: ImageInput | None = None,
+        *,
+        top_k: int = 3,
+        explain: bool = False,
+    ) -> Classification:
+        """Classify a front photo, or a front and back pair of the same piece.
+
+        A pair is fused as described in :func:`amulet_ai.model.fusion.fuse_pair`.
+        """
+        self._check_top_k(top_k)
+        scores = self.score([front] if back is None else [front, back])
+        return self._build(scores[0], scores[1] if back is not None else None, top_k, explain)
+
+    def classify_batch(
+        self, images: Sequence[ImageInput], *, top_k: int = 3, explain: bool = False
+    ) -> list[Classification]:
+        """Classify several independent photos in one model run."""
+        self._check_top_k(top_k)
+        return [self._build(s, None, top_k, explain) for s in self.score(images)]
+
+    # --- assembling results --------------------------------------------------------------
+    def _check_top_k(self, top_k: int) -> None:
+        if not 1 <= top_k <= len(self.metadata.classes):
+            raise InvalidInput(f"top_k must be between 1 and {len(self.metadata.classes)}.")
+
+    def _ranked(self, probabilities: np.ndarray, top_k: int) -> list[ClassScore]:
+        order = np.argsort(-probabilities, kind="stable")[:top_k]
+        classes = self.metadata.classes
+        return [
+            ClassScore(
+                class_id=classes[i].id,
+                name_en=classes[i].name_en,
+                name_th=classes[i].name_th,
+                probability=round(float(probabilities[i]), 6),
+            )
+            for i in order
+        ]
+
+    def _verdict(self, score: float) -> UnknownVerdict:
+        return UnknownVerdict(
+            is_unknown=score > self.threshold,
+            score=round(score, 4),
+            threshold=round(self.threshold, 4),
+        )
+
+    def _photo(self, scores: PhotoScores, top_k: int) -> PhotoResult:
+        d = scores.decoded
+        return PhotoResult(
+            predictions=self._ranked(scores.probabilities, top_k),
+            unknown=self._verdict(scores.unknown_score),
+            width=d.width,
+            height=d.height,
+            format=d.format,
+        )
+
+    def _heatmap(self, scores: PhotoScores, class_index: int) -> str:
+        return png_data_url(render_overlay(scores.decoded.image, scores.cam[class_index]))
+
+    def _build(
+        self, front: PhotoScores, back: PhotoScores | None, top_k: int, explain: bool
+    ) -> Classification:
+        if back is None:
+            probabilities, unknown_score = front.probabilities, front.unknown_score
+        else:
+            probabilities, unknown_score = fuse_pair(
+                front.log_probabilities,
+                back.log_probabilities,
+                front.unknown_score,
+                back.unknown_score,
+            )
+        predictions = self._ranked(probabilities, top_k)
+        heatmap = None
+        if explain:
+            top = int(np.argmax(probabilities))
+            heatmap = {"front": self._heatmap(front, top)}
+            if back is not None:
+                heatmap["back"] = self._heatmap(back, top)
+        return Classification(
+            top1=predictions[0],
+            predictions=predictions,
+            unknown=self._verdict(unknown_score),
+            images=SideResults(
+                front=self._photo(front, top_k),
+                back=self._photo(back, top_k) if back is not None else None,
+            ),
+            heatmap=heatmap,
+        )
