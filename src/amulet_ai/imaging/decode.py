@@ -147,20 +147,20 @@ def decode_image(
         fmt = img.format or "UNKNOWN"
         _check_pixels(img, max_pixels)
         width, height = img.size
-        if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-            width, height = height, width
-        if img.format == "JPEG" and draft:
-            # Orientation may swap the axes, so ask for at least ``size`` on both.
-            img.draft("RGB", (size, size))
         try:
+            if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            if img.format == "JPEG" and draft:
+                # Orientation may swap the axes, so ask for at least ``size`` on both.
+                img.draft("RGB", (size, size))
             img.seek(0)  # animated images: the first frame
             img.load()
             upright = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(upright)
         except Image.DecompressionBombError as exc:
             raise ImageTooLarge() from exc
         except (OSError, ValueError, SyntaxError, EOFError, struct_error) as exc:
             raise CorruptImage() from exc
-        rgb = _to_rgb(upright)
         return DecodedImage(
             image=_resize_center_crop(rgb, size), width=width, height=height, format=fmt
         )
