@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="redis:// URL: share cache and rate limits across processes."
     )
+    redis_timeout_s: float = Field(
+        0.25, gt=0, description="Redis socket timeout; past it the in-process state serves."
+    )
+    redis_retry_s: float = Field(
+        2.0, gt=0, description="While Redis is down, seconds between reconnect attempts."
+    )
 
     # --- Memory --------------------------------------------------------------------------
     memory_limit_mb: float = Field(
