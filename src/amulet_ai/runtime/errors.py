@@ -13,8 +13,10 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── Unauthorized                 401 unauthorized
     ├── Forbidden                    403 forbidden
     ├── NotFound                     404 not_found
+    ├── MethodNotAllowed             405 method_not_allowed
     ├── RateLimited                  429 rate_limited       (retryable, Retry-After)
     ├── Overloaded                   503 overloaded         (retryable, Retry-After)
+    │   └── ShuttingDown             503 shutting_down      (the server is draining)
     ├── MemoryPressure               503 memory_pressure    (retryable, Retry-After)
     │   └── MemoryLimitExceeded      503 memory_limit_exceeded
     ├── ModelUnavailable             503 model_unavailable  (retryable)
@@ -119,6 +121,12 @@ class NotFound(AmuletError):
     default_message = "No such resource."
 
 
+class MethodNotAllowed(AmuletError):
+    status_code = 405
+    code = "method_not_allowed"
+    default_message = "This method is not allowed on this resource."
+
+
 class RateLimited(AmuletError):
     status_code = 429
     code = "rate_limited"
@@ -131,6 +139,11 @@ class Overloaded(AmuletError):
     code = "overloaded"
     retryable = True
     default_message = "The server is busy; try again shortly."
+
+
+class ShuttingDown(Overloaded):
+    code = "shutting_down"
+    default_message = "The server is shutting down; try another instance or again shortly."
 
 
 class MemoryPressure(AmuletError):
@@ -207,11 +220,13 @@ __all__ = [
     "LockTimeout",
     "MemoryLimitExceeded",
     "MemoryPressure",
+    "MethodNotAllowed",
     "ModelUnavailable",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
     "RateLimited",
+    "ShuttingDown",
     "Unauthorized",
     "UnsupportedMediaType",
     "UpstreamTimeout",
