@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     )
     max_batch_files: int = Field(16, ge=1, description="Most files in one batch request.")
     inference_workers: int = Field(
-        max(1, _CPU_COUNT), ge=1, description="Threads that decode and run the model."
+        max(1, _CPU_COUNT),
+        ge=1,
+        description="Threads that decode and run the model.",
+        json_schema_extra={"template_default": "the number of CPU cores"},
     )
     queue_size: int = Field(
         64, ge=0, description="Requests that may wait for a worker before 503 overloaded."

@@ -1,0 +1,221 @@
+"""The ``amulet-ai`` command (also ``python production_runner.py``).
+
+Subcommands::
+
+    api              the REST API under uvicorn (--host, --port, --workers, --reload)
+    frontend         the Streamlit page
+    all              the API, then the page once the API is ready; stops both together
+    health           GET /health as an exit code: 0 ok, 1 degraded, 2 unavailable/unreachable
+    config-template  print or write config_template.env, generated from the settings
+    test             pytest, arguments passed through
+    train            train the model (needs the `train` extra), arguments passed through
+    evaluate         evaluate the model on a photo folder, arguments passed through
+    bench            the benchmarks in bench/, arguments passed through
+
+Exit status of ``all``: 0 stopped on request, 3 the API exited, 4 the page exited,
+5 the API was not ready in time. Settings come from ``AMULET_*`` variables and ``.env``
+(see ``config_template.env``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from amulet_ai import __version__
+from amulet_ai.config import REPO_ROOT, Settings, get_settings
+from amulet_ai.logging_setup import configure_logging
+
+EXIT_USAGE = 2
+
+
+def _missing_extra(exc: ImportError, extra: str) -> int:
+    if (exc.name or "").startswith("amulet_ai"):
+        raise exc
+    print(
+        f"error: {exc}. Install the '{extra}' extra: pip install -e '.[{extra}]'",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def _run_tests(argv: list[str]) -> int:
+    from amulet_ai.ops.serve import child_env
+
+    return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=REPO_ROOT, env=child_env())
+
+
+def _run_train(argv: list[str]) -> int:
+    try:
+        from amulet_ai.training.train import train_main
+    except ImportError as exc:
+        return _missing_extra(exc, "train")
+    return int(train_main(argv))
+
+
+def _run_evaluate(argv: list[str]) -> int:
+    try:
+        from amulet_ai.training.evaluate import evaluate_main
+    except ImportError as exc:
+        return _missing_extra(exc, "train")
+    return int(evaluate_main(argv))
+
+
+def _run_bench(argv: list[str]) -> int:
+    from amulet_ai.ops.serve import child_env
+
+    entry = REPO_ROOT / "bench" / "run.py"
+    if not entry.is_file():
+        print(f"error: {entry} not found; run this from a clone of the repository", file=sys.stderr)
+        return EXIT_USAGE
+    env = child_env()
+    # bench/ imports its own modules as the `bench` package from the repository root.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    return subprocess.call([sys.executable, str(entry), *argv], cwd=REPO_ROOT, env=env)
+
+
+# Commands whose arguments belong to another program: argparse must not read them.
+PASSTHROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "test": (_run_tests, "run pytest; arguments go to pytest"),
+    "train": (_run_train, "train the model; see `train --help`"),
+    "evaluate": (_run_evaluate, "evaluate the model; see `evaluate --help`"),
+    "bench": (_run_bench, "run the benchmarks in bench/; see `bench --help`"),
+}
+
+
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.ops.serve import serve_api
+
+    return serve_api(
+        settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload
+    )
+
+
+def _cmd_frontend(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.ops.supervisor import run_frontend
+
+    return run_frontend(settings, host=args.host, port=args.port)
+
+
+def _cmd_all(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.ops.supervisor import run_all
+
+    return run_all(settings, ready_timeout_s=args.ready_timeout)
+
+
+def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.ops.health_probe import probe_health, summary_line
+
+    key = settings.frontend_api_key.get_secret_value() if settings.frontend_api_key else None
+    probe = probe_health(args.url or settings.public_url, timeout_s=args.timeout, api_key=key)
+    if args.json:
+        print(json.dumps(probe.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary_line(probe))
+    return probe.exit_code
+
+
+def _cmd_config_template(args: argparse.Namespace, _settings: Settings | None) -> int:
+    from amulet_ai.ops.config_template import render_template
+
+    text = render_template()
+    if args.check:
+        current = args.check.read_text(encoding="utf-8") if args.check.is_file() else ""
+        if current != text:
+            print(f"{args.check} is out of date: run `amulet-ai config-template`", file=sys.stderr)
+            return 1
+        return 0
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (passthrough ones are listed for --help)."""
+    parser = argparse.ArgumentParser(
+        prog="amulet-ai",
+        description="Amulet-AI: serve, check, train and measure the amulet photo classifier.",
+        epilog="Settings: AMULET_* environment variables or .env; see config_template.env.",
+    )
+    parser.add_argument("--version", action="version", version=f"amulet-ai {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    api = sub.add_parser("api", help="run the REST API (uvicorn)")
+    api.add_argument("--host", help="bind address (default: AMULET_HOST)")
+    api.add_argument("--port", type=int, help="port (default: AMULET_PORT)")
+    api.add_argument("--workers", type=int, help="worker processes (default: AMULET_WORKERS)")
+    api.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    api.set_defaults(handler=_cmd_api)
+
+    page = sub.add_parser("frontend", help="run the Streamlit page")
+    page.add_argument("--host", help="bind address (default: AMULET_FRONTEND_HOST)")
+    page.add_argument("--port", type=int, help="port (default: AMULET_FRONTEND_PORT)")
+    page.set_defaults(handler=_cmd_frontend)
+
+    both = sub.add_parser(
+        "all",
+        help="run the API and the page together",
+        epilog="Exit status: 0 stopped on request, 3 the API exited, 4 the page exited, "
+        "5 the API was not ready in time.",
+    )
+    both.add_argument(
+        "--ready-timeout", type=float, default=120.0, help="seconds to wait for the API (120)"
+    )
+    both.set_defaults(handler=_cmd_all)
+
+    health = sub.add_parser(
+        "health",
+        help="check GET /health; exit 0 ok, 1 degraded, 2 unavailable or unreachable",
+    )
+    health.add_argument("--url", help="API base URL (default: AMULET_PUBLIC_URL)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds (3)")
+    health.add_argument("--json", action="store_true", help="print the full report as JSON")
+    health.set_defaults(handler=_cmd_health)
+
+    template = sub.add_parser(
+        "config-template", help="print or write config_template.env, generated from the settings"
+    )
+    target = template.add_mutually_exclusive_group()
+    target.add_argument("--output", type=Path, help="file to write (default: print)")
+    target.add_argument(
+        "--check", type=Path, metavar="FILE", help="exit 1 if FILE differs from the settings"
+    )
+    template.set_defaults(handler=_cmd_config_template, needs_settings=False)
+
+    for name, (_, help_text) in PASSTHROUGH.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the process exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in PASSTHROUGH:
+        configure_logging()
+        runner, _ = PASSTHROUGH[args_list[0]]
+        return runner(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    if not getattr(args, "needs_settings", True):
+        configure_logging()
+        return int(args.handler(args, None))
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings.log_level, settings.log_format)
+    return int(args.handler(args, settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
