@@ -119,10 +119,14 @@ class AmuletClassifier:
             session = ort.InferenceSession(
                 str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
             )
-        except (RuntimeError, OSError, ValueError) as exc:
+            classifier = cls(session, metadata)
+            classifier.warm_up(warmup_runs)
+        except ModelUnavailable:
+            raise
+        except Exception as exc:
+            # onnxruntime's errors (InvalidProtobuf, Fail, InvalidArgument, ...) share no
+            # base class but Exception; any of them here means this model cannot serve.
             raise ModelUnavailable(f"Model file {onnx_path.name} could not be loaded.") from exc
-        classifier = cls(session, metadata)
-        classifier.warm_up(warmup_runs)
         logger.info(
             "model loaded name=%s version=%s classes=%d",
             metadata.name,
@@ -217,6 +221,22 @@ class AmuletClassifier:
         """Classify several independent photos in one model run."""
         self._check_top_k(top_k)
         return [self._build(s, None, top_k, explain) for s in self.score(images)]
+
+    def classify_scores(
+        self,
+        front: PhotoScores,
+        back: PhotoScores | None = None,
+        *,
+        top_k: int = 3,
+        explain: bool = False,
+    ) -> Classification:
+        """Classify from evidence already computed by :meth:`score`.
+
+        For callers that run the model for several requests at once (the API's
+        micro-batcher) and assemble each request's verdict afterwards.
+        """
+        self._check_top_k(top_k)
+        return self._build(front, back, top_k, explain)
 
     # --- assembling results --------------------------------------------------------------
     def _check_top_k(self, top_k: int) -> None:
