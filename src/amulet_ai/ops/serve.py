@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import amulet_ai
 from amulet_ai.config import Settings
@@ -34,23 +35,29 @@ def serve_api(
     """Run the API under uvicorn until it is stopped; returns the exit status.
 
     The app is passed as an import string (``factory=True``) so that ``--workers`` and
-    ``--reload`` work: each worker process builds its own app, model and pools.
+    ``--reload`` work: each worker process builds its own app, model and pools. Several
+    workers run under :func:`amulet_ai.ops.workers.run_workers`, which aggregates their
+    ``/metrics``.
     """
     import uvicorn
 
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        reload=reload,
-        reload_dirs=[str(PACKAGE_DIR)] if reload else None,
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
-        access_log=False,
-        log_config=logging_config(settings.log_level, settings.log_format),
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "workers": workers or settings.workers,
+        "reload": reload,
+        "reload_dirs": [str(PACKAGE_DIR)] if reload else None,
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_s),
+        "access_log": False,
+        "log_config": logging_config(settings.log_level, settings.log_format),
+        "server_header": False,
+    }
+    if options["workers"] > 1 and not reload:
+        from amulet_ai.ops.workers import run_workers
+
+        return run_workers(uvicorn.Config(APP_FACTORY, **options))
+    uvicorn.run(APP_FACTORY, **options)
     return 0
 
 
