@@ -1,0 +1,60 @@
+"""What other programs (and the page) use to call the Amulet-AI API.
+
+Two clients with the same methods, :class:`AmuletClient` (blocking) and
+:class:`AsyncAmuletClient` (asyncio): ``predict``, ``predict_batch``, ``health``,
+``classes``, ``model_info``. Answers are the API's own pydantic models
+(:mod:`amulet_ai.api.schemas`). Every failure is an
+:class:`~amulet_ai.runtime.errors.AmuletError`; the classes a caller usually handles::
+
+    AmuletError
+    ├── InvalidInput / CorruptImage / ValidationFailed     the photo or a field is bad (4xx)
+    ├── PayloadTooLarge / UnsupportedMediaType              too big, not an image
+    ├── Unauthorized / Forbidden                            the API key
+    ├── RateLimited / Overloaded / ModelUnavailable         retried first, then raised
+    ├── UpstreamUnavailable                                 the API cannot be reached
+    │   └── CircuitOpen                                     ... and calls are paused
+    └── UpstreamTimeout                                     the API did not answer in time
+
+Example::
+
+    >>> from amulet_ai.client import AmuletClient
+    >>> with AmuletClient("http://127.0.0.1:8000") as client:      # doctest: +SKIP
+    ...     client.predict("front.jpg").top1.name_en
+    'Phra Sivali'
+"""
+
+from amulet_ai.api.schemas import (
+    BatchResponse,
+    ClassesResponse,
+    HealthReport,
+    ModelInfo,
+    PredictResponse,
+)
+from amulet_ai.client._async import AsyncAmuletClient
+from amulet_ai.client._errors import parse_retry_after
+from amulet_ai.client._options import API_KEY_HEADER
+from amulet_ai.client._sync import AmuletClient
+from amulet_ai.client._uploads import UploadSource
+from amulet_ai.runtime.errors import (
+    AmuletError,
+    CircuitOpen,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = [
+    "API_KEY_HEADER",
+    "AmuletClient",
+    "AmuletError",
+    "AsyncAmuletClient",
+    "BatchResponse",
+    "CircuitOpen",
+    "ClassesResponse",
+    "HealthReport",
+    "ModelInfo",
+    "PredictResponse",
+    "UploadSource",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "parse_retry_after",
+]

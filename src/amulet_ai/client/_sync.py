@@ -1,0 +1,160 @@
+"""The blocking client: :class:`AmuletClient`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from amulet_ai.api.schemas import (
+    BatchResponse,
+    ClassesResponse,
+    HealthReport,
+    ModelInfo,
+    PredictResponse,
+)
+from amulet_ai.client._calls import (
+    Call,
+    classes_call,
+    health_call,
+    model_info_call,
+    predict_batch_call,
+    predict_call,
+)
+from amulet_ai.client._errors import error_from_transport
+from amulet_ai.client._options import default_breaker, resolve_options, without_timeout_retries
+from amulet_ai.client._uploads import UploadSource
+from amulet_ai.config import Settings
+from amulet_ai.runtime.circuit import CircuitBreaker
+from amulet_ai.runtime.pool import SyncConnectionPool
+from amulet_ai.runtime.retry import retrying
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AmuletClient:
+    """A blocking client of the Amulet-AI API, over one pooled ``httpx.Client``.
+
+    Photos may be given as bytes, a path or a binary file object. Answers are the API's
+    own pydantic models; failures are :class:`~amulet_ai.runtime.errors.AmuletError`
+    subclasses (the API's error code decides which), with
+    :class:`~amulet_ai.runtime.errors.UpstreamUnavailable`,
+    :class:`~amulet_ai.runtime.errors.UpstreamTimeout` and
+    :class:`~amulet_ai.runtime.errors.CircuitOpen` when the API cannot be reached.
+
+    Unset arguments come from settings (``public_url``, ``client_timeout_s``,
+    ``client_retries``, ``circuit_failure_threshold``, ``circuit_reset_s``). Connection
+    failures, 429 and 503 are retried with backoff, ``Retry-After`` honoured; every attempt
+    goes through the circuit breaker, so a dead API is not hammered. ``transport`` takes
+    any ``httpx`` transport (tests pass ``httpx.MockTransport``).
+
+    Example::
+
+        >>> with AmuletClient("http://127.0.0.1:8000") as client:      # doctest: +SKIP
+        ...     result = client.predict("front.jpg", explain=True)
+        ...     result.top1.name_th, result.unknown.is_unknown
+        ('พระสีวลี', False)
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | SecretStr | None = None,
+        timeout_s: float | None = None,
+        retries: int | None = None,
+        backoff_s: float = 0.5,
+        max_connections: int | None = None,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.BaseTransport | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        options = resolve_options(
+            settings, base_url, api_key, timeout_s, retries, backoff_s, max_connections
+        )
+        self.base_url = options.base_url
+        self.breaker = breaker or default_breaker(settings)
+        self._pool = SyncConnectionPool(
+            options.base_url,
+            max_connections=options.max_connections,
+            timeout_s=options.timeout_s,
+            connect_timeout_s=options.connect_timeout_s,
+            headers=options.headers,
+            transport=transport,
+        )
+        self._retrying = without_timeout_retries(
+            retrying(attempts=options.attempts, backoff_s=options.backoff_s)
+        )
+
+    def _attempt(self, call: Call[M]) -> M:
+        with self.breaker:
+            try:
+                response = self._pool.request(call.method, call.path, **call.request_kwargs())
+            except httpx.TransportError as exc:
+                logger.info("%s %s failed: %s", call.method, call.path, type(exc).__name__)
+                raise error_from_transport(exc) from exc
+            return call.parse(response)
+
+    def _send(self, call: Call[M]) -> M:
+        result: M = self._retrying.copy()(self._attempt, call)
+        return result
+
+    def predict(
+        self,
+        front: UploadSource,
+        back: UploadSource | None = None,
+        *,
+        top_k: int = 3,
+        explain: bool = False,
+    ) -> PredictResponse:
+        """Classify one amulet from its front photo, and its back photo when given."""
+        return self._send(predict_call(front, back, top_k=top_k, explain=explain))
+
+    def predict_batch(
+        self, files: Sequence[UploadSource], *, top_k: int = 3, explain: bool = False
+    ) -> BatchResponse:
+        """Classify several photos independently; a bad file gets its own error entry."""
+        return self._send(predict_batch_call(files, top_k=top_k, explain=explain))
+
+    def health(self) -> HealthReport:
+        """The API's detailed health report (also when it says ``unavailable``)."""
+        return self._send(health_call())
+
+    def classes(self) -> ClassesResponse:
+        """The catalog of known amulet types, named in Thai and English."""
+        return self._send(classes_call())
+
+    def model_info(self) -> ModelInfo:
+        """The served model's metadata and measured metrics."""
+        return self._send(model_info_call())
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far (each retry counts)."""
+        return self._pool.requests_sent
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._pool.closed
+
+    def close(self) -> None:
+        """Close the pooled connections; safe to call twice."""
+        self._pool.close()
+
+    def __enter__(self) -> AmuletClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
