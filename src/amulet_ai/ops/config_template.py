@@ -125,6 +125,27 @@ def render_template(settings_cls: type[Settings] = Settings) -> str:
     return "\n".join(blocks)
 
 
+def render_markdown_table(settings_cls: type[Settings] = Settings) -> str:
+    """The settings as Markdown tables, one per group (README's configuration section)."""
+    parts: list[str] = []
+    for group, names in field_groups(settings_cls).items():
+        parts.append(f"**{group}**\n")
+        parts.append("| Variable | Default | Meaning |")
+        parts.append("|---|---|---|")
+        for name in names:
+            field = settings_cls.model_fields[name]
+            value, note = _default_text(field)
+            shown = f"`{value}`" if value else (note or "(unset)").removeprefix("Default: ")
+            description = (field.description or "").strip()
+            choices = _choices(field)
+            if choices:
+                description += f" One of: {choices}."
+            cell = description.replace("|", "\\|")
+            parts.append(f"| `{env_name(name)}` | {shown.rstrip('.')} | {cell} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 def write_template(path: Path = TEMPLATE_PATH) -> Path:
     """Write the template to ``path`` and return it."""
     path.write_text(render_template(), encoding="utf-8")

@@ -88,7 +88,8 @@ def summary_line(probe: HealthProbe) -> str:
     model = probe.report.get("model")
     if isinstance(model, dict) and model.get("version"):
         parts.append(f"(model {model['version']})")
-    reason = probe.report.get("reason") or probe.error
-    if reason:
-        parts.append(f"- {reason}")
+    reasons = probe.report.get("reasons")
+    reason = "; ".join(map(str, reasons)) if isinstance(reasons, list) else ""
+    if reason or probe.error:
+        parts.append(f"- {reason or probe.error}")
     return " ".join(parts)
