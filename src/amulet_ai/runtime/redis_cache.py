@@ -3,7 +3,7 @@
 :class:`RedisResultCache` answers the same calls as
 :class:`~amulet_ai.runtime.cache.ByteBudgetCache` (``get``, ``set``, ``pop``, ``shrink``,
 ``clear``, ``stats``), so the API uses either one unchanged. Values are stored as compact
-JSON with ``SETEX`` under ``amulet:result:<key>``, where the API's key reads
+JSON with ``SET ... EX`` (SETEX) under ``amulet:result:<key>``, where the API's key reads
 ``<model_version>:<sha256>:<options>`` (see :func:`result_key`), and live ``ttl_s`` seconds.
 
 While the :class:`~amulet_ai.runtime.redis_link.RedisLink` is down, every call goes to the
@@ -131,7 +131,7 @@ class RedisResultCache(Generic[K, V]):
             if len(data) > self.local.max_bytes:
                 return False
             try:
-                self.link.client.setex(self._redis_key(key), self._ttl_whole_s, data)
+                self.link.client.set(self._redis_key(key), data, ex=self._ttl_whole_s)
             except REDIS_FAILURES as exc:
                 self.link.mark_down(exc)
             else:
