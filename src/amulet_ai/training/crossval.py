@@ -1,0 +1,163 @@
+"""Stratified k-fold cross-validation of the whole recipe (head, detector, temperature).
+
+Every figure in the model card comes from here: out-of-fold logits and unknown scores of
+the photos as served (view 0), never of photos a fold was fitted on.
+
+Example::
+
+    >>> stratified_folds(np.array([0, 0, 0, 1, 1, 1]), n_folds=3, seed=0)[0].shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from amulet_ai.training.calibration import expected_calibration_error, fit_temperature, softmax
+from amulet_ai.training.features import LEVEL_CHANNELS
+from amulet_ai.training.head import LinearHead, fit_linear_head
+from amulet_ai.training.unknown import MahalanobisDetector, auroc, fit_mahalanobis, keep_threshold
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the fitted model, besides the data."""
+
+    head_levels: tuple[int, ...] = (3,)
+    l2: float = 1e-3
+    detector_rank: int = 256
+    keep_rate: float = 0.95
+
+
+@dataclass(frozen=True)
+class FittedParts:
+    head: LinearHead
+    detector: MahalanobisDetector
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+
+
+def head_columns(levels: tuple[int, ...]) -> np.ndarray:
+    """Feature columns of the given levels, in level order."""
+    bounds = np.cumsum([0, *LEVEL_CHANNELS])
+    return np.concatenate([np.arange(bounds[lv], bounds[lv + 1]) for lv in levels])
+
+
+def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> list[np.ndarray]:
+    """Test indices of each fold; every class is dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(n_folds)]
+    start = 0
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        for j, idx in enumerate(members):
+            folds[(start + j) % n_folds].append(int(idx))
+        start += len(members)
+    return [np.array(sorted(f)) for f in folds]
+
+
+def fit_parts(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: Recipe
+) -> FittedParts:
+    """Fit head and detector on ``features`` ``[photos, views, D]`` (all views are examples)."""
+    n_views = features.shape[1]
+    flat = features.reshape(-1, features.shape[-1])
+    flat_labels = np.repeat(labels, n_views)
+    cols = head_columns(recipe.head_levels)
+    head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
+    mean = flat.mean(axis=0)
+    std = flat.std(axis=0) + 1e-6
+    detector = fit_mahalanobis(
+        (flat - mean) / std, flat_labels, n_classes=n_classes, rank=recipe.detector_rank
+    )
+    return FittedParts(head, detector, mean.astype(np.float32), std.astype(np.float32))
+
+
+def predict(
+    parts: FittedParts, features: np.ndarray, recipe: Recipe
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and unknown scores of ``[N, D]`` features."""
+    logits = parts.head.logits(features[:, head_columns(recipe.head_levels)])
+    scores = parts.detector.score((features - parts.feature_mean) / parts.feature_std)
+    return logits, scores
+
+
+def _per_class(
+    pred: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for c, name in enumerate(classes):
+        tp = int(((pred == c) & (labels == c)).sum())
+        out[name] = {
+            "precision": tp / max(int((pred == c).sum()), 1),
+            "recall": tp / max(int((labels == c).sum()), 1),
+            "support": int((labels == c).sum()),
+        }
+    return out
+
+
+def cross_validate(
+    features: np.ndarray,
+    labels: np.ndarray,
+    fronts: np.ndarray,
+    non_amulet: np.ndarray,
+    classes: tuple[str, ...],
+    recipe: Recipe,
+    *,
+    n_folds: int,
+    seed: int,
+) -> dict:
+    """Out-of-fold metrics of ``recipe``; returns the ``metrics.cv`` block plus the fitted
+    temperature and unknown threshold (keys ``temperature``, ``threshold``)."""
+    n_classes = len(classes)
+    folds = stratified_folds(labels, n_folds, seed)
+    oof_logits = np.zeros((len(labels), n_classes), dtype=np.float64)
+    oof_scores = np.zeros(len(labels), dtype=np.float64)
+    fold_of = np.zeros(len(labels), dtype=int)
+    non_amulet_scores = []
+    for k, test in enumerate(folds):
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        parts = fit_parts(features[train], labels[train], n_classes, recipe)
+        oof_logits[test], oof_scores[test] = predict(parts, features[test, 0], recipe)
+        non_amulet_scores.append(predict(parts, non_amulet, recipe)[1])
+        fold_of[test] = k
+        acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
+        logger.info("fold %d/%d: top-1 %.3f on %d photos", k + 1, n_folds, acc, len(test))
+    # Calibration is measured with a temperature fitted on the other folds only.
+    cross_fitted = np.zeros_like(oof_logits)
+    for k in range(n_folds):
+        other = fold_of != k
+        t = fit_temperature(oof_logits[other], labels[other])
+        cross_fitted[fold_of == k] = softmax(oof_logits[fold_of == k], t)
+    temperature = fit_temperature(oof_logits, labels)
+    pred = oof_logits.argmax(1)
+    top3 = np.argsort(-oof_logits, axis=1)[:, :3]
+    threshold = keep_threshold(oof_scores, recipe.keep_rate)
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(confusion, (labels, pred), 1)
+    return {
+        "top1": float((pred == labels).mean()),
+        "top1_front": float((pred == labels)[fronts].mean()),
+        "top1_back": float((pred == labels)[~fronts].mean()),
+        "top3": float((top3 == labels[:, None]).any(1).mean()),
+        "ece": expected_calibration_error(cross_fitted, labels),
+        "ece_before_temperature": expected_calibration_error(softmax(oof_logits), labels),
+        "nll": float(-np.log(cross_fitted[np.arange(len(labels)), labels] + 1e-12).mean()),
+        "per_class": _per_class(pred, labels, classes),
+        "confusion": confusion.tolist(),
+        "unknown_auroc_non_amulet": auroc(oof_scores, np.concatenate(non_amulet_scores)),
+        "unknown_auroc_non_amulet_per_fold": [
+            auroc(oof_scores[fold_of == k], s) for k, s in enumerate(non_amulet_scores)
+        ],
+        "non_amulet_photos": len(non_amulet),
+        "non_amulet_flagged_rate": float((np.concatenate(non_amulet_scores) > threshold).mean()),
+        "cv_keep_rate": float((oof_scores <= threshold).mean()),
+        "folds": n_folds,
+        "temperature": temperature,
+        "threshold": threshold,
+    }

@@ -1,0 +1,154 @@
+"""The deployable graph (backbone, linear head, class activation maps, unknown score) and its
+ONNX export with a parity check against torch.
+
+Graph contract: input ``image`` float32 ``[N, 3, 224, 224]`` scaled ``(x - 127) / 128``;
+outputs ``logits`` ``[N, C]`` (uncalibrated), ``unknown_score`` ``[N]`` and ``cam``
+``[N, C, 7, 7]``. ``logits`` equals the spatial mean of ``cam`` plus the bias, so the heatmap
+is an exact decomposition of the score it explains.
+
+Example::
+
+    >>> module = DeployableModel(load_backbone(), head, detector)  # doctest: +SKIP
+    >>> export_onnx(module, Path("models/amulet_classifier.onnx"))  # doctest: +SKIP
+    >>> check_parity(module, Path("models/amulet_classifier.onnx"), photos)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amulet_ai.training.features import LEVEL_CHANNELS, Backbone
+from amulet_ai.training.head import LinearHead
+from amulet_ai.training.unknown import MahalanobisDetector
+
+logger = logging.getLogger(__name__)
+
+OPSET: Final = 17
+INPUT_NAME: Final = "image"
+OUTPUT_NAMES: Final = ("logits", "unknown_score", "cam")
+CAM_SIZE: Final = 7
+PARITY_TOLERANCE: Final = 1e-4
+
+
+class ExportParityError(RuntimeError):
+    """The exported ONNX graph does not reproduce the torch model's logits."""
+
+
+def _level_slices() -> list[slice]:
+    bounds = np.cumsum([0, *LEVEL_CHANNELS])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+class DeployableModel(nn.Module):
+    """Backbone + linear head over ``head_levels`` + Mahalanobis score over all levels."""
+
+    bias: torch.Tensor
+    feat_mean: torch.Tensor
+    feat_std: torch.Tensor
+    class_means: torch.Tensor
+    directions: torch.Tensor
+    dir_scale: torch.Tensor
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        head: LinearHead,
+        detector: MahalanobisDetector,
+        *,
+        head_levels: tuple[int, ...],
+        feature_mean: np.ndarray,
+        feature_std: np.ndarray,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone.eval()
+        self.head_levels = head_levels
+        weight, bias = head.folded()
+        self.level_weights = nn.ParameterList()
+        offset = 0
+        for level in head_levels:
+            width = LEVEL_CHANNELS[level]
+            w = torch.from_numpy(weight[:, offset : offset + width].copy())
+            self.level_weights.append(nn.Parameter(w, requires_grad=False))
+            offset += width
+        self.register_buffer("bias", torch.from_numpy(bias))
+        self.register_buffer("feat_mean", torch.from_numpy(feature_mean.astype(np.float32)))
+        self.register_buffer("feat_std", torch.from_numpy(feature_std.astype(np.float32)))
+        self.register_buffer("class_means", torch.from_numpy(detector.means))
+        scale = 1.0 / np.sqrt(detector.variances)
+        self.register_buffer("directions", torch.from_numpy(detector.directions))
+        self.register_buffer("dir_scale", torch.from_numpy(scale.astype(np.float32)))
+        self.residual_variance = float(detector.residual_variance)
+        self.n_features = int(detector.means.shape[1])
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        maps = self.backbone(image)
+        cam = torch.zeros((), dtype=image.dtype)
+        for level, weight in zip(self.head_levels, self.level_weights, strict=True):
+            level_cam = torch.einsum("kc,nchw->nkhw", weight, maps[level])
+            if level_cam.shape[-1] != CAM_SIZE:
+                level_cam = F.adaptive_avg_pool2d(level_cam, CAM_SIZE)
+            cam = cam + level_cam
+        logits = cam.mean(dim=(2, 3)) + self.bias
+        feats = torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1)
+        z = (feats - self.feat_mean) / self.feat_std
+        diff = z[:, None, :] - self.class_means[None]
+        proj = diff @ self.directions
+        in_span = ((proj * self.dir_scale) ** 2).sum(-1)
+        residual = (diff**2).sum(-1) - (proj**2).sum(-1)
+        d2 = in_span + residual / self.residual_variance
+        unknown = torch.sqrt(torch.clamp(d2.min(dim=1).values, min=0.0) / self.n_features)
+        return logits, unknown, cam
+
+
+def export_onnx(model: DeployableModel, path: Path) -> None:
+    """Write ``model`` as ONNX (opset 17, dynamic batch axis) to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(2, 3, 224, 224)
+    batch_axis = {0: "batch"}
+    with torch.no_grad():
+        torch.onnx.export(
+            model.eval(),
+            (dummy,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dict.fromkeys((INPUT_NAME, *OUTPUT_NAMES), batch_axis),
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    logger.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
+
+
+def check_parity(
+    model: DeployableModel, path: Path, batch: np.ndarray, tolerance: float = PARITY_TOLERANCE
+) -> float:
+    """Max abs difference of all outputs, torch vs onnxruntime, on ``batch``.
+
+    Raises:
+        ExportParityError: a logit differs by more than ``tolerance``, or the unknown score
+            or the CAM by more than ``tolerance`` relative to their scale.
+    """
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch.astype(np.float32)})
+    with torch.no_grad():
+        torch_out = [t.numpy() for t in model.eval()(torch.from_numpy(batch))]
+    diffs = {
+        name: float(np.abs(o - t).max())
+        for name, o, t in zip(OUTPUT_NAMES, onnx_out, torch_out, strict=True)
+    }
+    logger.info("parity on %d photos: %s", len(batch), diffs)
+    if diffs["logits"] > tolerance:
+        raise ExportParityError(f"logits differ by {diffs['logits']:.2e} > {tolerance:.0e}")
+    for name, ref in (("unknown_score", torch_out[1]), ("cam", torch_out[2])):
+        if diffs[name] > tolerance * max(1.0, float(np.abs(ref).max())):
+            raise ExportParityError(f"{name} differs by {diffs[name]:.2e}")
+    return diffs["logits"]

@@ -1,0 +1,179 @@
+"""``train``: cross-validate the recipe, fit it on all photos, export ONNX and metadata.
+
+Run::
+
+    python -m amulet_ai.training.train --data ../shared/data/amulets --out models/
+
+Seeded end to end: the same data and seed give the same report and the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+
+from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, MODEL_INPUT_SIZE, load_path, to_tensor
+from amulet_ai.training.crossval import Recipe, cross_validate, fit_parts
+from amulet_ai.training.data import Dataset, class_entries, fingerprint, load_dataset
+from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
+from amulet_ai.training.features import ARCHITECTURE, embed_tensors, extract_views, load_backbone
+from amulet_ai.training.nonamulet import non_amulet_images
+from amulet_ai.training.report import format_confusion, format_per_class, format_summary
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME: Final = "amulet-effnet-lite0"
+MODEL_VERSION: Final = "1.0.0"
+ONNX_FILE: Final = "amulet_classifier.onnx"
+PARITY_PHOTOS: Final = 32
+FUSION: Final = {
+    "rule": "sum of log-probabilities",
+    "unknown_rule": (
+        "the pair is unknown when either photo is unknown (its unknown_score is above the "
+        "threshold): a pair is only named when both sides look like one of the known types"
+    ),
+}
+SUMMARY_KEYS: Final = (
+    "top1", "top1_front", "top1_back", "top3", "ece", "ece_before_temperature", "nll",
+    "temperature", "threshold", "cv_keep_rate", "unknown_auroc_non_amulet",
+    "non_amulet_flagged_rate", "non_amulet_photos", "folds",
+)  # fmt: skip
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="<class>/<front|back>/ photos")
+    parser.add_argument("--out", type=Path, required=True, help="folder for ONNX + metadata")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--views", type=int, default=16, help="views per photo (1 = no aug)")
+    parser.add_argument("--l2", type=float, default=Recipe.l2, help="head L2 penalty")
+    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
+    parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
+    parser.add_argument("--skip-cv", action="store_true", help="fit and export only (tests)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return parser.parse_args(argv)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _metadata(
+    dataset: Dataset, data_fp: str, cv: dict[str, Any], parity: float, onnx_path: Path,
+    training: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
+    return {
+        "name": MODEL_NAME,
+        "version": MODEL_VERSION,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "architecture": ARCHITECTURE,
+        "onnx_file": onnx_path.name,
+        "onnx_sha256": _sha256(onnx_path),
+        "input": {
+            "name": "image",
+            "size": MODEL_INPUT_SIZE,
+            "mean": INPUT_MEAN,
+            "scale": INPUT_SCALE,
+            "layout": "NCHW",
+            "color": "RGB",
+            "resize": "shorter-side+center-crop",
+        },  # fmt: skip
+        "outputs": {"logits": "logits", "unknown_score": "unknown_score", "cam": "cam"},
+        "classes": class_entries(dataset.classes),
+        "temperature": cv.get("temperature", 1.0),
+        "unknown": {
+            "method": "min over classes of Mahalanobis distance (Ledoit-Wolf shrunk shared "
+            "covariance, rank-256 + isotropic residual) on standardised pooled features of "
+            "blocks 10, 14, 15 and the head; score = sqrt(d^2 / dims)",
+            "threshold": cv.get("threshold"),
+            "target_keep_rate": training["keep_rate"],
+            "cv_keep_rate": cv.get("cv_keep_rate"),
+            "score_name": "unknown_score",
+        },
+        "fusion": FUSION,
+        "data": {
+            "fingerprint": data_fp,
+            "photos": len(dataset.photos),
+            "per_class": dataset.per_class(),
+        },
+        "training": training,
+        "metrics": {"cv": cv_block, "parity_max_abs_logit_diff": parity},
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole train command; returns the metadata it wrote."""
+    started = time.monotonic()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    dataset = load_dataset(args.data)
+    data_fp = fingerprint(dataset)
+    recipe = Recipe(l2=args.l2)
+    print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")
+    backbone = load_backbone()
+    cache = None if args.no_cache else args.cache_dir
+    feats = extract_views(
+        backbone, dataset, n_views=args.views, seed=args.seed, fingerprint=data_fp, cache_dir=cache
+    )
+    labels = np.array(dataset.labels)
+    fronts = np.array([p.side == "front" for p in dataset.photos])
+    cv: dict[str, Any] = {}
+    if not args.skip_cv:
+        non_amulet = embed_tensors(backbone, np.stack([to_tensor(i) for i in non_amulet_images()]))
+        cv = cross_validate(
+            feats, labels, fronts, non_amulet, dataset.classes, recipe,
+            n_folds=args.folds, seed=args.seed,
+        )  # fmt: skip
+        print(f"\n{args.folds}-fold stratified cross-validation (out-of-fold, photos as served)")
+        print(format_summary(cv, SUMMARY_KEYS))
+        print(format_per_class(cv["per_class"]))
+        print(format_confusion(cv["confusion"], dataset.classes))
+    parts = fit_parts(feats, labels, len(dataset.classes), recipe)
+    model = DeployableModel(
+        backbone, parts.head, parts.detector, head_levels=recipe.head_levels,
+        feature_mean=parts.feature_mean, feature_std=parts.feature_std,
+    )  # fmt: skip
+    onnx_path = args.out / ONNX_FILE
+    export_onnx(model, onnx_path)
+    sample = dataset.photos[:: max(1, len(dataset.photos) // PARITY_PHOTOS)][:PARITY_PHOTOS]
+    batch = np.stack([to_tensor(load_path(p.path).image) for p in sample])
+    parity = check_parity(model, onnx_path, batch)
+    print(f"\nexport: {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), "
+          f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
+    training = {
+        "seed": args.seed, "epochs": 0, "views_per_photo": args.views, "folds": args.folds,
+        "method": "frozen ImageNet EfficientNet-Lite0; softmax regression on pooled head "
+        "features of the photo, its mirror image and random augmented views",
+        "head_levels": list(recipe.head_levels), "l2": recipe.l2,
+        "keep_rate": recipe.keep_rate, "torch": torch.__version__.split("+")[0],
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "command": "python -m amulet_ai.training.train --data DATA --out models/",
+    }  # fmt: skip
+    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training)
+    (args.out / "metadata.json").write_text(
+        json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
+    )
+    print(f"wrote {args.out / 'metadata.json'}; wall time {training['wall_seconds']} s")
+    return metadata
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``production_runner.py train``; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run(_parse(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(train_main())
