@@ -115,7 +115,7 @@ def test_size_ceiling_raises_as_soon_as_crossed(big_file: tuple[Path, str]) -> N
 def test_small_content_stays_in_memory_medium_spills_to_a_file(tmp_path: Path) -> None:
     handler = StreamingFileHandler(spool_bytes=MB, mmap_bytes=4 * MB)
     small = os.urandom(100_000)
-    with handler.read_stream([small[:50_000], small[50_000:]]) as streamed:
+    with handler.read_stream([small[:50_000], memoryview(small)[50_000:]]) as streamed:
         assert streamed.in_memory and streamed.read_bytes() == small
         assert streamed.sha256 == hashlib.sha256(small).hexdigest()
 

@@ -25,7 +25,7 @@ import logging
 import mmap
 import os
 import tempfile
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol, runtime_checkable
@@ -38,6 +38,10 @@ _MB = 1024 * 1024
 # Chunks at least this large are hashed on a worker thread so the event loop stays free
 # (hashlib releases the GIL for large buffers).
 _OFFLOAD_BYTES = 256 * 1024
+
+Chunk = bytes | bytearray | memoryview
+"""One piece of a stream; it is consumed before the next is asked for, so a producer may
+reuse its buffer."""
 
 
 @runtime_checkable
@@ -150,7 +154,7 @@ class _Sink:
                 details={"max_bytes": self.max_bytes},
             )
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: Chunk) -> None:
         self.digest.update(chunk)
         self.spool.write(chunk)
         self.size += len(chunk)
@@ -188,8 +192,8 @@ class StreamingFileHandler:
         self.spool_bytes = spool_bytes
         self.mmap_bytes = mmap_bytes
 
-    def read_stream(self, chunks: Iterable[bytes]) -> StreamedFile:
-        """Consume an iterable of byte chunks."""
+    def read_stream(self, chunks: Iterable[Chunk]) -> StreamedFile:
+        """Consume an iterable of byte chunks (bytes, bytearray or memoryview)."""
         sink = _Sink(self.max_bytes, self.spool_bytes)
         try:
             for chunk in chunks:
@@ -200,7 +204,7 @@ class StreamingFileHandler:
             raise
         return self._finish(sink)
 
-    async def read_async(self, source: AsyncReadable | AsyncIterable[bytes]) -> StreamedFile:
+    async def read_async(self, source: AsyncReadable | AsyncIterable[Chunk]) -> StreamedFile:
         """Consume an object with ``async read(size)`` or an async iterable of chunks."""
         sink = _Sink(self.max_bytes, self.spool_bytes)
         try:
@@ -216,11 +220,11 @@ class StreamingFileHandler:
         return await asyncio.to_thread(self._finish, sink)
 
     async def _chunks_of(
-        self, source: AsyncReadable | AsyncIterable[bytes]
-    ) -> AsyncIterable[bytes]:
+        self, source: AsyncReadable | AsyncIterable[Chunk]
+    ) -> AsyncIterator[Chunk]:
         if isinstance(source, AsyncReadable):
-            while chunk := await source.read(self.chunk_bytes):
-                yield chunk
+            while data := await source.read(self.chunk_bytes):
+                yield data
         else:
             async for chunk in source:
                 yield chunk
