@@ -1,0 +1,56 @@
+"""How the page reaches the API: one shared client, and one function that asks a question.
+
+The page obtains its client only through :func:`get_client`. In production that is one
+pooled :class:`~amulet_ai.client.AmuletClient` per server process (``st.cache_resource``),
+so every browser session shares its connections and its circuit breaker: when the API is
+dead, the breaker opens for everyone and nobody hammers it. A test may place its own client
+(for instance one on ``httpx.MockTransport``) in ``st.session_state[CLIENT_STATE_KEY]``
+before the first run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import streamlit as st
+
+from amulet_ai.client import AmuletClient
+from amulet_ai.config import get_settings
+from amulet_ai.frontend.state import Answer, PageSession, photo_key
+
+CLIENT_STATE_KEY: Final = "amulet_client"
+TOP_K: Final = 3
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
+def _shared_client(base_url: str, api_key: str | None) -> AmuletClient:
+    return AmuletClient(base_url, api_key=api_key)
+
+
+def get_client() -> AmuletClient:
+    """The client this session talks through (see the module docstring)."""
+    injected = st.session_state.get(CLIENT_STATE_KEY)
+    if isinstance(injected, AmuletClient):
+        return injected
+    settings = get_settings()
+    key = settings.frontend_api_key
+    return _shared_client(settings.public_url, key.get_secret_value() if key else None)
+
+
+def ask(client: AmuletClient, session: PageSession, front: bytes, back: bytes | None) -> Answer:
+    """The answer for these photos: from this session's memory, or from the API.
+
+    The heatmap is always requested, so switching the overlay on or off needs no new call.
+    Failures propagate as :class:`~amulet_ai.runtime.errors.AmuletError` and are not
+    remembered, so trying again really asks again.
+    """
+    key = photo_key(front, back, explain=True)
+    remembered = session.result(key)
+    if remembered is not None:
+        return remembered
+    started = time.perf_counter()
+    response = client.predict(front, back, top_k=TOP_K, explain=True)
+    answer = Answer(response, (time.perf_counter() - started) * 1000.0, from_session=False)
+    session.remember(key, answer, front)
+    return answer

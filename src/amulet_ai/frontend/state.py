@@ -1,0 +1,182 @@
+"""What the page remembers within one browser session.
+
+Results are kept under a hash of the photos (front, back) and the options, so a rerun with
+the same photo shows the stored answer and makes no API call. Thumbnails for the history are
+kept in the runtime's :class:`ImageCache` and shown as base64 ``data:`` URIs. The sidebar's
+health report and catalog are remembered for a short while, so reruns do not poll the API.
+
+Nothing here imports Streamlit: the page hands in ``st.session_state``, tests a plain dict.
+
+Example::
+
+    >>> session = get_session({})
+    >>> key = photo_key(b"front bytes", None, explain=True)
+    >>> session.result(key) is None
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from cachetools import TTLCache
+
+from amulet_ai.api.schemas import PredictResponse
+from amulet_ai.imaging.decode import decode_image
+from amulet_ai.runtime.cache import ByteBudgetCache, ImageCache
+from amulet_ai.runtime.errors import AmuletError
+
+SESSION_KEY: Final = "amulet_page_session"
+RESULTS_MAX_MB: Final = 32.0
+RESULTS_TTL_S: Final = 6 * 3600.0
+THUMBNAILS_MAX_MB: Final = 8.0
+THUMBNAIL_PX: Final = 96
+HISTORY_MAX: Final = 50
+# How long the sidebar trusts a health report or the catalog before asking again.
+SIDEBAR_TTL_S: Final = 30.0
+
+T = TypeVar("T")
+
+
+def photo_key(front: bytes, back: bytes | None, *, explain: bool) -> str:
+    """A key for one question to the API: both photos' SHA-256 and the options.
+
+    >>> photo_key(b"a", None, explain=False) == photo_key(b"a", None, explain=False)
+    True
+    >>> photo_key(b"a", b"b", explain=False) == photo_key(b"a", None, explain=False)
+    False
+    """
+    digest = hashlib.sha256()
+    digest.update(hashlib.sha256(front).digest())
+    digest.update(hashlib.sha256(back).digest() if back is not None else b"-")
+    digest.update(b"explain" if explain else b"plain")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One answer shown in this session, newest first in :attr:`PageSession.history`."""
+
+    key: str
+    thumbnail_key: str | None
+    class_id: str
+    name_th: str
+    name_en: str
+    probability: float
+    is_unknown: bool
+    elapsed_ms: float
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A result and how it was obtained."""
+
+    response: PredictResponse
+    elapsed_ms: float
+    from_session: bool
+
+
+def _result_size(answer: Answer) -> int:
+    return len(answer.response.model_dump_json())
+
+
+def square_picture(photo: bytes, size: int = THUMBNAIL_PX) -> bytes | None:
+    """The square centre of ``photo`` that the model sees, as a JPEG of ``size`` pixels.
+
+    It goes through the one decoding path, so a preview shows what is classified; None
+    when the photo cannot be decoded (the API will say why).
+    """
+    try:
+        decoded = decode_image(photo, size=size)
+    except AmuletError:
+        return None
+    buffer = io.BytesIO()
+    decoded.image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@dataclass
+class PageSession:
+    """Results by photo key, thumbnails and the history of one browser session."""
+
+    results: ByteBudgetCache[str, Answer] = field(
+        default_factory=lambda: ByteBudgetCache(
+            int(RESULTS_MAX_MB * 1024 * 1024), RESULTS_TTL_S, getsizeof=_result_size
+        )
+    )
+    thumbnails: ImageCache = field(
+        default_factory=lambda: ImageCache(max_mb=THUMBNAILS_MAX_MB, ttl_s=RESULTS_TTL_S)
+    )
+    history: list[HistoryEntry] = field(default_factory=list)
+    sidebar: TTLCache[str, Any] = field(
+        default_factory=lambda: TTLCache(maxsize=8, ttl=SIDEBAR_TTL_S)
+    )
+
+    def result(self, key: str) -> Answer | None:
+        """The stored answer for ``key``, marked as coming from this session."""
+        answer = self.results.get(key)
+        if answer is None:
+            return None
+        return Answer(answer.response, answer.elapsed_ms, from_session=True)
+
+    def remember(self, key: str, answer: Answer, front: bytes) -> None:
+        """Store a fresh answer and add it to the history with a thumbnail of the front."""
+        self.results.set(key, answer)
+        thumbnail = square_picture(front)
+        thumbnail_key = None
+        if thumbnail is not None:
+            thumbnail_key = self.thumbnails.cache_image(thumbnail, "thumbnail.jpg")
+        top1 = answer.response.top1
+        entry = HistoryEntry(
+            key=key,
+            thumbnail_key=thumbnail_key,
+            class_id=top1.class_id,
+            name_th=top1.name_th,
+            name_en=top1.name_en,
+            probability=top1.probability,
+            is_unknown=answer.response.unknown.is_unknown,
+            elapsed_ms=answer.elapsed_ms,
+            created_at=time.time(),
+        )
+        self.history.insert(0, entry)
+        del self.history[HISTORY_MAX:]
+
+    def thumbnail_uri(self, entry: HistoryEntry) -> str | None:
+        """The entry's thumbnail as a ``data:`` URI, or None when it is gone."""
+        if entry.thumbnail_key is None:
+            return None
+        image = self.thumbnails.get_image(entry.thumbnail_key)
+        return None if image is None else image.data_uri()
+
+    def clear_history(self) -> None:
+        """Forget the history and its thumbnails.
+
+        Stored results stay: the photo still on the page must not be sent again (and
+        re-enter the history) on the rerun that the button itself causes.
+        """
+        self.history.clear()
+        self.thumbnails.clear()
+
+    def sidebar_value(self, name: str, fetch: Callable[[], T], *, refresh: bool = False) -> T:
+        """``fetch()``'s value, remembered for :data:`SIDEBAR_TTL_S`; errors are not kept."""
+        if not refresh and name in self.sidebar:
+            value: T = self.sidebar[name]
+            return value
+        value = fetch()
+        self.sidebar[name] = value
+        return value
+
+
+def get_session(state: MutableMapping[Any, Any]) -> PageSession:
+    """The :class:`PageSession` kept in ``state`` (``st.session_state``), made on first use."""
+    session = state.get(SESSION_KEY)
+    if not isinstance(session, PageSession):
+        session = PageSession()
+        state[SESSION_KEY] = session
+    return session
