@@ -217,6 +217,8 @@ class StreamingFileHandler:
         except BaseException:
             sink.abort()
             raise
+        if sink.size <= self.spool_bytes:
+            return self._finish(sink)  # still in memory: nothing here can block
         return await asyncio.to_thread(self._finish, sink)
 
     async def _chunks_of(
