@@ -116,13 +116,15 @@ class StreamedFile:
 
     def close(self) -> None:
         """Release the map and the file; a temporary file is deleted."""
-        if self._mapped is not None:
-            self._mapped.close()
-            self._mapped = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        mapped, self._mapped = self._mapped, None
+        file, self._file = self._file, None
         self._data = None
+        try:
+            if mapped is not None:
+                mapped.close()  # BufferError while a view() is still held
+        finally:
+            if file is not None:
+                file.close()
 
     def __enter__(self) -> StreamedFile:
         return self
