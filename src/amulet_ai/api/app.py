@@ -1,0 +1,86 @@
+"""The Amulet-AI REST API: :func:`create_app` assembles it, nothing else lives here.
+
+Routes (error bodies are always ``{"error": {"code", "message", "request_id"}}``)::
+
+    POST /v1/predict              front (+ back) photo -> classification     API key
+    POST /v1/predict/batch        files[] -> one result or error per file    API key
+    GET  /v1/classes              the known amulet types                     API key
+    GET  /v1/model                model metadata and measured metrics        API key
+    POST /v1/admin/reload         swap in the model on disk                  admin key
+    GET  /health                  detailed report (200 ok/degraded, 503 unavailable)
+    GET  /health/live             liveness (200)
+    GET  /health/ready            readiness (200 or 503)
+    GET  /v2                      Open Inference Protocol: server metadata
+    GET  /v2/health/live          OIP liveness
+    GET  /v2/health/ready         OIP readiness
+    GET  /v2/models/{name}        OIP model metadata
+    GET  /v2/models/{name}/ready  OIP model readiness
+    GET  /metrics                 Prometheus exposition
+    GET  /docs, /openapi.json     OpenAPI
+
+Run it::
+
+    uvicorn amulet_ai.api.app:create_app --factory --no-access-log \\
+        --timeout-graceful-shutdown 20
+
+or, in code, ``create_app(Settings(model_dir=..., api_keys=...))``. The model loads in the
+lifespan; a missing or broken model leaves the app live but not ready.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import amulet_ai
+from amulet_ai.api.error_handlers import install_error_handlers
+from amulet_ai.api.lifespan import lifespan
+from amulet_ai.api.middleware import RequestContextMiddleware
+from amulet_ai.api.routes import admin, catalog, health, metrics, oip, predict
+from amulet_ai.api.state import ServingState
+from amulet_ai.config import Settings, get_settings
+
+_EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for ``settings`` (default: :func:`~amulet_ai.config.get_settings`).
+
+    Example::
+
+        >>> from amulet_ai.config import Settings
+        >>> app = create_app(Settings(rate_limit=""))
+        >>> app.title
+        'Amulet-AI'
+    """
+    settings = settings or get_settings()
+    state = ServingState(settings)
+    app = FastAPI(
+        title="Amulet-AI",
+        version=amulet_ai.__version__,
+        summary="Photo classifier for Thai Buddhist amulets (พระเครื่อง).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.serving = state
+    app.state.metrics = state.metrics
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "X-Admin-Key", "X-Request-ID", "Content-Type"],
+            expose_headers=_EXPOSED_HEADERS,
+        )
+    # Added last, so outermost: every response, CORS preflights included, passes through it.
+    app.add_middleware(RequestContextMiddleware, state=state)
+    for module in (predict, catalog, admin, health, oip, metrics):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,94 @@
+"""The result cache: verdicts by photo hash, model and options.
+
+Key: the SHA-256 of each photo's bytes (computed while the upload streams in), the model's
+identity (version, plus its file's checksum when the metadata has one, so a retrained model
+under an old version string never reads stale results) and the options (``top_k``,
+``explain``). Value: the verdict as compact JSON text, so the store may be the in-process
+:class:`~amulet_ai.runtime.cache.ByteBudgetCache` (TTL + byte budget, least recently used
+evicted first) or any store with the same calls (Redis, shared by several processes).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from amulet_ai.config import Settings
+from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.results import Classification
+from amulet_ai.runtime.cache import ByteBudgetCache, CacheStats
+from amulet_ai.runtime.redis_cache import result_key
+
+_MB = 1024 * 1024
+
+
+class ResultStore(Protocol):
+    """What the result cache needs from its store; ``ByteBudgetCache[str, str]`` has it."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> bool: ...
+
+    def shrink(self, fraction: float = 0.5) -> int: ...
+
+    def stats(self) -> CacheStats: ...
+
+
+def build_result_store(settings: Settings) -> ResultStore | None:
+    """The in-process store the settings describe; None when caching is off."""
+    if not settings.cache_enabled:
+        return None
+    store: ByteBudgetCache[str, str] = ByteBudgetCache(
+        max_bytes=int(settings.cache_max_mb * _MB), ttl_s=settings.cache_ttl_s
+    )
+    return store
+
+
+def model_tag(classifier: AmuletClassifier) -> str:
+    """The model's part of a cache key."""
+    checksum = classifier.metadata.onnx_sha256
+    return f"{classifier.version}+{checksum[:16]}" if checksum else classifier.version
+
+
+class ResultCache:
+    """Looks verdicts up and stores them; a no-op when built without a store.
+
+    Example::
+
+        >>> cache = ResultCache(None)
+        >>> cache.enabled, cache.get("anything")
+        (False, None)
+    """
+
+    def __init__(self, store: ResultStore | None) -> None:
+        self.store = store
+
+    @property
+    def enabled(self) -> bool:
+        return self.store is not None
+
+    @staticmethod
+    def key(
+        model: str, front_sha256: str, back_sha256: str | None, *, top_k: int, explain: bool
+    ) -> str:
+        """The key of one verdict; a pair's key names both photos, front first."""
+        options = f"back={back_sha256 or '-'},top_k={top_k},explain={int(explain)}"
+        return result_key(model, front_sha256, options)
+
+    def get(self, key: str) -> Classification | None:
+        """The stored verdict, or None."""
+        if self.store is None:
+            return None
+        text = self.store.get(key)
+        return None if text is None else Classification.model_validate_json(text)
+
+    def put(self, key: str, verdict: Classification) -> None:
+        """Store a verdict (a value larger than the whole budget is skipped by the store)."""
+        if self.store is not None:
+            self.store.set(key, verdict.model_dump_json())
+
+    def shrink(self, fraction: float = 0.5) -> int:
+        """Drop the least recently used part of the store; bytes freed."""
+        return 0 if self.store is None else self.store.shrink(fraction)
+
+    def stats(self) -> CacheStats | None:
+        return None if self.store is None else self.store.stats()

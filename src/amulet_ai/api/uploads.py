@@ -1,0 +1,265 @@
+"""Reading ``multipart/form-data`` uploads as they stream in, against hard limits.
+
+The request body is fed chunk by chunk from ``request.stream()`` into python-multipart's
+incremental parser; each file part's bytes go straight into a
+:class:`~amulet_ai.runtime.streaming.StreamingFileHandler`, which hashes them (SHA-256, the
+cache key) and counts them as they pass and spills large parts to a temporary file. Nothing
+waits for the whole body, and nothing holds more than one part's ceiling in memory.
+
+Limits, each a clean 4xx in the error envelope:
+
+* a declared ``Content-Length`` over the body ceiling: 413 before a byte is read;
+* the body (chunked or not) crossing the ceiling, or a part crossing ``max_file_bytes``:
+  413 as soon as it happens;
+* not ``multipart/form-data``: 415; no boundary, a malformed body, oversized or too many
+  part headers, a body that ends early: 400 ``invalid_input``;
+* a field the route does not take, a field sent too often, a required field missing:
+  422 ``validation_error``, before the next part is read.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from amulet_ai.runtime.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler
+
+# Room for boundaries and part headers on top of the files themselves.
+_BODY_OVERHEAD_BYTES = 64 * 1024
+_MAX_PART_HEADERS = 8
+_MAX_PART_HEADER_BYTES = 4096
+_MAX_FILENAME_CHARS = 255
+
+
+@dataclass(frozen=True, slots=True)
+class FormRules:
+    """What a route accepts: field name -> most parts of that name, and which are required."""
+
+    fields: Mapping[str, int]
+    required: frozenset[str]
+    max_file_bytes: int
+    spool_bytes: int = 2 * 1024 * 1024
+    mmap_bytes: int = 50 * 1024 * 1024
+
+    @property
+    def max_body_bytes(self) -> int:
+        return sum(self.fields.values()) * self.max_file_bytes + _BODY_OVERHEAD_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """One file part: its field, the client's file name, and the streamed content."""
+
+    field: str
+    filename: str | None
+    content: StreamedFile
+
+
+@dataclass(slots=True)
+class Form:
+    """The parsed form; close it to release spooled temporary files."""
+
+    files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+
+    def one(self, name: str) -> UploadedFile | None:
+        found = self.files.get(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> list[UploadedFile]:
+        return list(self.files.get(name, ()))
+
+    def close(self) -> None:
+        for parts in self.files.values():
+            for part in parts:
+                part.content.close()
+
+
+def _boundary(content_type: str | None) -> bytes:
+    media_type, params = parse_options_header(content_type or "")
+    if media_type != b"multipart/form-data":
+        raise UnsupportedMediaType("Send the photos as multipart/form-data.")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise InvalidInput("The multipart/form-data body has no boundary.")
+    return boundary
+
+
+def _check_declared_length(request: Request, ceiling: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > ceiling:
+        raise PayloadTooLarge(
+            f"The request body is larger than {ceiling} bytes.", details={"max_bytes": ceiling}
+        )
+
+
+def _clean_filename(raw: bytes | None) -> str | None:
+    if not raw:
+        return None
+    name = raw.decode("utf-8", errors="replace").replace("\\", "/")
+    name = posixpath.basename(name).strip()
+    return name[:_MAX_FILENAME_CHARS] or None
+
+
+class _PartEvents:
+    """Collects the parser's callbacks as events: ("begin"|"headers"|"data"|"end"|"done")."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[str, Any]] = deque()
+        self._headers: dict[bytes, bytes] = {}
+        self._name = bytearray()
+        self._value = bytearray()
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self.queue.append(("begin", None))
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._name).lower()] = bytes(self._value)
+        self._name.clear()
+        self._value.clear()
+
+    def _headers_finished(self) -> None:
+        self.queue.append(("headers", self._headers))
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        # A part that fills the whole chunk is the chunk itself (bytes slicing shares it).
+        self.queue.append(("data", data[start:end]))
+
+    def _part_end(self) -> None:
+        self.queue.append(("end", None))
+
+    def _end(self) -> None:
+        self.queue.append(("done", None))
+
+
+async def _events(
+    request: Request, boundary: bytes, ceiling: int
+) -> AsyncGenerator[tuple[str, Any]]:
+    events = _PartEvents()
+    try:
+        parser = MultipartParser(
+            boundary,
+            events.callbacks(),  # type: ignore[arg-type]
+            max_header_count=_MAX_PART_HEADERS,
+            max_header_size=_MAX_PART_HEADER_BYTES,
+        )
+    except FormParserError as exc:
+        raise InvalidInput("The multipart boundary is not valid.") from exc
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > ceiling:
+                raise PayloadTooLarge(
+                    f"The request body is larger than {ceiling} bytes.",
+                    details={"max_bytes": ceiling},
+                )
+            parser.write(chunk)
+            while events.queue:
+                yield events.queue.popleft()
+    except FormParserError as exc:
+        raise InvalidInput("The multipart/form-data body is malformed.") from exc
+    except ClientDisconnect as exc:
+        raise InvalidInput("The upload was interrupted.") from exc
+    while events.queue:
+        yield events.queue.popleft()
+
+
+async def _part_data(events: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[bytes]:
+    async for kind, payload in events:
+        if kind == "data":
+            yield payload
+        elif kind == "end":
+            return
+    raise InvalidInput("The multipart/form-data body ends inside a part.")
+
+
+def _part_name(headers: Mapping[bytes, bytes]) -> tuple[str, str | None]:
+    disposition, params = parse_options_header(headers.get(b"content-disposition", b""))
+    name = params.get(b"name")
+    if disposition != b"form-data" or not name:
+        raise InvalidInput("A form part has no Content-Disposition name.")
+    return name.decode("utf-8", errors="replace"), _clean_filename(params.get(b"filename"))
+
+
+def _accept_field(name: str, form: Form, rules: FormRules) -> None:
+    limit = rules.fields.get(name)
+    if limit is None:
+        expected = ", ".join(sorted(rules.fields))
+        raise ValidationFailed(f"Unexpected form field; this route takes: {expected}.")
+    if len(form.files.get(name, ())) >= limit:
+        raise ValidationFailed(
+            f"{name}: at most {limit} file{'s' if limit > 1 else ''} per request.",
+            details={"field": name, "max_files": limit},
+        )
+
+
+async def read_form(request: Request, rules: FormRules) -> Form:
+    """Stream the request's multipart body into a :class:`Form`, enforcing ``rules``.
+
+    Raises:
+        PayloadTooLarge, UnsupportedMediaType, InvalidInput, ValidationFailed: see the
+        module docstring.
+    """
+    boundary = _boundary(request.headers.get("content-type"))
+    ceiling = rules.max_body_bytes
+    _check_declared_length(request, ceiling)
+    handler = StreamingFileHandler(
+        max_bytes=rules.max_file_bytes,
+        spool_bytes=rules.spool_bytes,
+        mmap_bytes=rules.mmap_bytes,
+    )
+    form = Form()
+    finished = False
+    events = _events(request, boundary, ceiling)
+    try:
+        async for kind, payload in events:
+            if kind == "headers":
+                name, filename = _part_name(payload)
+                _accept_field(name, form, rules)
+                content = await handler.read_async(_part_data(events))
+                form.files.setdefault(name, []).append(UploadedFile(name, filename, content))
+            elif kind == "done":
+                finished = True
+        if not finished:
+            raise InvalidInput("The multipart/form-data body ends before its closing boundary.")
+        missing = sorted(rules.required - form.files.keys())
+        if missing:
+            raise ValidationFailed(f"{missing[0]}: field required.", details={"missing": missing})
+    except BaseException:
+        form.close()
+        raise
+    finally:
+        await events.aclose()
+    return form
