@@ -35,36 +35,78 @@ _BLOCK_RE = re.compile(
 )
 
 
-def _percent(value: Any) -> str:
-    return f"{100 * float(value):.1f}%" if isinstance(value, int | float) else "n/a"
+# Labels for the metrics training writes; any other number is shown under its own key.
+_METRIC_LABELS = {
+    "top1": "Top-1 accuracy, all photos",
+    "top1_front": "Top-1 accuracy, fronts",
+    "top1_back": "Top-1 accuracy, backs",
+    "top3": "Top-3 accuracy",
+    "ece": "Expected calibration error (after temperature scaling)",
+    "ece_before_temperature": "Expected calibration error before temperature scaling",
+    "nll": "Negative log-likelihood",
+    "unknown_auroc_non_amulet": "Unknown detection AUROC, photos that are not amulets",
+    "non_amulet_flagged_rate": "Photos that are not amulets flagged unknown",
+    "non_amulet_photos": "Photos that are not amulets, tested",
+    "cv_keep_rate": "Known photos kept (not flagged unknown)",
+    "folds": "Cross-validation folds",
+    "parity_max_abs_logit_diff": "Exported ONNX against torch, largest logit difference",
+}
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.3g}" if abs(value) < 0.01 else f"{value:.3f}"
+
+
+def _numeric_leaves(section: dict[str, Any]) -> list[tuple[str, float | int]]:
+    return [
+        (key, value)
+        for key, value in section.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
 
 
 def render_model_summary(metadata_path: Path = METADATA_PATH) -> str:
-    """The model card in a few lines, every figure read from the metadata file."""
+    """The model card in a few tables, every figure read from the metadata file."""
     if not metadata_path.is_file():
         return "No model metadata found at `models/metadata.json`.\n"
     meta = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metrics: dict[str, Any] = meta.get("metrics", {})
+    cv: dict[str, Any] = metrics.get("cv", {})
+    per_class: dict[str, Any] = cv.get("per_class", {})
+    photos: dict[str, Any] = meta.get("data", {}).get("per_class", {})
     lines = [
         f"Model `{meta.get('name', '?')}` version `{meta.get('version', '?')}`"
-        f" ({meta.get('architecture', '?')}), trained {meta.get('created_at', '?')}.",
+        f" ({meta.get('architecture', '?')}), trained {meta.get('created_at', '?')}"
+        f" on {meta.get('data', {}).get('photos', '?')} photos.",
         "",
-        "| Class | ไทย | English |",
-        "|---|---|---|",
+        "| Type | ชื่อ | Name | Photos | Precision | Recall |",
+        "|---|---|---|---|---|---|",
     ]
     for cls in meta.get("classes", []):
-        lines.append(f"| `{cls['id']}` | {cls['name_th']} | {cls['name_en']} |")
-    metrics = meta.get("metrics", {})
-    rows = [(key, metrics[key]) for key in sorted(metrics) if isinstance(metrics[key], int | float)]
+        scores = per_class.get(cls["id"], {})
+        precision, recall = scores.get("precision"), scores.get("recall")
+        lines.append(
+            f"| `{cls['id']}` | {cls['name_th']} | {cls['name_en']} | {photos.get(cls['id'], '')}"
+            f" | {_number(precision) if precision is not None else ''}"
+            f" | {_number(recall) if recall is not None else ''} |"
+        )
+    rows = _numeric_leaves(cv) + _numeric_leaves(metrics)
     if rows:
-        lines += ["", "| Metric (cross-validation) | Value |", "|---|---|"]
-        lines += [f"| {key} | {value:.4g} |" for key, value in rows]
+        lines += [
+            "",
+            "| Measured by the training run (5-fold cross-validation) | Value |",
+            "|---|---|",
+        ]
+        lines += [f"| {_METRIC_LABELS.get(key, key)} | {_number(value)} |" for key, value in rows]
     unknown = meta.get("unknown", {})
     if "threshold" in unknown:
         lines += [
             "",
-            f"Unknown detection: {unknown.get('method', '?')} distance, threshold "
-            f"{float(unknown['threshold']):.4g}, known photos kept in cross-validation: "
-            f"{_percent(unknown.get('cv_keep_rate'))}.",
+            f"A photo is answered as unknown when its unknown score is above "
+            f"{_number(float(unknown['threshold']))}; the temperature is "
+            f"{_number(float(meta.get('temperature', 1.0)))}.",
         ]
     return "\n".join(lines) + "\n"
 
