@@ -1,0 +1,71 @@
+"""Fixtures for the API tests: real apps on the committed model, real uvicorn servers.
+
+* ``client``: one app with default-ish settings for the whole session (TestClient, so the
+  lifespan runs: the model is loaded, the pool started).
+* ``make_client(**overrides)``: an app of its own for a test that needs other settings.
+* ``live_server(**overrides)``: the app behind a real uvicorn on a free 127.0.0.1 port,
+  for what only a socket shows (chunked bodies, early 413, concurrency, shutdown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from harness import LiveServer, make_settings
+
+from amulet_ai.api.app import create_app
+from amulet_ai.config import Settings
+
+
+@pytest.fixture(scope="session")
+def settings_for(model_dir: Path) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        return make_settings(overrides.pop("model_dir", model_dir), **overrides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def client(settings_for: Callable[..., Settings]) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for())) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    with ExitStack() as stack:
+
+        def build(**overrides: Any) -> TestClient:
+            return stack.enter_context(TestClient(create_app(settings_for(**overrides))))
+
+        yield build
+
+
+@pytest.fixture(scope="session")
+def photo(make_photo: Callable[..., bytes]) -> bytes:
+    """A 224 px JPEG."""
+    return make_photo(224, 224, seed=1)
+
+
+@pytest.fixture(scope="session")
+def other_photo(make_photo: Callable[..., bytes]) -> bytes:
+    return make_photo(320, 240, seed=2)
+
+
+@pytest.fixture
+def live_server(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(create_app(settings_for(**overrides))).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

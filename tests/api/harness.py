@@ -1,0 +1,77 @@
+"""What the API tests share besides fixtures: settings, a live server, expected envelopes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from amulet_ai.config import Settings
+
+REQUEST_ID = "test-request-1"
+
+
+def make_settings(model_dir: Path, **overrides: Any) -> Settings:
+    """Test settings: the committed model, 2 workers, limits off unless a test sets them."""
+    values: dict[str, Any] = {
+        "model_dir": model_dir,
+        "env": "test",
+        "inference_workers": 2,
+        "queue_size": 16,
+        "warmup_runs": 0,
+        "rate_limit": "",
+        "gc_interval_s": 60.0,
+        "max_upload_mb": 2.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """An app served by uvicorn in a thread of this process, on a free loopback port."""
+
+    def __init__(self, app: FastAPI, grace_s: float = 5.0) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=int(grace_s),
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60.0
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30.0)
+
+
+def error_body(code: str, message: str, request_id: str = REQUEST_ID) -> dict[str, Any]:
+    """The exact error envelope a test expects."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
