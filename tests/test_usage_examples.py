@@ -1,0 +1,39 @@
+"""usage_examples.py runs from start to end, as a reader would run it, and shows real results."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from amulet_ai.ops.api_process import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMULET_")}
+    # Nothing listens there, so the script starts (and stops) an API of its own.
+    env["AMULET_PUBLIC_URL"] = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "usage_examples.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "8 threads x 10,000 increments -> 80,000 (expected 80,000)" in out
+    assert "memory-mapped=True" in out
+    assert "-> memory_limit_exceeded (503)" in out
+    assert "state half_open" in out
+    assert "started one at http://127.0.0.1:" in out
+    assert "the same photo again:" in out and "cached=True" in out
+    assert "the non-amulet picture was flagged unknown" in out
+    assert "HTML posing as a JPEG -> 415" in out
+    assert '"status": "ok"' in out
+    assert "request 6: 429" in out, "the sixth request in a minute is refused at 5/minute"
+    assert "all examples ran" in out

@@ -1,0 +1,527 @@
+"""Amulet-AI feature by feature, with real output: ``python usage_examples.py``.
+
+Part 1 runs each runtime piece in this process: cache, connection pool, streaming, the GC
+manager, the memory limit, named locks, the atomic counter, the thread-safe structures,
+retries and the circuit breaker. Part 2 walks through the REST API: it uses the API at
+``AMULET_PUBLIC_URL`` when that one is healthy, and otherwise starts one on a free port of
+127.0.0.1 and stops it at the end. Rate limiting is shown on an API of its own, started with
+``AMULET_RATE_LIMIT=5/minute``.
+
+Every figure printed is measured while the script runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import json
+import queue
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from amulet_ai.config import REPO_ROOT, get_settings  # noqa: E402
+from amulet_ai.logging_setup import configure_logging  # noqa: E402
+from amulet_ai.ops.api_process import ApiProcess, free_port  # noqa: E402
+from amulet_ai.ops.health_probe import probe_health  # noqa: E402
+from amulet_ai.runtime import (  # noqa: E402
+    AtomicCounter,
+    ByteBudgetCache,
+    CircuitBreaker,
+    CircuitOpen,
+    CorruptImage,
+    GarbageCollectionManager,
+    ImageCache,
+    LockManager,
+    LockTimeout,
+    MemoryLimitExceeded,
+    Overloaded,
+    PayloadTooLarge,
+    StreamingFileHandler,
+    SyncConnectionPool,
+    ThreadSafeDict,
+    ThreadSafeQueue,
+    memory_limit_context,
+    process_rss,
+    retrying,
+)
+
+MB = 1024 * 1024
+SHARED_PHOTOS = REPO_ROOT.parent / "shared" / "data" / "amulets"
+
+
+def section(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(3, 74 - len(title)))
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def drawn_photo(seed: int = 0, size: int = 320) -> bytes:
+    """A photo-like picture drawn on the spot: smooth colour gradients and a few blobs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    channels = [
+        127 + 100 * np.sin(xx * rng.uniform(2, 8) + rng.uniform(0, 6)) * np.cos(yy * 5)
+        for _ in range(3)
+    ]
+    image = Image.fromarray(np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        x, y, r = (int(v) for v in rng.integers(20, size - 20, 3) // 2)
+        draw.ellipse((x, y, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    return jpeg_bytes(image)
+
+
+# --- Part 1: the runtime toolkit ------------------------------------------------------------
+
+
+def demo_cache() -> None:
+    section("ImageCache and ByteBudgetCache: content keys, TTL, a byte budget")
+    images = ImageCache(max_mb=1, ttl_s=600)
+    photo = drawn_photo(1)
+    key = images.cache_image(photo, "front.jpg")
+    same = images.cache_image(photo, "copy-of-front.jpg")
+    print(f"key of a {len(photo):,}-byte photo: {key[:16]}...; same bytes, same key: {key == same}")
+    cached = images.get_image(key)
+    assert cached is not None
+    print(
+        f"get_image -> {cached.filename!r}, {cached.content_type}, "
+        f"data URI {cached.data_uri()[:30]}..."
+    )
+    print(f"a key never stored -> {images.get_image('0' * 64)}")
+    stats = images.stats()
+    print(
+        f"stats: hits={stats.hits} misses={stats.misses} bytes={stats.bytes:,}/{stats.max_bytes:,}"
+    )
+
+    now = [0.0]
+    results = ByteBudgetCache[str, bytes](max_bytes=10_000, ttl_s=60, timer=lambda: now[0])
+    for name in ("a", "b", "c"):
+        results.set(name, bytes(4_000))
+    print(f"three 4 kB values in a 10 kB budget -> kept {sorted(results.keys())} (LRU 'a' evicted)")
+    now[0] = 61.0
+    print(f"after the 60 s TTL -> get('c') = {results.get('c')!r}; stats {results.stats()}")
+
+
+def demo_streaming() -> None:
+    section("StreamingFileHandler: chunked, hashed, capped; spill to disk; memory-map")
+    handler = StreamingFileHandler(max_bytes=200 * MB, spool_bytes=2 * MB, mmap_bytes=50 * MB)
+    with handler.read_stream([b"amu", b"let"]) as small:
+        print(f"6 bytes in 2 chunks: in memory={small.in_memory}, sha256={small.sha256[:16]}...")
+    chunks = (bytes([i]) * MB for i in range(5))
+    with handler.read_stream(chunks) as spilled:
+        print(
+            f"5 MB stream: in memory={spilled.in_memory} (spilled past 2 MB), size={spilled.size:,}"
+        )
+    capped = StreamingFileHandler(max_bytes=1 * MB)
+    try:
+        capped.read_stream(bytes(256 * 1024) for _ in range(100))
+    except PayloadTooLarge as exc:
+        print(
+            f"a 25 MB stream against a 1 MB ceiling -> {exc.code} ({exc.status_code}): "
+            f"{exc.message}"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        big = Path(folder) / "big.bin"
+        with big.open("wb") as out:
+            for _ in range(80):
+                out.write(np.random.default_rng(0).bytes(MB))
+        before = process_rss()
+        with handler.read_file(big) as mapped:
+            growth = (process_rss() - before) / MB
+            print(
+                f"80 MB file: memory-mapped={mapped.memory_mapped}, "
+                f"sha256={mapped.sha256[:16]}..., "
+                f"RSS growth while hashing {growth:.1f} MB"
+            )
+
+
+def demo_gc_manager() -> None:
+    section("GarbageCollectionManager: above the high-water mark, collect and shrink caches")
+    images = ImageCache(max_mb=4)
+    for seed in range(6):
+        images.cache_image(drawn_photo(seed, size=200), f"{seed}.jpg")
+    before = images.stats().entries
+    rss_mb = process_rss() / MB
+    gcm = GarbageCollectionManager(high_water_mb=rss_mb / 2, interval_s=1.0, cooldown_s=0.0)
+    gcm.add_shrink_callback(images.shrink)
+    gc.disable()  # let cyclic garbage pile up, as a busy process would between collections
+    try:
+        for _ in range(20_000):
+            node: dict[str, Any] = {}
+            node["self"] = node
+        acted = gcm.check()
+    finally:
+        gc.enable()
+    stats = gcm.stats()
+    print(
+        f"RSS {stats.last_rss_mb:.0f} MB > mark {gcm.high_water_mb:.0f} MB -> acted={acted}: "
+        f"gc freed {stats.objects_freed:,} objects; cache entries {before} -> "
+        f"{images.stats().entries}"
+    )
+
+    async def background() -> bool:
+        async with GarbageCollectionManager(high_water_mb=100_000, interval_s=0.05) as watcher:
+            await asyncio.sleep(0.2)
+            print(
+                f"as a background task: running={watcher.running}, "
+                f"samples={watcher.stats().samples}"
+            )
+        return watcher.running
+
+    print(f"stopped with the app: running={asyncio.run(background())}")
+
+
+def demo_memory_limit() -> None:
+    section("memory_limit_context: bound the RSS a block may add")
+    with memory_limit_context(100) as guard:
+        small = np.ones(10 * MB // 8)
+        small += 1
+    print(f"10 MB inside a 100 MB limit: fine, peak growth {guard.peak_mb:.0f} MB")
+    try:
+        with memory_limit_context(50) as guard:
+            large = np.ones(120 * MB // 8)
+            large += 1
+            del large
+    except MemoryLimitExceeded as exc:
+        print(f"120 MB inside a 50 MB limit -> {exc.code} ({exc.status_code}): {exc.message}")
+
+
+def demo_locks() -> None:
+    section("LockManager: named locks in one global order, typed timeouts")
+    locks = LockManager(default_timeout=5.0)
+    finished: list[str] = []
+
+    def worker(first: str, second: str) -> None:
+        for _ in range(2_000):
+            with locks.acquire_locks(first, second):
+                pass
+        finished.append(f"{first}+{second}")
+
+    threads = [
+        threading.Thread(target=worker, args=("model", "cache")),
+        threading.Thread(target=worker, args=("cache", "model")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    print(f"two threads naming the locks in opposite orders, 2,000 times each: done {finished}")
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with locks.acquire_lock("model"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    try:
+        with locks.acquire_lock("model", timeout=0.2):
+            pass
+    except LockTimeout as exc:
+        print(f"'model' held by another thread -> {exc.code} ({exc.status_code}): {exc.message}")
+    finally:
+        release.set()
+        thread.join()
+
+
+def demo_atomic_and_structures() -> None:
+    section("AtomicCounter, ThreadSafeDict, ThreadSafeQueue under real threads")
+    counter = AtomicCounter()
+    seen = ThreadSafeDict[int, int]()
+
+    def count(worker: int) -> None:
+        for i in range(10_000):
+            counter.increment()
+            seen.update(i % 10, lambda old: (old or 0) + 1)
+
+    threads = [threading.Thread(target=count, args=(n,)) for n in range(8)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    print(
+        f"8 threads x 10,000 increments -> {counter.value:,} (expected 80,000) in {elapsed:.2f} s"
+    )
+    print(
+        f"ThreadSafeDict tallies: {sum(v for _, v in seen.items()):,} over {len(seen.keys())} keys"
+    )
+
+    jobs = ThreadSafeQueue[int](maxsize=4)
+
+    def produce() -> None:
+        for item in range(20):
+            jobs.put(item, timeout=5)
+
+    async def consume() -> list[int]:
+        return [await jobs.get_async(timeout=5) for _ in range(20)]
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    received = asyncio.run(consume())
+    producer.join()
+    print(
+        "a thread -> a coroutine through a 4-slot queue: 20 items in order: "
+        f"{received == list(range(20))}"
+    )
+    try:
+        jobs.get(timeout=0.05)
+    except queue.Empty:
+        print("get() on the empty queue with a timeout -> queue.Empty")
+
+
+def demo_retry() -> None:
+    section("retrying: exponential backoff with jitter, Retry-After honoured, retryable only")
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    calls: list[int] = []
+
+    def overloaded_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise Overloaded("busy", retry_after=0.05)
+        return "answered"
+
+    policy = retrying(attempts=4, backoff_s=0.01, sleep=sleep)
+    print(
+        f"{policy(overloaded_twice)!r} after {len(calls)} calls; "
+        f"waits {[round(w, 3) for w in waits]} s"
+    )
+
+    def corrupt() -> None:
+        calls.append(1)
+        raise CorruptImage("not retryable")
+
+    calls.clear()
+    try:
+        retrying(attempts=4, backoff_s=0.01)(corrupt)
+    except CorruptImage as exc:
+        print(f"a non-retryable {exc.code} is raised after {len(calls)} call, unchanged")
+
+
+def demo_circuit_breaker() -> None:
+    section("CircuitBreaker: closed -> open -> half-open -> closed")
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=3, reset_timeout_s=15.0, clock=lambda: now[0])
+
+    def unreachable() -> None:
+        raise httpx.ConnectError("connection refused")
+
+    for attempt in range(3):
+        try:
+            breaker.call(unreachable)
+        except httpx.ConnectError:
+            print(f"failure {attempt + 1}: state {breaker.state.value}")
+    try:
+        breaker.call(lambda: "never called")
+    except CircuitOpen as exc:
+        print(f"while open, calls fail at once -> {exc.code}: {exc.message}")
+    now[0] = 15.0
+    print(f"15 s later: state {breaker.state.value}")
+    print(f"a trial call succeeds -> {breaker.call(lambda: 'ok')!r}, state {breaker.state.value}")
+    print(f"stats: {breaker.stats()}")
+
+
+# --- Part 2: the REST API -------------------------------------------------------------------
+
+
+def demo_pool(base_url: str) -> None:
+    section("SyncConnectionPool: one pooled client against a new client per request")
+
+    def timed(run: Callable[[], None]) -> float:
+        started = time.perf_counter()
+        run()
+        return time.perf_counter() - started
+
+    def fresh() -> None:
+        for _ in range(30):
+            with httpx.Client(base_url=base_url) as client:
+                client.get("/health/live").raise_for_status()
+
+    with SyncConnectionPool(base_url, max_connections=4) as pool:
+
+        def pooled() -> None:
+            for _ in range(30):
+                pool.get("/health/live").raise_for_status()
+
+        pooled()  # connect once before timing
+        pooled_s, fresh_s = timed(pooled), timed(fresh)
+        print(
+            f"30 GET /health/live: pooled {pooled_s * 1000:.0f} ms, new client each "
+            f"{fresh_s * 1000:.0f} ms ({fresh_s / pooled_s:.1f}x); "
+            f"{pool.requests_sent} requests through the pool, warm-up included"
+        )
+
+
+def sample_photo() -> tuple[bytes, str]:
+    """A real amulet photo from the development set when it is here, else one drawn now."""
+    fronts = sorted(SHARED_PHOTOS.glob("*/front/*.jpg")) if SHARED_PHOTOS.is_dir() else []
+    if fronts:
+        return fronts[0].read_bytes(), f"{fronts[0].parent.parent.name} front photo (shared data)"
+    return drawn_photo(7), "a picture drawn now (no amulet photos on this machine)"
+
+
+def not_an_amulet() -> bytes:
+    """A synthetic picture that is plainly not an amulet: a colour chart on a checkerboard."""
+    size = 320
+    yy, xx = np.mgrid[0:size, 0:size]
+    board = ((xx // 40 + yy // 40) % 2 * 255).astype(np.uint8)
+    image = Image.fromarray(np.stack([board, np.roll(board, 40, 0), 255 - board], -1))
+    draw = ImageDraw.Draw(image)
+    for i, colour in enumerate(["red", "yellow", "lime", "cyan", "blue", "magenta"]):
+        draw.rectangle((20 + i * 48, 130, 60 + i * 48, 190), fill=colour)
+    return jpeg_bytes(image)
+
+
+def show_prediction(label: str, body: dict[str, Any]) -> None:
+    top1, unknown = body["top1"], body["unknown"]
+    print(
+        f"{label}: top1 {top1['class_id']} ({top1['name_th']} / {top1['name_en']}) "
+        f"p={top1['probability']:.3f}; unknown={unknown['is_unknown']} "
+        f"(score {unknown['score']:.2f} vs threshold {unknown['threshold']:.2f}); "
+        f"cached={body['cached']}; total {body['timing_ms']['total']:.1f} ms"
+    )
+
+
+def demo_api(base_url: str, api_key: str | None) -> None:
+    section(f"The REST API at {base_url}")
+    headers = {"X-API-Key": api_key} if api_key else {}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        photo, where = sample_photo()
+        print(f"photo: {where}, {len(photo):,} bytes")
+        files = {"front": ("front.jpg", photo, "image/jpeg")}
+        first = http.post("/v1/predict", files=files, params={"top_k": 3})
+        first.raise_for_status()
+        show_prediction("POST /v1/predict", first.json())
+        ranked = [(p["class_id"], round(p["probability"], 3)) for p in first.json()["predictions"]]
+        print(f"top 3: {ranked}")
+
+        again = http.post("/v1/predict", files=files, params={"top_k": 3})
+        again.raise_for_status()
+        show_prediction("the same photo again", again.json())
+
+        odd = http.post(
+            "/v1/predict", files={"front": ("chart.jpg", not_an_amulet(), "image/jpeg")}
+        )
+        odd.raise_for_status()
+        show_prediction("a colour chart, not an amulet", odd.json())
+        verdict = "flagged unknown" if odd.json()["unknown"]["is_unknown"] else "NOT flagged"
+        print(f"-> the non-amulet picture was {verdict}")
+
+        bad = http.post("/v1/predict", files={"front": ("x.jpg", b"<html>not a photo</html>")})
+        print(f"HTML posing as a JPEG -> {bad.status_code} {bad.json()['error']}")
+
+        health = http.get("/health").json()
+        print("GET /health ->")
+        print(json.dumps(health, indent=2, ensure_ascii=False))
+
+
+def demo_client(base_url: str, api_key: str | None) -> None:
+    section("AmuletClient: the Python client (pooled, retries, circuit breaker)")
+    from amulet_ai.client import AmuletClient
+
+    with AmuletClient(base_url, api_key=api_key) as client:
+        photo, where = sample_photo()
+        result = client.predict(photo)
+        print(f"client.predict({where!r}) -> {result.top1.class_id}, cached={result.cached}")
+        catalog = client.classes()
+        print(f"client.classes() -> {[c.id for c in catalog.classes]}")
+        print(f"client.health().status -> {client.health().status}")
+
+
+def demo_rate_limit(log: Any) -> None:
+    section("Rate limiting: an API of its own with AMULET_RATE_LIMIT=5/minute")
+    limited = ApiProcess(
+        free_port(), env={"AMULET_RATE_LIMIT": "5/minute", "AMULET_API_KEYS": ""}, output=log
+    )
+    with limited as api, httpx.Client(base_url=api.url, timeout=10) as http:
+        for attempt in range(1, 8):
+            response = http.get("/v1/classes")
+            remaining = response.headers.get("RateLimit-Remaining")
+            retry_after = response.headers.get("Retry-After")
+            extra = f", Retry-After {retry_after} s" if retry_after else ""
+            print(f"request {attempt}: {response.status_code} (remaining {remaining}{extra})")
+        print(f"the refusal: {response.json()['error']}")
+
+
+def api_under_test(log: Any) -> tuple[str, str | None, ApiProcess | None]:
+    """The API at AMULET_PUBLIC_URL when it is healthy, else one started here."""
+    settings = get_settings()
+    key = settings.frontend_api_key.get_secret_value() if settings.frontend_api_key else None
+    probe = probe_health(settings.public_url, timeout_s=2.0, api_key=key)
+    if probe.exit_code in (0, 1):
+        print(f"\nusing the API already running at {settings.public_url} ({probe.status})")
+        return settings.public_url.rstrip("/"), key, None
+    api = ApiProcess(free_port(), env={"AMULET_RATE_LIMIT": "", "AMULET_API_KEYS": ""}, output=log)
+    started = time.perf_counter()
+    api.start()
+    api.wait_ready()
+    print(
+        f"\nno API at {settings.public_url} ({probe.status}); started one at {api.url} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return api.url, None, api
+
+
+def main() -> int:
+    # Log lines (stderr) and printed lines (stdout) appear in the order they happen.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    configure_logging("WARNING", "text")
+    demo_cache()
+    demo_streaming()
+    demo_gc_manager()
+    demo_memory_limit()
+    demo_locks()
+    demo_atomic_and_structures()
+    demo_retry()
+    demo_circuit_breaker()
+
+    with tempfile.TemporaryFile() as log:
+        base_url, key, started = api_under_test(log)
+        try:
+            demo_api(base_url, key)
+            demo_client(base_url, key)
+            demo_pool(base_url)
+        finally:
+            if started is not None:
+                started.stop()
+        demo_rate_limit(log)
+        log.seek(0)
+        access = [
+            line for line in log.read().decode().splitlines() if "amulet_ai.api.access" in line
+        ]
+        section("The API's log: one line per request")
+        print(
+            "\n".join(access[-6:]) if access else "(the API here is not ours: its log is elsewhere)"
+        )
+    print("\nall examples ran")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
