@@ -152,14 +152,20 @@ def test_the_heatmap_overlay_toggles_without_a_new_request(
     fake_api.answer_with(heatmap={"front": png_data_url()})
     page.run()
     upload(page, make_photo())
-    images_before = len(page.main.get("image"))
     calls = len(fake_api.requests)
+
+    def front_picture() -> tuple[str, str]:
+        (image,) = page.main.get("image")
+        return image.proto.imgs[0].url, image.proto.imgs[0].caption
+
+    assert front_picture()[1] == text("front", "th")
     page.toggle(key="show_heatmap").set_value(True).run()
-    assert len(page.main.get("image")) == images_before + 1
-    overlay = page.main.get("image")[-1]
-    assert overlay.proto.imgs[0].url == png_data_url()
+    assert front_picture() == (
+        png_data_url(),
+        text("heatmap_caption", "th", side=text("front", "th")),
+    )
     page.toggle(key="show_heatmap").set_value(False).run()
-    assert len(page.main.get("image")) == images_before
+    assert front_picture()[1] == text("front", "th")
     assert len(fake_api.requests) == calls
 
 

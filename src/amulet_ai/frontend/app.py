@@ -13,11 +13,10 @@ import streamlit as st
 from amulet_ai.frontend import views
 from amulet_ai.frontend.connection import ask, get_client
 from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LABELS, LANGUAGE_NAMES, Language, text
-from amulet_ai.frontend.state import get_session, square_picture
+from amulet_ai.frontend.state import get_session
 from amulet_ai.runtime.errors import AmuletError
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
-PREVIEW_PX = 240
 
 st.set_page_config(page_title=LABELS["page_title"]["en"], page_icon=":material/photo_camera:")
 
@@ -58,19 +57,22 @@ if front is None:
     st.stop()
 
 photos = {"front": front} if back is None else {"front": front, "back": back}
-for column, (side, photo) in zip(st.columns(len(photos)), photos.items(), strict=True):
-    preview = square_picture(photo, PREVIEW_PX)
-    if preview is not None:
-        column.image(preview, caption=text(side, language), width=PREVIEW_PX)
+pictures_column, answer_column = st.columns([2, 3], gap="large")
+with pictures_column:
+    picture_slots = views.previews(photos, language)
+    show_heatmap = st.toggle(text("show_heatmap", language), key="show_heatmap")
 
 # --- the answer ---------------------------------------------------------------------------
-try:
-    with st.spinner(text("classifying", language)):
-        result = ask(client, session, front, back)
-except AmuletError as exc:
-    views.history(history_slot, session, language)
-    views.failure(exc, language)
-    st.stop()
+with answer_column:
+    try:
+        with st.spinner(text("classifying", language)):
+            result = ask(client, session, front, back)
+    except AmuletError as exc:
+        views.history(history_slot, session, language)
+        views.failure(exc, language)
+        st.stop()
+    views.answer(result, language)
 
-views.answer(result, photos, language)
+if show_heatmap:
+    views.overlays(picture_slots, result, language)
 views.history(history_slot, session, language)

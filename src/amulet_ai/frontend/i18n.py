@@ -42,9 +42,10 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
     "top3": {"th": "3 อันดับที่ใกล้เคียงที่สุด", "en": "Top 3 candidates"},
     "probability": {"th": "ความน่าจะเป็น (%)", "en": "Probability (%)"},
     "amulet_type": {"th": "ประเภท", "en": "Type"},
-    "show_heatmap": {
-        "th": "แสดงบริเวณที่โมเดลให้ความสำคัญ (heatmap)",
-        "en": "Show where the model looked (heatmap)",
+    "show_heatmap": {"th": "แสดงจุดที่โมเดลสนใจ", "en": "Show where the model looked"},
+    "heatmap_caption": {
+        "th": "{side}: จุดที่โมเดลสนใจ",
+        "en": "{side}: where the model looked",
     },
     "unknown_title": {
         "th": "ไม่ใช่พระเครื่องประเภทที่รู้จัก",

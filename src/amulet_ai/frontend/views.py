@@ -17,11 +17,12 @@ from streamlit.delta_generator import DeltaGenerator
 from amulet_ai.api.schemas import ClassScore, HealthReport, PhotoResult
 from amulet_ai.client import AmuletClient
 from amulet_ai.frontend.i18n import Language, class_name, text
-from amulet_ai.frontend.state import SIDEBAR_TTL_S, Answer, PageSession
+from amulet_ai.frontend.state import SIDEBAR_TTL_S, Answer, PageSession, square_picture
 from amulet_ai.runtime.errors import AmuletError, CircuitOpen, UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 
+PREVIEW_PX: Final = 320
 _STATUS_BOX: Final = {"ok": st.success, "degraded": st.warning, "unavailable": st.error}
 
 
@@ -131,8 +132,28 @@ def _side_summary(
         st.markdown(f"{class_name(best.name_th, best.name_en, language)}: {best.probability:.0%}")
 
 
-def answer(result: Answer, photos: dict[str, bytes], language: Language) -> None:
-    """The verdict: the type in both languages, confidence, top 3, heatmap, sides, time."""
+def previews(photos: dict[str, bytes], language: Language) -> dict[str, DeltaGenerator]:
+    """Show each photo as the model sees it (the square centre); return a slot per side
+    that :func:`overlays` can fill with the heatmap instead."""
+    slots: dict[str, DeltaGenerator] = {}
+    for side, photo in photos.items():
+        slots[side] = st.empty()
+        preview = square_picture(photo, PREVIEW_PX)
+        if preview is not None:
+            slots[side].image(preview, caption=text(side, language), width="stretch")
+    return slots
+
+
+def overlays(slots: dict[str, DeltaGenerator], result: Answer, language: Language) -> None:
+    """Put the heatmap overlay in place of each photo the API explained."""
+    for side, overlay in (result.response.heatmap or {}).items():
+        if side in slots:
+            caption = text("heatmap_caption", language, side=text(side, language))
+            slots[side].image(overlay, caption=caption, width="stretch")
+
+
+def answer(result: Answer, language: Language) -> None:
+    """The verdict: the type in both languages, confidence, top 3, sides, time taken."""
     response = result.response
     st.subheader(text("result", language))
     if response.unknown.is_unknown:
@@ -150,11 +171,6 @@ def answer(result: Answer, photos: dict[str, bytes], language: Language) -> None
         st.progress(min(1.0, max(0.0, top1.probability)))
         st.markdown(f"**{text('top3', language)}**")
         _chart(response.predictions, language)
-
-    if response.heatmap and st.toggle(text("show_heatmap", language), key="show_heatmap"):
-        columns = st.columns(len(response.heatmap))
-        for column, (side, overlay) in zip(columns, response.heatmap.items(), strict=True):
-            column.image(overlay, caption=text(side, language) if side in photos else side)
 
     back = response.images.back
     if back is not None:
