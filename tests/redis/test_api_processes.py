@@ -13,6 +13,8 @@ import pytest
 from api_process import ApiProcess
 from redis_process import RedisServer
 
+pytestmark = pytest.mark.redis
+
 KEYS = {"cache": "key-cache", "limit": "key-limit", "outage": "key-outage"}
 
 

@@ -23,6 +23,8 @@ from amulet_ai.runtime.redis_cache import NAMESPACE, RedisResultCache, result_ke
 from amulet_ai.runtime.redis_limits import FailoverRedisStorage, rate_limit_storage
 from amulet_ai.runtime.redis_link import RedisLink
 
+pytestmark = pytest.mark.redis
+
 RESULT = {"top1": {"class_id": "somdej", "name_th": "พระสมเด็จ", "probability": 0.91}}
 
 

@@ -16,6 +16,8 @@ import pytest
 from api_process import ApiProcess
 from redis_process import RedisServer
 
+pytestmark = pytest.mark.redis
+
 REQUESTS = 40
 
 

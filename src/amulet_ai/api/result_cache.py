@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from amulet_ai.config import Settings
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.results import Classification
@@ -79,7 +81,13 @@ class ResultCache:
         if self.store is None:
             return None
         text = self.store.get(key)
-        return None if text is None else Classification.model_validate_json(text)
+        if text is None:
+            return None
+        try:
+            return Classification.model_validate_json(text)
+        except ValidationError:
+            # Stored by another release of the service sharing this Redis: a miss, not a 500.
+            return None
 
     def put(self, key: str, verdict: Classification) -> None:
         """Store a verdict (a value larger than the whole budget is skipped by the store)."""
