@@ -83,6 +83,9 @@ def frontend_command(
         "none",
         "--browser.gatherUsageStats",
         "false",
+        # No "Deploy" button or developer menu for the collectors using the page.
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
