@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from amulet_ai.api.app import create_app
 from amulet_ai.client import AmuletClient, AsyncAmuletClient
@@ -38,8 +37,8 @@ def _settings(model_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture
 async def asgi_client(model_dir: Path) -> AsyncIterator[AsyncAmuletClient]:
     app = create_app(_settings(model_dir))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
         async with AsyncAmuletClient("http://testserver", transport=transport) as client:
             yield client
 
@@ -120,8 +119,8 @@ async def test_api_keys_travel_in_x_api_key(
     model_dir: Path, make_photo: Callable[..., bytes]
 ) -> None:
     app = create_app(_settings(model_dir, api_keys="key-one,key-two"))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
         async with AsyncAmuletClient("http://testserver", transport=transport) as anonymous:
             with pytest.raises(Unauthorized):
                 await anonymous.classes()
@@ -133,8 +132,8 @@ async def test_api_keys_travel_in_x_api_key(
 
 async def test_rate_limits_are_waited_out_as_retry_after_says(model_dir: Path) -> None:
     app = create_app(_settings(model_dir, rate_limit="2/second"))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
         async with AsyncAmuletClient(
             "http://testserver", transport=transport, retries=0
         ) as impatient:

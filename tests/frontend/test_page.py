@@ -11,6 +11,7 @@ import io
 from collections.abc import Callable
 
 import httpx
+import pyarrow.ipc
 import pytest
 from fake_amulet_api import CATALOG, Clock, FakeApi
 from PIL import Image
@@ -67,8 +68,13 @@ def test_a_result_shows_both_names_confidence_top3_and_time(
     assert text("confidence_value", "th", percent=82.0) in shown
     (timing,) = [c.value for c in page.caption if c.value.startswith("ใช้เวลา")]
     assert "(เซิร์ฟเวอร์ 9 มิลลิวินาที)" in timing
-    chart = page.get("vega_lite_chart")
-    assert len(chart) == 1
+    (chart,) = page.get("vega_lite_chart")
+    (dataset,) = chart.proto.datasets
+    table = pyarrow.ipc.open_stream(dataset.data.data).read_all().to_pydict()
+    assert table == {
+        text("amulet_type", "th"): ["พระทดสอบหนึ่ง", "พระทดสอบสอง", "พระทดสอบสาม"],
+        text("probability", "th"): [82.0, 12.0, 6.0],
+    }
     assert text("unknown_title", "th") not in shown
     assert predict_calls(fake_api) == 1
     request = [r for r in fake_api.requests if r.url.path == "/v1/predict"][0]

@@ -10,7 +10,6 @@ import logging
 from datetime import datetime
 from typing import Final
 
-import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -111,13 +110,11 @@ def failure(exc: AmuletError, language: Language) -> None:
 def _chart(predictions: list[ClassScore], language: Language) -> None:
     name_column = text("amulet_type", language)
     value_column = text("probability", language)
-    frame = pd.DataFrame(
-        {
-            name_column: [_local_name(p, language) for p in predictions],
-            value_column: [round(p.probability * 100.0, 1) for p in predictions],
-        }
-    )
-    st.bar_chart(frame, x=name_column, y=value_column, horizontal=True, sort=f"-{value_column}")
+    data = {
+        name_column: [_local_name(p, language) for p in predictions],
+        value_column: [round(p.probability * 100.0, 1) for p in predictions],
+    }
+    st.bar_chart(data, x=name_column, y=value_column, horizontal=True, sort=f"-{value_column}")
 
 
 def _side_summary(
