@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test test-fast lint format install install-dev bench evaluate train clean
+.PHONY: run test test-fast lint format install install-dev bench evaluate train docs clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ evaluate: $(VENV)/.installed-run
 
 train: $(VENV)/.installed-dev
 	$(PY) production_runner.py train --data ../shared/data/amulets --out models/
+
+# Regenerate what is generated from the code and the measured files: the settings template
+# and README's settings table, model summary and benchmark table (tests check they agree).
+docs: $(VENV)/.installed-run
+	$(PY) production_runner.py config-template --output config_template.env
+	$(PY) -m amulet_ai.ops.readme_blocks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -28,7 +28,7 @@ def test_readme_has_every_generated_block_and_each_is_current() -> None:
     stale = [
         name for name, body in blocks_in(readme).items() if blocks_in(sync(readme))[name] != body
     ]
-    assert stale == [], "regenerate: python -m amulet_ai.ops.readme_blocks"
+    assert stale == [], "regenerate with `make docs`"
 
 
 def test_readme_performance_table_is_the_benchmark_file() -> None:
