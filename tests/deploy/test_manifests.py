@@ -112,6 +112,19 @@ def test_api_probes_are_live_and_ready() -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
 
 
+def test_probe_and_healthcheck_paths_are_routes_of_the_app() -> None:
+    from amulet_ai.api.app import create_app
+
+    app = create_app(Settings(_env_file=None, rate_limit=""))  # type: ignore[call-arg]
+    routes = set(app.openapi()["paths"])
+    container = _deployment("amulet-api")["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["path"] in routes
+    healthcheck = next(arg for op, arg in _dockerfile_instructions() if op == "HEALTHCHECK")
+    paths = re.findall(r"(/health[\w/]*)", healthcheck)
+    assert paths and all(path in routes for path in paths)
+
+
 def test_pods_run_as_non_root() -> None:
     for name in ("amulet-api", "amulet-page", "amulet-redis"):
         pod = _deployment(name)["spec"]["template"]["spec"]
