@@ -5,12 +5,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
 
 REQUEST_ID = "test-request-1"
@@ -75,3 +80,13 @@ class LiveServer:
 def error_body(code: str, message: str, request_id: str = REQUEST_ID) -> dict[str, Any]:
     """The exact error envelope a test expects."""
     return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+@asynccontextmanager
+async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``httpx.AsyncClient`` on the app through ASGI, with the lifespan run around it."""
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
