@@ -7,6 +7,7 @@ The validators come from the `dev` extra (kubernetes-validate, yamllint, hadolin
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -228,6 +229,13 @@ def test_every_file_the_image_copies_exists_and_is_not_docker_ignored() -> None:
         for source in sources:
             assert (REPO_ROOT / source).exists(), f"COPY {source}: not in the repository"
             assert source.rstrip("/") in allowed, f"COPY {source}: excluded by .dockerignore"
+
+
+def test_healthcheck_command_is_exec_form_python_that_compiles() -> None:
+    healthcheck = next(arg for op, arg in _dockerfile_instructions() if op == "HEALTHCHECK")
+    command = json.loads(healthcheck.split("CMD", 1)[1])
+    assert command[:2] == ["python", "-c"]
+    compile(command[2], "HEALTHCHECK", "exec")
 
 
 def _hadolint() -> str | None:
