@@ -4,7 +4,8 @@
 socket (uvicorn's own supervisor, which restarts a worker that dies). Before any worker
 starts it points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh temporary folder, so each worker's
 prometheus-client writes its samples there and the ``/metrics`` route of whichever worker
-answers adds up every worker's (``MultiProcessCollector``, see :func:`metrics_registry`).
+answers adds up every worker's (``MultiProcessCollector``, see
+:mod:`amulet_ai.api.worker_metrics`).
 When a worker exits, its live gauges are removed (``mark_process_dead``); the folder goes
 when the supervisor stops.
 
@@ -28,13 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-logger = logging.getLogger(__name__)
+from amulet_ai.api.worker_metrics import MULTIPROC_ENV
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -55,16 +55,6 @@ def multiprocess_metrics_dir() -> Iterator[str]:
         else:
             os.environ[MULTIPROC_ENV] = previous
         shutil.rmtree(path, ignore_errors=True)
-
-
-def metrics_registry() -> CollectorRegistry:
-    """The registry ``/metrics`` exposes: every worker's samples under a multi-worker
-    runner, this process's default registry otherwise."""
-    if not os.environ.get(MULTIPROC_ENV):
-        return REGISTRY
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return registry
 
 
 class _MetricsAwareSupervisor(Multiprocess):
