@@ -72,7 +72,9 @@ def test_two_workers_share_the_cache_and_one_metrics_endpoint_adds_them_up(
 
     # A new connection each time, so the kernel hands requests to either worker.
     assert all(httpx.get(f"{runner.url}/v1/classes").status_code == 200 for _ in range(REQUESTS))
-    # Whichever worker answers the scrape, it reports both workers' requests.
+    # Whichever worker answers the scrape, it reports both workers' requests (a worker
+    # counts a request just after answering it, hence the short wait for the last one).
+    assert wait_for(lambda: classes_requests(scrape(runner)) == REQUESTS, timeout_s=5)
     assert [classes_requests(scrape(runner)) for _ in range(6)] == [REQUESTS] * 6
     assert "amulet_requests_in_flight" in scrape(runner)
 
