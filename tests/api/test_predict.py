@@ -18,7 +18,10 @@ HEADERS = {"X-Request-ID": REQUEST_ID}
 CLASS_FIELDS = {"class_id", "name_en", "name_th", "probability"}
 
 
-def test_prediction_has_every_contract_field(client: TestClient, photo: bytes) -> None:
+def test_prediction_has_every_contract_field(
+    client: TestClient, make_photo: Callable[..., bytes]
+) -> None:
+    photo = make_photo(224, 224, seed=9001)  # seen by no other test: not cached
     r = client.post("/v1/predict", files={"front": ("front.jpg", photo)}, headers=HEADERS)
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
@@ -50,6 +53,7 @@ def test_prediction_has_every_contract_field(client: TestClient, photo: bytes) -
     assert set(front) == {"predictions", "unknown", "width", "height", "format"}
     assert body["images"]["back"] is None
     assert body["heatmap"] is None
+    assert body["cached"] is False
     assert set(body["timing_ms"]) == {"decode", "inference", "total"}
     assert body["timing_ms"]["total"] >= body["timing_ms"]["inference"] > 0
     PredictResponse.model_validate(body)  # the client library's own parse
