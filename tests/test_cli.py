@@ -100,6 +100,18 @@ def test_test_subcommand_passes_arguments_to_pytest() -> None:
     assert main(["test", "--no-such-pytest-option"]) == 4, "pytest's usage error code"
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [("train", "--data"), ("evaluate", "--unknown"), ("bench", "--quick")],
+)
+def test_delegated_commands_receive_their_arguments(command: str, expected: str) -> None:
+    if command == "bench" and not (REPO_ROOT / "bench" / "run.py").is_file():
+        pytest.skip("bench/run.py is not here")
+    result = run_runner(command, "--help", env=runner_env(), timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expected in result.stdout
+
+
 def test_config_template_prints_writes_and_checks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
