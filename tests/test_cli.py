@@ -190,8 +190,9 @@ def test_all_exits_3_when_the_api_cannot_start() -> None:
     assert "api exited" in result.stderr.lower() or "the API exited" in result.stderr
 
 
-def test_all_serves_a_photo_and_stops_both_on_sigterm(
-    make_photo: Callable[..., bytes], tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_all_serves_a_photo_and_stops_both_on_a_signal(
+    make_photo: Callable[..., bytes], tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     api_port, page_port = free_port(), free_port()
     env = runner_env(AMULET_PORT=str(api_port), AMULET_FRONTEND_PORT=str(page_port))
@@ -218,12 +219,39 @@ def test_all_serves_a_photo_and_stops_both_on_sigterm(
         assert page.status_code == 200
 
         started = time.monotonic()
-        runner.send_signal(signal.SIGTERM)
+        runner.send_signal(stop_signal)
         assert runner.wait(timeout=40) == 0
         _, alive = psutil.wait_procs(children, timeout=5)
         assert alive == [], f"left running: {alive}"
         assert time.monotonic() - started < 40
     finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        log.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux only")
+def test_all_children_stop_when_the_runner_is_killed_outright(tmp_path: Path) -> None:
+    api_port, page_port = free_port(), free_port()
+    env = runner_env(AMULET_PORT=str(api_port), AMULET_FRONTEND_PORT=str(page_port))
+    log = (tmp_path / "runner.log").open("wb")
+    runner = subprocess.Popen(
+        [sys.executable, str(RUNNER), "all"], env=env, cwd=tmp_path, stdout=log, stderr=log
+    )
+    children: list[psutil.Process] = []
+    try:
+        wait_for_port(page_port, runner, timeout_s=120)
+        children = psutil.Process(runner.pid).children(recursive=True)
+        assert len(children) >= 2
+        runner.kill()
+        runner.wait(timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=40)
+        assert alive == [], f"orphans left running: {alive}"
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
         if runner.poll() is None:
             runner.kill()
             runner.wait()

@@ -3,9 +3,10 @@
 :func:`run_all` starts the API as a child process, waits (bounded) until ``/health/ready``
 answers 200, then starts the page. It returns when it is told to stop (Ctrl-C or SIGTERM)
 or when either child exits, and it always stops the other child first (SIGTERM, then
-SIGKILL after a grace period). The exit status says what happened::
+SIGKILL after a grace period). On Linux the children are also told to stop if this process
+is killed outright. The exit status says what happened::
 
-    0  stopped on request (SIGINT or SIGTERM); both children exited
+    0  stopped on request (SIGINT, SIGTERM or SIGHUP); both children exited
     3  the API exited on its own (a port in use, a crash, ...)
     4  the page exited on its own
     5  the API did not become ready within the wait
@@ -15,9 +16,11 @@ SIGKILL after a grace period). The exit status says what happened::
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +41,7 @@ EXIT_FRONTEND_DIED = 4
 EXIT_API_NOT_READY = 5
 
 POLL_INTERVAL_S = 0.25
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FRONTEND_GRACE_S = 10.0
 
 
@@ -63,24 +67,38 @@ class _Child:
         return self.process.wait()
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it if this supervisor dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _start(name: str, command: Sequence[str], env: dict[str, str], grace_s: float) -> _Child:
     # A session of its own: a terminal's Ctrl-C reaches only us, and we stop the children
     # in order (page first, then the API with its grace period).
-    process = subprocess.Popen(list(command), env=env, start_new_session=True)
+    process = subprocess.Popen(
+        list(command),
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
     logger.info("started %s pid=%d", name, process.pid)
     return _Child(name, process, grace_s)
 
 
 @contextmanager
 def _stop_requested() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs; old handlers come back after."""
+    """An event set by SIGINT, SIGTERM or SIGHUP (the terminal closed) while the block runs."""
     event = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s; stopping", signal.Signals(signum).name)
         event.set()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):
+        signals.append(signal.SIGHUP)
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
     try:
         yield event
     finally:
