@@ -162,16 +162,30 @@ def test_health_ok_exits_0_and_prints_the_report(live_api: ApiProcess) -> None:
     assert line.stdout.startswith(f"ok {live_api.url}/health")
 
 
-def test_health_unavailable_exits_2_when_the_model_is_missing(tmp_path: Path) -> None:
-    api = ApiProcess(free_port(), env={"AMULET_MODEL_DIR": str(tmp_path)}, ready_timeout_s=60)
+@pytest.mark.parametrize(
+    ("setting", "value", "code", "status"),
+    [
+        ("AMULET_MEMORY_LIMIT_MB", "60", 1, "degraded"),  # serving, but above its ceiling
+        ("AMULET_MODEL_DIR", "{empty}", 2, "unavailable"),  # no model to serve with
+    ],
+    ids=["degraded", "unavailable"],
+)
+def test_health_exit_code_follows_the_api_report(
+    tmp_path: Path, setting: str, value: str, code: int, status: str
+) -> None:
+    env = {setting: value.format(empty=tmp_path)}
+    api = ApiProcess(free_port(), env=env, output=subprocess.DEVNULL, ready_timeout_s=60)
     api.start()
     try:
         api.wait_ready("/health/live")
         result = run_runner("health", "--json", "--url", api.url, env=runner_env())
-        assert result.returncode == 2, result.stdout
+        assert result.returncode == code, result.stdout
         report = json.loads(result.stdout)
-        assert report["status"] == "unavailable"
-        assert report["report"]["status"] == "unavailable"
+        assert (report["status"], report["report"]["status"]) == (status, status)
+        assert report["report"]["reasons"], "the report says why"
+        line = run_runner("health", "--url", api.url, env=runner_env())
+        assert line.returncode == code
+        assert line.stdout.startswith(f"{status} {api.url}/health")
     finally:
         api.stop()
 
