@@ -33,6 +33,7 @@ from amulet_ai.runtime.memory import process_rss
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+_RSS_MAX_AGE_S = 0.05
 
 
 class ServingState:
@@ -72,6 +73,8 @@ class ServingState:
             decode_limit_mb=settings.decode_memory_limit_mb,
         )
         self._pool: InferencePool | None = None
+        self._rss = 0
+        self._rss_read_at = -float("inf")
         spool = int(settings.stream_spool_mb * _MB)
         mmap = int(settings.stream_mmap_mb * _MB)
         self.predict_form = FormRules(
@@ -153,7 +156,12 @@ class ServingState:
         return pool
 
     def rss_bytes(self) -> int:
-        return process_rss()
+        """Process RSS, read at most every 50 ms (a read costs tens of microseconds)."""
+        now = time.monotonic()
+        if now - self._rss_read_at > _RSS_MAX_AGE_S:
+            self._rss = process_rss()
+            self._rss_read_at = now
+        return self._rss
 
     def check_memory(self) -> None:
         """Refuse new work above the RSS ceiling (and shrink the cache to get under it)."""
