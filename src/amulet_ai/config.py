@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         20.0, ge=0, description="Seconds requests in flight get to finish on SIGTERM."
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Upper bound on one request's work.")
+    upload_idle_timeout_s: float = Field(
+        15.0, gt=0, description="Longest pause inside an upload body before 408 (a stalled client)."
+    )
 
     # --- Result cache --------------------------------------------------------------------
     cache_enabled: bool = Field(True, description="Cache results by image hash and options.")

@@ -18,6 +18,11 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     401: ("No API key", "unauthorized", "An API key is required in the X-API-Key header."),
     403: ("Wrong key", "forbidden", "The API key is not valid."),
     404: ("No such resource", "not_found", "No such resource."),
+    408: (
+        "The upload stalled",
+        "request_timeout",
+        "No part of the upload arrived for 15 s.",
+    ),
     413: (
         "Upload or image too large",
         "payload_too_large",

@@ -83,6 +83,7 @@ class ServingState:
             max_file_bytes=settings.max_upload_bytes,
             spool_bytes=spool,
             mmap_bytes=mmap,
+            idle_timeout_s=settings.upload_idle_timeout_s,
         )
         self.batch_form = FormRules(
             fields={"files": settings.max_batch_files},
@@ -90,6 +91,7 @@ class ServingState:
             max_file_bytes=settings.max_upload_bytes,
             spool_bytes=spool,
             mmap_bytes=mmap,
+            idle_timeout_s=settings.upload_idle_timeout_s,
         )
         self.metrics.watch(self.live_figures)
         self.worker_metrics = WorkerMetrics(self.live_figures)

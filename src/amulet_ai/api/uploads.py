@@ -14,11 +14,14 @@ Limits, each a clean 4xx in the error envelope:
 * not ``multipart/form-data``: 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
 * a field the route does not take, a field sent too often, a required field missing:
-  422 ``validation_error``, before the next part is read.
+  422 ``validation_error``, before the next part is read;
+* no piece of the body for ``idle_timeout_s`` (a stalled or slowloris client): 408
+  ``request_timeout``, so a silent connection does not hold a request open for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -32,6 +35,7 @@ from starlette.requests import ClientDisconnect, Request
 from amulet_ai.runtime.errors import (
     InvalidInput,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -53,6 +57,7 @@ class FormRules:
     max_file_bytes: int
     spool_bytes: int = 2 * 1024 * 1024
     mmap_bytes: int = 50 * 1024 * 1024
+    idle_timeout_s: float | None = None
 
     @property
     def max_body_bytes(self) -> int:
@@ -163,8 +168,25 @@ class _PartEvents:
         self.queue.append(("done", None))
 
 
+async def _body(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
+    """The request body's chunks; ``RequestTimeout`` when the next one is too long coming."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await anext(chunks, None)
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"No part of the upload arrived for {idle_timeout_s:g} s.",
+                details={"idle_timeout_s": idle_timeout_s},
+            ) from exc
+        if chunk is None:
+            return
+        yield chunk
+
+
 async def _events(
-    request: Request, boundary: bytes, ceiling: int
+    request: Request, boundary: bytes, ceiling: int, idle_timeout_s: float | None
 ) -> AsyncGenerator[tuple[str, Any]]:
     events = _PartEvents()
     try:
@@ -178,7 +200,7 @@ async def _events(
         raise InvalidInput("The multipart boundary is not valid.") from exc
     received = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in _body(request, idle_timeout_s):
             received += len(chunk)
             if received > ceiling:
                 raise PayloadTooLarge(
@@ -242,7 +264,7 @@ async def read_form(request: Request, rules: FormRules) -> Form:
     )
     form = Form()
     finished = False
-    events = _events(request, boundary, ceiling)
+    events = _events(request, boundary, ceiling, rules.idle_timeout_s)
     try:
         async for kind, payload in events:
             if kind == "headers":

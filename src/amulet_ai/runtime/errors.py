@@ -14,6 +14,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── Forbidden                    403 forbidden
     ├── NotFound                     404 not_found
     ├── MethodNotAllowed             405 method_not_allowed
+    ├── RequestTimeout               408 request_timeout    (an upload stalled)
     ├── RateLimited                  429 rate_limited       (retryable, Retry-After)
     ├── Overloaded                   503 overloaded         (retryable, Retry-After)
     │   └── ShuttingDown             503 shutting_down      (the server is draining)
@@ -127,6 +128,12 @@ class MethodNotAllowed(AmuletError):
     default_message = "This method is not allowed on this resource."
 
 
+class RequestTimeout(AmuletError):
+    status_code = 408
+    code = "request_timeout"
+    default_message = "The upload stalled; the request was abandoned."
+
+
 class RateLimited(AmuletError):
     status_code = 429
     code = "rate_limited"
@@ -226,6 +233,7 @@ __all__ = [
     "Overloaded",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "ShuttingDown",
     "Unauthorized",
     "UnsupportedMediaType",

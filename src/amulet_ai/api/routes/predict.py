@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 TopK = Annotated[int, Query(ge=1, le=6, description="How many classes to list.")]
 Explain = Annotated[bool, Query(description="Add class-activation heatmaps (PNG data URLs).")]
 
-_ERRORS = error_responses(400, 401, 403, 413, 415, 422, 429, 503)
+_ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 429, 503)
 
 
 def _json(model: PredictResponse | BatchResponse) -> Response:
