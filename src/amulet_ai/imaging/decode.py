@@ -43,6 +43,8 @@ NEUTRAL_BACKGROUND: Final = (127, 127, 127)
 SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "HEIF")
 DEFAULT_MAX_PIXELS: Final = 50_000_000
 _EXIF_ORIENTATION: Final = 0x0112
+# ISO-BMFF brands of HEIF/HEIC files (bytes 8-12, after "ftyp").
+_HEIF_BRANDS: Final = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
@@ -55,6 +57,30 @@ class DecodedImage:
     width: int
     height: int
     format: str
+
+
+def _head(source: ImageSource, size: int = 16) -> bytes:
+    """The first bytes of ``source``, leaving a file object where it was."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source[:size])
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as fh:
+            return fh.read(size)
+    position = source.tell()
+    try:
+        source.seek(0)
+        return source.read(size)
+    finally:
+        source.seek(position)
+
+
+def _is_supported_format(head: bytes) -> bool:
+    """True when the magic number is that of JPEG, PNG, WebP or HEIF."""
+    return (
+        head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or (head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS)
+    )
 
 
 def _open(source: ImageSource) -> Image.Image:
@@ -71,6 +97,9 @@ def _open(source: ImageSource) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(fp, formats=SUPPORTED_FORMATS)
     except UnidentifiedImageError as exc:
+        # Pillow cannot tell "not an image" from "a PNG with a broken header": the magic can.
+        if _is_supported_format(_head(source)):
+            raise CorruptImage("The image header is damaged.") from exc
         raise UnsupportedMediaType() from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge() from exc
