@@ -1,0 +1,161 @@
+"""The service over HTTP on loopback, against the naive service and against itself.
+
+    levels      224 px uploads at concurrency 1, 8, 32: ours and the naive service,
+                alternated round by round
+    phone       12 MP phone JPEGs: one client (end-to-end p50) and concurrency 8, both servers
+    cache       hits (the same photo again) vs misses (every request new bytes, same pixels)
+                on a server with the result cache on, 224 px and phone photos
+    batching    micro-batch size 1 vs 8 at concurrency 8
+
+Every figure comes from :func:`bench.load.post_photos`; every comparison alternates its
+settings in rounds (:func:`bench.load.alternate`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bench.load import LoadResult, Payloads, alternate, post_photos
+from bench.photos import with_comment
+from bench.servers import Server
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each measurement runs: ``rounds`` alternations of ``round_s`` seconds."""
+
+    rounds: int
+    round_s: float
+    warmup_s: float
+    phone_one_client_requests: int
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(rounds=2, round_s=1.0, warmup_s=0.5, phone_one_client_requests=6)
+        return cls(rounds=3, round_s=2.5, warmup_s=1.0, phone_one_client_requests=12)
+
+
+def _load(
+    server: Server, photos: Payloads, concurrency: int, **kwargs: Any
+) -> Callable[[], Awaitable[LoadResult]]:
+    return lambda: post_photos(
+        server.url, photos, concurrency=concurrency, server_pid=server.pid, **kwargs
+    )
+
+
+async def warm_up(servers: Sequence[Server], photos: Sequence[bytes], plan: Plan) -> None:
+    """A short load on each server first: connections, allocator and model caches warm."""
+    for server in servers:
+        await post_photos(server.url, photos, concurrency=8, duration_s=plan.warmup_s)
+
+
+def _compare(results: dict[str, LoadResult], ours: str, other: str) -> dict[str, Any]:
+    mine, theirs = results[ours], results[other]
+    ratio = mine.throughput / theirs.throughput if theirs.throughput else None
+    return {
+        ours: mine.as_dict(),
+        other: theirs.as_dict(),
+        "throughput_ratio": None if ratio is None else round(ratio, 2),
+    }
+
+
+RawRun = Callable[[int, float], Awaitable[LoadResult]]
+
+
+async def levels_vs_naive(
+    ours: Server,
+    naive: Server,
+    photos: Sequence[bytes],
+    levels: Sequence[int],
+    plan: Plan,
+    raw: RawRun,
+) -> dict[str, Any]:
+    """224 px uploads at each concurrency: ours, naive and raw onnxruntime, alternated.
+
+    ``raw(threads, seconds)`` runs the model alone on the same photos from as many threads
+    as there are clients.
+    """
+    out = {}
+    for concurrency in levels:
+        results = await alternate(
+            {
+                "amulet": _load(ours, photos, concurrency, duration_s=plan.round_s),
+                "naive": _load(naive, photos, concurrency, duration_s=plan.round_s),
+                "raw": partial(raw, concurrency, plan.round_s),
+            },
+            plan.rounds,
+        )
+        row = _compare(results, "amulet", "naive")
+        mine, model = results["amulet"], results["raw"]
+        row["raw"] = model.as_dict()
+        row["amulet_vs_raw"] = round(mine.throughput / model.throughput, 3)
+        if mine.p50_ms and mine.p99_ms:
+            row["p99_over_p50"] = round(mine.p99_ms / mine.p50_ms, 2)
+        out[str(concurrency)] = row
+    return out
+
+
+async def phone_vs_naive(ours: Server, naive: Server, phone: bytes, plan: Plan) -> dict[str, Any]:
+    """The 12 MP phone photo: one client (fixed request count), then concurrency 8."""
+    await post_photos(ours.url, [phone], concurrency=1, requests=2)
+    await post_photos(naive.url, [phone], concurrency=1, requests=2)
+    per_round = max(1, plan.phone_one_client_requests // plan.rounds)
+    one = await alternate(
+        {
+            "amulet": _load(ours, [phone], 1, requests=per_round),
+            "naive": _load(naive, [phone], 1, requests=per_round),
+        },
+        plan.rounds,
+    )
+    eight = await alternate(
+        {
+            "amulet": _load(ours, [phone], 8, duration_s=plan.round_s),
+            "naive": _load(naive, [phone], 8, duration_s=plan.round_s),
+        },
+        plan.rounds,
+    )
+    return {"1": _compare(one, "amulet", "naive"), "8": _compare(eight, "amulet", "naive")}
+
+
+async def cache_hit_vs_miss(
+    cached: Server, photos: dict[str, bytes], plan: Plan, concurrency: int = 8
+) -> dict[str, Any]:
+    """Per photo kind: hits (one photo, repeated) vs misses (fresh bytes every request)."""
+    serial = itertools.count()
+    out = {}
+    for kind, photo in photos.items():
+        await post_photos(cached.url, [photo], concurrency=1, requests=1)  # store it
+
+        def fresh(_: int, photo: bytes = photo) -> bytes:
+            return with_comment(photo, next(serial))
+
+        results = await alternate(
+            {
+                "hit": _load(cached, [photo], concurrency, duration_s=plan.round_s),
+                "miss": _load(cached, fresh, concurrency, duration_s=plan.round_s),
+            },
+            plan.rounds,
+        )
+        out[kind] = _compare(results, "hit", "miss")
+    return out
+
+
+async def batching(
+    unbatched: Server, batched: Server, photos: Sequence[bytes], plan: Plan, concurrency: int = 8
+) -> dict[str, Any]:
+    """Throughput and latency with micro-batches of up to 8 against none, alternated."""
+    results = await alternate(
+        {
+            "batch_1": _load(unbatched, photos, concurrency, duration_s=plan.round_s),
+            "batch_8": _load(batched, photos, concurrency, duration_s=plan.round_s),
+        },
+        plan.rounds,
+    )
+    compared = _compare(results, "batch_8", "batch_1")
+    best = "batch_8" if results["batch_8"].throughput > results["batch_1"].throughput else "batch_1"
+    return {**compared, "concurrency": concurrency, "best": best}

@@ -1,0 +1,398 @@
+"""Targets, machine facts and the Markdown table of a benchmark run.
+
+:func:`evaluate_targets` turns the measured dict into one line per promise (measured value,
+target, pass or fail); in quick mode only the ratios with a ``quick`` margin are asserted.
+:func:`render_markdown` writes the table that README.md includes through
+:mod:`amulet_ai.ops.readme_blocks`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+import PIL
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One promise: where its figure is in the results, the bound, and the quick-mode bound."""
+
+    key: str
+    label: str
+    path: tuple[str, ...]
+    op: str
+    bound: float
+    quick: float | None  # None: reported in quick mode, not asserted
+    unit: str = "x"
+
+
+TARGETS = (
+    Target(
+        "classifier_vs_raw",
+        "classifier call / raw session.run (224 px, decoded)",
+        ("model", "classifier", "ratio"),
+        "<=",
+        1.2,
+        1.5,
+    ),
+    Target(
+        "service_vs_raw_c8",
+        "service throughput / raw onnxruntime, concurrency 8",
+        ("service", "levels", "8", "amulet_vs_raw"),
+        ">=",
+        0.8,
+        None,
+    ),
+    Target(
+        "service_p99_p50_c8",
+        "service p99 / p50, concurrency 8",
+        ("service", "levels", "8", "p99_over_p50"),
+        "<=",
+        3.0,
+        None,
+    ),
+    Target(
+        "decode_draft_speedup",
+        "12 MP JPEG to tensor: full decode / draft",
+        ("model", "decode", "speedup"),
+        ">=",
+        4.0,
+        2.5,
+    ),
+    Target(
+        "decode_draft_ms",
+        "12 MP JPEG to tensor with draft, median",
+        ("model", "decode", "draft_ms"),
+        "<=",
+        30.0,
+        None,
+        " ms",
+    ),
+    Target(
+        "phone_p50_one_client",
+        "service p50, 12 MP JPEG, one client, end to end",
+        ("service", "phone", "1", "amulet", "p50_ms"),
+        "<=",
+        60.0,
+        None,
+        " ms",
+    ),
+    Target(
+        "vs_naive_c8",
+        "ours / naive throughput, 224 px, concurrency 8",
+        ("service", "levels", "8", "throughput_ratio"),
+        ">=",
+        1.0,
+        None,
+    ),
+    Target(
+        "vs_naive_phone_c1",
+        "ours / naive throughput, 12 MP JPEG, one client",
+        ("service", "phone", "1", "throughput_ratio"),
+        ">=",
+        1.0,
+        1.0,
+    ),
+    Target(
+        "vs_naive_phone_c8",
+        "ours / naive throughput, 12 MP JPEG, concurrency 8",
+        ("service", "phone", "8", "throughput_ratio"),
+        ">=",
+        1.0,
+        1.0,
+    ),
+    Target(
+        "cache_hit_vs_miss_phone",
+        "cache hit / miss throughput over HTTP, 12 MP JPEG",
+        ("service", "cache", "phone", "throughput_ratio"),
+        ">=",
+        10.0,
+        5.0,
+    ),
+    Target(
+        "cache_hit_vs_miss_small",
+        "cache hit / miss throughput over HTTP, 224 px",
+        ("service", "cache", "small", "throughput_ratio"),
+        ">=",
+        10.0,
+        None,
+    ),
+    Target(
+        "pool_vs_new_client",
+        "pooled client / new client per request (loopback)",
+        ("runtime", "pool", "speedup"),
+        ">=",
+        1.5,
+        1.2,
+    ),
+    Target(
+        "streaming_memory",
+        "streaming vs read-all, peak RSS growth saved (100 MB)",
+        ("runtime", "streaming", "reduction"),
+        ">=",
+        0.95,
+        0.9,
+        "",
+    ),
+    Target(
+        "large_uploads_peak",
+        "20 MB uploads x 8 at once: server peak RSS / ceiling",
+        ("memory", "peak_vs_ceiling"),
+        "<=",
+        1.0,
+        1.0,
+        "",
+    ),
+    Target(
+        "large_uploads_return",
+        "20 MB uploads: server RSS after / before - 1",
+        ("memory", "end_vs_start"),
+        "<=",
+        0.10,
+        None,
+        "",
+    ),
+)
+
+
+def lookup(results: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """``results[path[0]][path[1]]...``, or None where any step is missing."""
+    node: Any = results
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return None
+        node = node[step]
+    return node
+
+
+def evaluate_targets(results: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
+    """One entry per target: measured, bound, passed, and whether this run asserts it."""
+    checks = []
+    for target in TARGETS:
+        value = lookup(results, target.path)
+        measured = isinstance(value, int | float)
+        passed = bool(measured and _OPS[target.op](float(value), target.bound))
+        entry: dict[str, Any] = {
+            "key": target.key,
+            "label": target.label,
+            "measured": value,
+            "target": f"{target.op} {target.bound:g}{target.unit}",
+            "unit": target.unit,
+            "passed": passed if measured else None,
+            "asserted": quick and target.quick is not None and measured,
+        }
+        if quick and target.quick is not None:
+            entry["quick_bound"] = f"{target.op} {target.quick:g}{target.unit}"
+            entry["quick_passed"] = (
+                _OPS[target.op](float(value), target.quick) if measured else None
+            )
+        checks.append(entry)
+    return checks
+
+
+def failed_assertions(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checks this run asserts that did not hold."""
+    return [c for c in checks if c["asserted"] and not c.get("quick_passed")]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and when this ran: CPU, cores, load, versions, commit."""
+    import psutil
+
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu_model": _cpu_model(),
+        "cores_logical": os.cpu_count(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+    }
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(check: dict[str, Any]) -> str:
+    return {True: "pass", False: "**fail**", None: "not run"}[check["passed"]]
+
+
+def _targets_table(checks: list[dict[str, Any]]) -> list[str]:
+    lines = ["| Promise | Measured | Target | |", "|---|---:|---:|---|"]
+    for c in checks:
+        value = c["measured"]
+        shown = "-" if value is None else f"{value:.3g}{c['unit']}"
+        lines.append(f"| {c['label']} | {shown} | {c['target']} | {_verdict(c)} |")
+    return lines
+
+
+def _levels_table(levels: dict[str, Any]) -> list[str]:
+    lines = [
+        "| 224 px, concurrency | raw onnxruntime img/s | ours img/s | p50 ms | p99 ms "
+        "| naive img/s | p50 ms | p99 ms | ours / naive | ours / raw |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level, row in levels.items():
+        ours, naive, raw = row["amulet"], row["naive"], row.get("raw", {})
+        lines.append(
+            f"| {level} | {_num(raw.get('throughput'))} | {_num(ours['throughput'])} "
+            f"| {_num(ours['p50_ms'])} | {_num(ours['p99_ms'])} | {_num(naive['throughput'])} "
+            f"| {_num(naive['p50_ms'])} | {_num(naive['p99_ms'])} "
+            f"| {_ratio(row['throughput_ratio'])} | {_ratio(row.get('amulet_vs_raw'))} |"
+        )
+    return lines
+
+
+def _pair_table(title: str, rows: dict[str, Any], a: str, b: str) -> list[str]:
+    lines = [
+        f"| {title} | {a} img/s | p50 ms | p99 ms | {b} img/s | p50 ms | p99 ms | {a} / {b} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in rows.items():
+        x, y = row[a], row[b]
+        lines.append(
+            f"| {name} | {_num(x['throughput'])} | {_num(x['p50_ms'])} | {_num(x['p99_ms'])} "
+            f"| {_num(y['throughput'])} | {_num(y['p50_ms'])} | {_num(y['p99_ms'])} "
+            f"| {_ratio(row['throughput_ratio'])} |"
+        )
+    return lines
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The run as Markdown: machine line, targets, then the detail tables."""
+    env = results["env"]
+    mode = "quick run" if results["quick"] else "full run"
+    out = [
+        f"Measured {env['date']} ({mode}, {results['seconds']:.0f} s) on {env['cpu_model']}, "
+        f"{env['cores_logical']} cores, Python {env['python']}, onnxruntime "
+        f"{env['onnxruntime']}, load average at start {env['load_average_at_start'][0]:.1f}. "
+        "Ratios come from settings measured in alternating rounds of the same run.",
+        "",
+        *_targets_table(results["targets"]),
+    ]
+    service = results.get("service", {})
+    if "levels" in service:
+        out += ["", *_levels_table(service["levels"])]
+    if "phone" in service:
+        phone = {f"12 MP JPEG, {c} client(s)": row for c, row in service["phone"].items()}
+        out += ["", *_pair_table("12 MP phone JPEG", phone, "amulet", "naive")]
+    if "cache" in service:
+        out += ["", *_pair_table("result cache, concurrency 8", service["cache"], "hit", "miss")]
+    if "batching" in service:
+        b = service["batching"]
+        agrees = "agrees" if b["default_is_best"] else "does not agree"
+        out += [
+            "",
+            *_pair_table("micro-batching", {"concurrency 8": b}, "batch_8", "batch_1"),
+            "",
+            f"Micro-batching: best measured `{b['best']}`; the default "
+            f"`AMULET_BATCH_MAX_SIZE={b['default_batch_max_size']}` {agrees}.",
+        ]
+    raw_batching = results.get("model", {}).get("raw_batching")
+    if raw_batching:
+        out += [
+            "",
+            f"Raw onnxruntime: {_num(raw_batching['batch_1_ms_per_image'], 2)} ms per image "
+            f"run alone, {_num(raw_batching['batch_8_ms_per_image'], 2)} ms in a batch of 8.",
+        ]
+    out += _runtime_lines(results)
+    return "\n".join(out) + "\n"
+
+
+def _runtime_lines(results: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    model = results.get("model", {})
+    if "decode" in model:
+        d = model["decode"]
+        out += [
+            "",
+            f"Decoding a {d['image_size']} JPEG ({d['image_bytes'] / 1e6:.2f} MB) to the "
+            f"model's tensor: {d['full_ms']:.1f} ms in full, {d['draft_ms']:.1f} ms with draft.",
+        ]
+    memory = results.get("memory")
+    if memory:
+        out += [
+            "",
+            f"{memory['uploads']} uploads of {memory['upload_mb']} MB, {memory['group']} at a "
+            f"time ({memory['seconds']} s, answers {memory['statuses']}): server RSS "
+            f"{memory['rss_start_mb']} MB before, peak {memory['rss_peak_mb']} MB "
+            f"(ceiling {memory['ceiling_mb']:g} MB), {memory['rss_end_mb']} MB "
+            f"{memory['settle_s']:g} s after.",
+        ]
+    workers = results.get("workers")
+    if workers:
+        one, two = workers["workers_1"], workers["workers_2"]
+        out += [
+            "",
+            f"API worker processes, 224 px at concurrency {workers['concurrency']}: 1 worker "
+            f"{one['rps']} img/s, 2 workers {two['rps']} img/s "
+            f"({_ratio(workers['ratio_2_vs_1'])}).",
+        ]
+    runtime = results.get("runtime", {})
+    if "cache_in_process" in runtime:
+        c = runtime["cache_in_process"]
+        out += [
+            "",
+            f"Result cache in process ({c['work']}): miss {c['miss_ms']:.2f} ms, hit "
+            f"{c['hit_ms']:.3f} ms ({c['speedup']:.0f}x).",
+        ]
+    if "gc" in runtime:
+        g = runtime["gc"]
+        modes = ", ".join(f"{name} +{m['peak_growth_mb']:.0f} MB" for name, m in g["modes"].items())
+        out += [
+            "",
+            f"GC manager, {g['requests']} requests leaving {g['garbage_mb']:g} MB of cyclic "
+            f"garbage, peak RSS growth: {modes}.",
+        ]
+    return out

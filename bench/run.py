@@ -1,0 +1,243 @@
+"""Every Amulet-AI benchmark in one run: ``python production_runner.py bench [--quick]``.
+
+Sections, in order (``--only`` picks some):
+
+    model     in process: classifier call vs raw session.run; draft vs full decode;
+              raw batch of 8 vs single runs
+    service   over HTTP on loopback, against the naive service (bench/naive_service.py)
+              and raw onnxruntime: 224 px at concurrency 1, 8, 32; 12 MP phone JPEGs
+    batching  micro-batches of 8 vs none at concurrency 8
+    cache     result-cache hits vs misses over HTTP, 224 px and 12 MP
+    memory    20 MB uploads, 8 at a time: the server's RSS against its ceiling
+    runtime   pooled vs new client, streaming vs read-all, GC regimes, in-process cache
+    workers   2 API worker processes vs 1
+
+The full run writes ``latest.json`` and ``latest.md`` to ``--out`` (default bench/results/)
+and refreshes README.md's generated blocks from them; it reports each target and exits 0.
+``--quick`` (CI, about two minutes) writes ``quick.json`` and ``quick.md`` instead and exits
+1 when one of its wide-margin ratios fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from amulet_ai.config import Settings, get_settings
+from amulet_ai.imaging.decode import DecodedImage, decode_image
+from amulet_ai.model.classifier import AmuletClassifier
+from bench import bench_memory, bench_model, bench_runtime, bench_service, bench_workers
+from bench.bench_service import Plan
+from bench.load import LoadResult
+from bench.photos import large_upload_jpeg, phone_jpeg, small_photos
+from bench.report import evaluate_targets, failed_assertions, machine_info, render_markdown
+from bench.servers import Server, amulet_service, naive_service
+
+logger = logging.getLogger("bench")
+
+SECTIONS = ("model", "service", "batching", "cache", "memory", "runtime", "workers")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+class Photos:
+    """The generated photos, made once: 224 px set, phone JPEG, 20 MB upload (on demand)."""
+
+    def __init__(self) -> None:
+        self.small = small_photos(32)
+        self.phone = phone_jpeg()
+        self._large: bytes | None = None
+
+    @property
+    def large(self) -> bytes:
+        if self._large is None:
+            self._large = large_upload_jpeg()
+        return self._large
+
+
+def _step(name: str) -> Callable[[], None]:
+    started = time.perf_counter()
+    logger.info("%s ...", name)
+    return lambda: logger.info("%s done in %.1f s", name, time.perf_counter() - started)
+
+
+def _raw_runner(
+    classifier: AmuletClassifier, decoded: Sequence[DecodedImage]
+) -> bench_service.RawRun:
+    async def run(threads: int, seconds: float) -> LoadResult:
+        return await asyncio.to_thread(
+            bench_model.raw_throughput, classifier, decoded, threads=threads, duration_s=seconds
+        )
+
+    return run
+
+
+def _measure_servers(
+    results: dict[str, Any],
+    sections: set[str],
+    photos: Photos,
+    classifier: AmuletClassifier,
+    settings: Settings,
+    *,
+    quick: bool,
+) -> None:
+    plan = Plan.for_mode(quick)
+    levels = (1, 8) if quick else (1, 8, 32)
+    service: dict[str, Any] = results.setdefault("service", {})
+    with ExitStack() as servers:
+        main: Server | None = None
+        if sections & {"service", "batching", "memory"}:
+            main = servers.enter_context(amulet_service("amulet"))
+        if "service" in sections:
+            assert main is not None
+            done = _step("service vs naive and raw onnxruntime")
+            with naive_service() as naive:
+                asyncio.run(bench_service.warm_up([main, naive], photos.small, plan))
+                decoded = [decode_image(p, size=classifier.input_size) for p in photos.small]
+                raw = _raw_runner(classifier, decoded)
+                service["levels"] = asyncio.run(
+                    bench_service.levels_vs_naive(main, naive, photos.small, levels, plan, raw)
+                )
+                service["phone"] = asyncio.run(
+                    bench_service.phone_vs_naive(main, naive, photos.phone, plan)
+                )
+            done()
+        if "batching" in sections:
+            assert main is not None
+            done = _step("micro-batching")
+            with amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched:
+                asyncio.run(bench_service.warm_up([main, batched], photos.small, plan))
+                verdict = asyncio.run(bench_service.batching(main, batched, photos.small, plan))
+            default = settings.batch_max_size
+            verdict["default_batch_max_size"] = default
+            verdict["default_is_best"] = verdict["best"] == f"batch_{min(default, 8)}"
+            service["batching"] = verdict
+            done()
+        if "cache" in sections:
+            done = _step("cache hit vs miss")
+            with amulet_service("cached", AMULET_CACHE_ENABLED="true") as cached:
+                asyncio.run(bench_service.warm_up([cached], photos.small, plan))
+                kinds = {"small": photos.small[0], "phone": photos.phone}
+                service["cache"] = asyncio.run(bench_service.cache_hit_vs_miss(cached, kinds, plan))
+            done()
+        if "memory" in sections:
+            assert main is not None
+            done = _step("20 MB uploads")
+            results["memory"] = bench_memory.large_uploads(
+                main,
+                photos.large,
+                uploads=24 if quick else 200,
+                group=8,
+                ceiling_mb=settings.memory_limit_mb,
+            )
+            done()
+    if not service:
+        del results["service"]
+
+
+def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
+    """Run the chosen sections; returns the results dict (targets included)."""
+    started = time.perf_counter()
+    results: dict[str, Any] = {"quick": quick, "sections": sorted(sections), "env": machine_info()}
+    settings = get_settings()
+    done = _step("photos")
+    photos = Photos()
+    done()
+    classifier = AmuletClassifier.from_settings(settings)
+    if "model" in sections:
+        done = _step("model")
+        results["model"] = bench_model.bench_model(
+            classifier, photos.small, photos.phone, quick=quick
+        )
+        done()
+    _measure_servers(results, sections, photos, classifier, settings, quick=quick)
+    if "runtime" in sections:
+        done = _step("runtime")
+        results["runtime"] = {
+            "pool": bench_runtime.bench_pool(quick=quick),
+            "streaming": bench_runtime.bench_streaming(),
+            "gc": bench_runtime.bench_gc(quick=quick),
+            "cache_in_process": bench_runtime.bench_cache(
+                lambda data: classifier.classify(data),
+                quick=quick,
+                image=photos.phone,
+                work_name="decode + classify, 12 MP JPEG",
+            ),
+        }
+        done()
+    if "workers" in sections:
+        done = _step("workers")
+        results["workers"] = bench_workers.bench_workers(concurrency=8, quick=quick)
+        done()
+    results["env"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = evaluate_targets(results, quick=quick)
+    return results
+
+
+def write_results(results: dict[str, Any], out: Path, *, quick: bool) -> tuple[Path, Path]:
+    """``latest.json`` and ``latest.md`` (``quick.*`` in quick mode), each written whole."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "quick" if quick else "latest"
+    paths = (out / f"{stem}.json", out / f"{stem}.md")
+    texts = (json.dumps(results, indent=2, ensure_ascii=False) + "\n", render_markdown(results))
+    for path, text in zip(paths, texts, strict=True):
+        partial = path.with_suffix(path.suffix + ".tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    return paths
+
+
+def _refresh_readme() -> None:
+    from amulet_ai.ops import readme_blocks
+
+    if readme_blocks.README_PATH.is_file():
+        readme_blocks.main([])
+        logger.info("README.md generated blocks refreshed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Exit status: 0 done (full run: whatever the targets say), 1 a quick-mode "
+        "ratio failed.",
+    )
+    parser.add_argument("--quick", action="store_true", help="short runs, wide-margin checks (CI)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=", ".join(SECTIONS)
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    sections = set(args.only or SECTIONS)
+    results = run_benchmarks(sections, quick=args.quick)
+    json_path, md_path = write_results(results, args.out, quick=args.quick)
+    print(md_path.read_text(encoding="utf-8"))
+    print(f"wrote {json_path} and {md_path}")
+    complete = sections == set(SECTIONS)
+    if not args.quick and complete and args.out.resolve() == DEFAULT_OUT:
+        _refresh_readme()
+    failures = failed_assertions(results["targets"])
+    for failure in failures:
+        print(
+            f"FAILED: {failure['label']}: {failure['measured']} "
+            f"(quick bound {failure['quick_bound']})",
+            file=sys.stderr,
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

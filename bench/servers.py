@@ -1,0 +1,156 @@
+"""The servers under test, each in its own process on a free loopback port.
+
+:func:`amulet_service` is the real API (``amulet-ai api``, through
+:class:`~amulet_ai.ops.api_process.ApiProcess`) with benchmark settings: no rate limit, no
+keys, no Redis, and the result cache off unless asked. :func:`naive_service` is
+``bench/naive_service.py`` under plain uvicorn. :class:`RssSampler` watches a server's
+resident memory from outside, with psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil
+
+from amulet_ai.ops.api_process import ApiProcess, ServiceStartError, free_port
+from amulet_ai.ops.serve import child_env
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MB = 1024 * 1024
+
+BENCH_SETTINGS = {
+    "AMULET_RATE_LIMIT": "",
+    "AMULET_API_KEYS": "",
+    "AMULET_ADMIN_KEY": "",
+    "AMULET_REDIS_URL": "",
+    "AMULET_LOG_LEVEL": "WARNING",
+    "AMULET_CACHE_ENABLED": "false",
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: where to reach it and which process serves it."""
+
+    name: str
+    url: str
+    pid: int
+
+
+@contextmanager
+def amulet_service(name: str = "amulet", **settings: str) -> Iterator[Server]:
+    """The real API with the benchmark settings plus ``settings`` (``AMULET_*`` names).
+
+    Example::
+
+        >>> with amulet_service(AMULET_BATCH_MAX_SIZE="8") as server:   # doctest: +SKIP
+        ...     httpx.get(server.url + "/health").status_code
+        200
+    """
+    with tempfile.TemporaryFile() as log:
+        api = ApiProcess(free_port(), env={**BENCH_SETTINGS, **settings}, output=log)
+        try:
+            api.start().wait_ready()
+        except ServiceStartError as exc:
+            api.stop()
+            raise ServiceStartError(f"{name}: {exc}; its log ends:\n{_tail(log)}") from exc
+        assert api.process is not None
+        try:
+            yield Server(name, api.url, api.process.pid)
+        finally:
+            api.stop()
+
+
+@contextmanager
+def naive_service() -> Iterator[Server]:
+    """``bench.naive_service`` under uvicorn, one process, access log off."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.naive_service:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning"]
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
+        try:
+            try:
+                _wait_ready(url, process)
+            except ServiceStartError as exc:
+                raise ServiceStartError(f"naive: {exc}; its log ends:\n{_tail(log)}") from exc
+            yield Server("naive", url, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceStartError(f"the server exited with status {process.returncode}")
+        try:
+            if httpx.get(url + "/health/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise ServiceStartError(f"{url} was not ready in {timeout_s:g} s")
+
+
+def _tail(log: IO[bytes], size: int = 3000) -> str:
+    log.seek(0)
+    return log.read()[-size:].decode(errors="replace")
+
+
+class RssSampler:
+    """Samples a process's RSS every ``interval_s`` on a thread: start, peak, latest.
+
+    Example::
+
+        >>> with RssSampler(server.pid) as rss:                        # doctest: +SKIP
+        ...     run_uploads()
+        >>> rss.peak_mb - rss.start_mb                                 # doctest: +SKIP
+    """
+
+    def __init__(self, pid: int, interval_s: float = 0.01) -> None:
+        self._process = psutil.Process(pid)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self.start_mb = self.peak_mb = self.latest_mb = 0.0
+
+    def rss_mb(self) -> float:
+        return float(self._process.memory_info().rss) / MB
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.latest_mb = self.rss_mb()
+            self.peak_mb = max(self.peak_mb, self.latest_mb)
+
+    def __enter__(self) -> RssSampler:
+        self.start_mb = self.peak_mb = self.latest_mb = self.rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.latest_mb = self.rss_mb()
+        self.peak_mb = max(self.peak_mb, self.latest_mb)

@@ -1,0 +1,57 @@
+"""The quick benchmark, as CI runs it: every section measured, its wide-margin ratios hold.
+
+It starts real servers on loopback and loads them for about two minutes, so it is slow; it
+runs in `make test` so every CI run measures the service again.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SECTIONS = {"model", "service", "batching", "cache", "memory", "runtime", "workers"}
+ASSERTED_IN_QUICK = {
+    "classifier_vs_raw",
+    "decode_draft_speedup",
+    "cache_hit_vs_miss_phone",
+    "vs_naive_phone_c1",
+    "vs_naive_phone_c8",
+}
+
+
+def test_quick_bench_measures_everything_and_its_ratios_hold(
+    repo_root: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "production_runner.py", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+
+    results = json.loads((tmp_path / "quick.json").read_text(encoding="utf-8"))
+    assert results["quick"] is True
+    assert set(results["sections"]) == SECTIONS
+    checks = {c["key"]: c for c in results["targets"]}
+    assert ASSERTED_IN_QUICK <= set(checks)
+    for key, check in checks.items():
+        assert isinstance(check["measured"], int | float), f"{key} was not measured"
+        assert check["asserted"] == ("quick_bound" in check)
+        if check["asserted"]:
+            assert check["quick_passed"], check
+    assert ASSERTED_IN_QUICK <= {key for key, check in checks.items() if check["asserted"]}
+    for level in ("1", "8"):
+        row = results["service"]["levels"][level]
+        assert row["amulet"]["failed"] == 0 and row["amulet"]["ok"] > 0
+    assert results["memory"]["statuses"] == {"200": results["memory"]["uploads"]}
+    table = (tmp_path / "quick.md").read_text(encoding="utf-8")
+    assert "| Promise | Measured | Target |" in table
+    assert not (tmp_path / "latest.json").exists()  # quick runs never replace the full results
