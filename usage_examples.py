@@ -383,7 +383,7 @@ def sample_photo() -> tuple[bytes, str]:
     fronts = sorted(SHARED_PHOTOS.glob("*/front/*.jpg")) if SHARED_PHOTOS.is_dir() else []
     if fronts:
         return fronts[0].read_bytes(), f"{fronts[0].parent.parent.name} front photo (shared data)"
-    return drawn_photo(7), "a picture drawn now (no amulet photos on this machine)"
+    return drawn_photo(8), "another picture drawn now (no amulet photos on this machine)"
 
 
 def not_an_amulet() -> bytes:
@@ -412,6 +412,10 @@ def demo_api(base_url: str, api_key: str | None) -> None:
     section(f"The REST API at {base_url}")
     headers = {"X-API-Key": api_key} if api_key else {}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        drawn = http.post("/v1/predict", files={"front": ("drawn.jpg", drawn_photo(7))})
+        drawn.raise_for_status()
+        show_prediction("a photo-like picture drawn just now", drawn.json())
+
         photo, where = sample_photo()
         print(f"photo: {where}, {len(photo):,} bytes")
         files = {"front": ("front.jpg", photo, "image/jpeg")}
