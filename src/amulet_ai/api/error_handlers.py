@@ -89,16 +89,15 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    error: AmuletError
+    request_id = request_id_of(request)
     if exc.status_code == 404:
-        error = NotFound()
+        response = error_response(NotFound(), request_id)
     elif exc.status_code == 405:
-        error = MethodNotAllowed()
+        response = error_response(MethodNotAllowed(), request_id)
     else:
-        error = AmuletError(str(exc.detail))
-        error.status_code = exc.status_code  # type: ignore[misc]
-        error.code = "http_error"  # type: ignore[misc]
-    response = error_response(error, request_id_of(request))
+        # No route raises HTTPException itself; this covers the framework's own, if any.
+        body = {"code": "http_error", "message": str(exc.detail), "request_id": request_id}
+        response = JSONResponse({"error": body}, status_code=exc.status_code)
     if exc.headers:
         response.headers.update(exc.headers)  # e.g. Allow on a 405
     return response
