@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 class Recipe:
     """Everything that decides the fitted model, besides the data."""
 
-    head_levels: tuple[int, ...] = (3,)
-    l2: float = 1e-3
+    head_levels: tuple[int, ...] = (0, 1, 2, 3)
+    l2: float = 1e-1
     detector_rank: int = 256
     keep_rate: float = 0.95
 

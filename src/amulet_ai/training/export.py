@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amulet_ai.training.features import LEVEL_CHANNELS, Backbone
+from amulet_ai.training.features import LEVEL_CHANNELS, LEVEL_SIZES, Backbone
 from amulet_ai.training.head import LinearHead
 from amulet_ai.training.unknown import MahalanobisDetector
 
@@ -93,8 +93,9 @@ class DeployableModel(nn.Module):
         cam = torch.zeros((), dtype=image.dtype)
         for level, weight in zip(self.head_levels, self.level_weights, strict=True):
             level_cam = torch.einsum("kc,nchw->nkhw", weight, maps[level])
-            if level_cam.shape[-1] != CAM_SIZE:
-                level_cam = F.adaptive_avg_pool2d(level_cam, CAM_SIZE)
+            factor = LEVEL_SIZES[level] // CAM_SIZE
+            if factor > 1:  # block 10 is 14x14: average 2x2 cells, which keeps the mean
+                level_cam = F.avg_pool2d(level_cam, factor)
             cam = cam + level_cam
         logits = cam.mean(dim=(2, 3)) + self.bias
         feats = torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1)

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 ARCHITECTURE: Final = "efficientnet-lite0"
 TAP_BLOCKS: Final = (10, 14, 15)
 LEVEL_CHANNELS: Final = (112, 192, 320, 1280)
+LEVEL_SIZES: Final = (14, 7, 7, 7)  # spatial size of each level for a 224 px input
 FEATURE_DIM: Final = sum(LEVEL_CHANNELS)
 CACHE_VERSION: Final = "v1"
 BATCH_SIZE: Final = 32

@@ -153,8 +153,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
     training = {
         "seed": args.seed, "epochs": 0, "views_per_photo": args.views, "folds": args.folds,
-        "method": "frozen ImageNet EfficientNet-Lite0; softmax regression on pooled head "
-        "features of the photo, its mirror image and random augmented views",
+        "method": "frozen ImageNet EfficientNet-Lite0; softmax regression (L2) on "
+        "standardised average-pooled features of blocks 10, 14, 15 and the head, fitted on "
+        "each photo, its mirror image and random augmented views",
         "head_levels": list(recipe.head_levels), "l2": recipe.l2,
         "keep_rate": recipe.keep_rate, "torch": torch.__version__.split("+")[0],
         "wall_seconds": round(time.monotonic() - started, 1),
