@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,6 +29,13 @@ def settings_for(model_dir: Path) -> Callable[..., Settings]:
         return make_settings(overrides.pop("model_dir", model_dir), **overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def served_model(model_dir: Path) -> dict[str, str]:
+    """Name and version of the committed model, as its metadata states them."""
+    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
+    return {"name": metadata["name"], "version": metadata["version"]}
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ HEADERS = {"X-Request-ID": REQUEST_ID}
 
 
 def test_bad_file_among_good_ones_gets_its_own_error(
-    client: TestClient, make_photo: Callable[..., bytes]
+    client: TestClient, make_photo: Callable[..., bytes], served_model: dict[str, str]
 ) -> None:
     good_a, good_b = make_photo(224, 224, seed=21), make_photo(300, 200, seed=22)
     files = [
@@ -27,7 +27,7 @@ def test_bad_file_among_good_ones_gets_its_own_error(
     body = r.json()
     BatchResponse.model_validate(body)
     assert body["request_id"] == REQUEST_ID
-    assert body["model"]["version"] == "1.0.0"
+    assert body["model"] == served_model
     results = body["results"]
     assert [item["index"] for item in results] == [0, 1, 2, 3]
     assert [item["filename"] for item in results] == ["a.jpg", "notes.txt", "b.jpg", "cut.jpg"]

@@ -13,20 +13,24 @@ from harness import REQUEST_ID, error_body
 HEADERS = {"X-Request-ID": REQUEST_ID}
 
 
-def test_classes_list_the_six_types_in_both_languages(client: TestClient) -> None:
+def test_classes_list_the_six_types_in_both_languages(
+    client: TestClient, served_model: dict[str, str]
+) -> None:
     r = client.get("/v1/classes")
     assert r.status_code == 200
     body = r.json()
-    assert body["model"] == {"name": "amulet-effnet-lite0", "version": "1.0.0"}
+    assert body["model"] == served_model
     assert len(body["classes"]) == 6
     for entry in body["classes"]:
         assert {"id", "name_en", "name_th", "description", "description_th"} <= set(entry)
         assert entry["name_th"] and entry["name_en"]
 
 
-def test_model_reports_metadata_and_measured_metrics(client: TestClient, model_dir: Path) -> None:
+def test_model_reports_metadata_and_measured_metrics(
+    client: TestClient, served_model: dict[str, str]
+) -> None:
     body = client.get("/v1/model").json()
-    assert body["name"] == "amulet-effnet-lite0"
+    assert body["name"] == served_model["name"]
     assert body["input_size"] == 224
     assert body["unknown"]["threshold"] > 0
     assert body["onnx_sha256"] and len(body["onnx_sha256"]) == 64
@@ -34,12 +38,13 @@ def test_model_reports_metadata_and_measured_metrics(client: TestClient, model_d
     assert len(body["classes"]) == 6
 
 
-def test_health_report_when_all_is_well(client: TestClient) -> None:
+def test_health_report_when_all_is_well(client: TestClient, served_model: dict[str, str]) -> None:
     r = client.get("/health")
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["reasons"] == []
-    assert body["model"]["loaded"] is True and body["model"]["version"] == "1.0.0"
+    assert body["model"]["loaded"] is True
+    assert body["model"]["version"] == served_model["version"]
     assert body["model"]["error"] is None
     assert body["memory"]["under_limit"] is True
     assert 0 < body["memory"]["rss_mb"] < body["memory"]["limit_mb"]
@@ -52,18 +57,19 @@ def test_health_report_when_all_is_well(client: TestClient) -> None:
     assert client.get("/health/ready").json() == {"status": "ok", "reasons": []}
 
 
-def test_open_inference_protocol_routes(client: TestClient) -> None:
+def test_open_inference_protocol_routes(client: TestClient, served_model: dict[str, str]) -> None:
+    name = served_model["name"]
     assert client.get("/v2").json()["name"] == "amulet-ai"
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    meta = client.get("/v2/models/amulet-effnet-lite0").json()
-    assert meta["versions"] == ["1.0.0"]
+    meta = client.get(f"/v2/models/{name}").json()
+    assert meta["versions"] == [served_model["version"]]
     assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 3, 224, 224]}]
     assert [o["name"] for o in meta["outputs"]] == ["logits", "unknown_score", "cam"]
-    ready = client.get("/v2/models/amulet-effnet-lite0/ready")
+    ready = client.get(f"/v2/models/{name}/ready")
     assert (ready.status_code, ready.json()) == (
         200,
-        {"name": "amulet-effnet-lite0", "ready": True},
+        {"name": name, "ready": True},
     )
     r = client.get("/v2/models/other", headers=HEADERS)
     assert r.status_code == 404

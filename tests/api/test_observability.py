@@ -24,7 +24,9 @@ def _samples(client: TestClient) -> dict[str, float]:
 
 
 def test_metrics_cover_requests_latency_cache_rejections_memory_and_model(
-    make_client: Callable[..., TestClient], make_photo: Callable[..., bytes]
+    make_client: Callable[..., TestClient],
+    make_photo: Callable[..., bytes],
+    served_model: dict[str, str],
 ) -> None:
     client = make_client(cache_max_mb=0.004)  # about two results: the third evicts
     photos = [make_photo(224, 224, seed=500 + i) for i in range(3)]
@@ -46,7 +48,8 @@ def test_metrics_cover_requests_latency_cache_rejections_memory_and_model(
     assert 0 < samples["amulet_cache_bytes"] <= 0.004 * 1024 * 1024
     assert samples["amulet_requests_in_flight"] == 1.0  # the scrape itself
     assert samples["amulet_process_rss_bytes"] > 10_000_000
-    assert samples['amulet_model_info{name="amulet-effnet-lite0",version="1.0.0"}'] == 1.0
+    info = 'amulet_model_info{{name="{name}",version="{version}"}}'.format(**served_model)
+    assert samples[info] == 1.0
     assert samples["amulet_model_loaded"] == 1.0
     assert all(name.startswith("amulet_") for name in samples)
 

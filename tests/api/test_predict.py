@@ -19,7 +19,7 @@ CLASS_FIELDS = {"class_id", "name_en", "name_th", "probability"}
 
 
 def test_prediction_has_every_contract_field(
-    client: TestClient, make_photo: Callable[..., bytes]
+    client: TestClient, make_photo: Callable[..., bytes], served_model: dict[str, str]
 ) -> None:
     photo = make_photo(224, 224, seed=9001)  # seen by no other test: not cached
     r = client.post("/v1/predict", files={"front": ("front.jpg", photo)}, headers=HEADERS)
@@ -38,7 +38,7 @@ def test_prediction_has_every_contract_field(
         "timing_ms",
     }
     assert body["request_id"] == REQUEST_ID
-    assert body["model"] == {"name": "amulet-effnet-lite0", "version": "1.0.0"}
+    assert body["model"] == served_model
     assert set(body["top1"]) == CLASS_FIELDS
     assert len(body["predictions"]) == 3
     assert body["predictions"][0] == body["top1"]

@@ -32,8 +32,13 @@ def _set_version(folder: Path, version: str) -> None:
 
 
 async def test_a_request_in_flight_finishes_on_the_model_it_started_with(
-    settings_for: Callable[..., Settings], model_dir: Path, tmp_path: Path, photo: bytes
+    settings_for: Callable[..., Settings],
+    model_dir: Path,
+    tmp_path: Path,
+    photo: bytes,
+    served_model: dict[str, str],
 ) -> None:
+    old_version, new_version = served_model["version"], served_model["version"] + "-reloaded"
     folder = _copy_model(model_dir, tmp_path / "model")
     settings = settings_for(model_dir=folder, admin_key="admin-secret")
     boundary = b"B0undary"
@@ -58,16 +63,16 @@ async def test_a_request_in_flight_finishes_on_the_model_it_started_with(
             )
         )
         await asyncio.wait_for(admitted.wait(), 30)
-        _set_version(folder, "1.0.1")
+        _set_version(folder, new_version)
         reload = await client.post("/v1/admin/reload", headers=ADMIN)
         assert reload.status_code == 200
-        assert reload.json()["model"]["version"] == "1.0.1"
-        assert reload.json()["previous"]["version"] == "1.0.0"
+        assert reload.json()["model"]["version"] == new_version
+        assert reload.json()["previous"]["version"] == old_version
         release.set()
         old = await asyncio.wait_for(in_flight, 60)
         new = await client.post("/v1/predict", files={"front": ("a.jpg", photo)})
-    assert old.status_code == 200 and old.json()["model"]["version"] == "1.0.0"
-    assert new.status_code == 200 and new.json()["model"]["version"] == "1.0.1"
+    assert old.status_code == 200 and old.json()["model"]["version"] == old_version
+    assert new.status_code == 200 and new.json()["model"]["version"] == new_version
     assert new.json()["cached"] is False, "a new model never reads an old model's results"
 
 
