@@ -279,33 +279,62 @@ def _targets_table(checks: list[dict[str, Any]]) -> list[str]:
 
 def _levels_table(levels: dict[str, Any]) -> list[str]:
     lines = [
-        "| 224 px, concurrency | raw onnxruntime img/s | ours img/s | p50 ms | p99 ms "
-        "| naive img/s | p50 ms | p99 ms | ours / naive | ours / raw |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| 224 px, concurrency | raw onnxruntime img/s | CPU ms/img | ours img/s | p50 ms "
+        "| p99 ms | CPU ms/req | naive img/s | p50 ms | p99 ms | CPU ms/req | ours / naive "
+        "| ours / raw |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level, row in levels.items():
-        ours, naive, raw = row["amulet"], row["naive"], row.get("raw", {})
+        ours, naive, raw = row["amulet"], row["naive"], row["raw"]
         lines.append(
-            f"| {level} | {_num(raw.get('throughput'))} | {_num(ours['throughput'])} "
-            f"| {_num(ours['p50_ms'])} | {_num(ours['p99_ms'])} | {_num(naive['throughput'])} "
-            f"| {_num(naive['p50_ms'])} | {_num(naive['p99_ms'])} "
-            f"| {_ratio(row['throughput_ratio'])} | {_ratio(row.get('amulet_vs_raw'))} |"
+            f"| {level} | {_num(raw['throughput'])} | {_num(raw['cpu_ms_per_image'])} "
+            f"| {_num(ours['throughput'])} | {_num(ours['p50_ms'])} | {_num(ours['p99_ms'])} "
+            f"| {_cpu(ours)} | {_num(naive['throughput'])} | {_num(naive['p50_ms'])} "
+            f"| {_num(naive['p99_ms'])} | {_cpu(naive)} | {_ratio(row['throughput_ratio'])} "
+            f"| {_ratio(row['amulet_vs_raw'])} |"
         )
     return lines
 
 
+def _cpu(row: dict[str, Any]) -> str:
+    server = row.get("server_cpu_ms_per_request")
+    return f"{_num(server)} + {_num(row.get('client_cpu_ms_per_request'))}"
+
+
 def _pair_table(title: str, rows: dict[str, Any], a: str, b: str) -> list[str]:
     lines = [
-        f"| {title} | {a} img/s | p50 ms | p99 ms | {b} img/s | p50 ms | p99 ms | {a} / {b} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {title} | {a} img/s | p50 ms | p99 ms | CPU ms/req | {b} img/s | p50 ms | p99 ms "
+        f"| CPU ms/req | {a} / {b} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in rows.items():
         x, y = row[a], row[b]
         lines.append(
             f"| {name} | {_num(x['throughput'])} | {_num(x['p50_ms'])} | {_num(x['p99_ms'])} "
-            f"| {_num(y['throughput'])} | {_num(y['p50_ms'])} | {_num(y['p99_ms'])} "
-            f"| {_ratio(row['throughput_ratio'])} |"
+            f"| {_cpu(x)} | {_num(y['throughput'])} | {_num(y['p50_ms'])} | {_num(y['p99_ms'])} "
+            f"| {_cpu(y)} | {_ratio(row['throughput_ratio'])} |"
         )
+    return lines
+
+
+def _batching_lines(b: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| micro-batching, concurrency {b['concurrency']} | img/s | p50 ms | p99 ms "
+        "| CPU ms/req | vs default |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in b["settings"].items():
+        lines.append(
+            f"| {name} | {_num(row['throughput'])} | {_num(row['p50_ms'])} "
+            f"| {_num(row['p99_ms'])} | {_cpu(row)} | {_ratio(row['vs_default'])} |"
+        )
+    agrees = "agrees" if b["default_is_best"] else "does not agree"
+    lines += [
+        "",
+        f"Default: `AMULET_BATCH_MAX_SIZE={b['default_batch_max_size']}`, "
+        f"`AMULET_INFERENCE_WORKERS={b['default_inference_workers']}`; best measured: "
+        f"`{b['best']}`; the default {agrees}.",
+    ]
     return lines
 
 
@@ -317,7 +346,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Measured {env['date']} ({mode}, {results['seconds']:.0f} s) on {env['cpu_model']}, "
         f"{env['cores_logical']} cores, Python {env['python']}, onnxruntime "
         f"{env['onnxruntime']}, load average at start {env['load_average_at_start'][0]:.1f}. "
-        "Ratios come from settings measured in alternating rounds of the same run.",
+        "Ratios come from settings measured in alternating rounds of the same run. "
+        "CPU ms/req: server + load generator (both on this machine).",
         "",
         *_targets_table(results["targets"]),
     ]
@@ -330,15 +360,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     if "cache" in service:
         out += ["", *_pair_table("result cache, concurrency 8", service["cache"], "hit", "miss")]
     if "batching" in service:
-        b = service["batching"]
-        agrees = "agrees" if b["default_is_best"] else "does not agree"
-        out += [
-            "",
-            *_pair_table("micro-batching", {"concurrency 8": b}, "batch_8", "batch_1"),
-            "",
-            f"Micro-batching: best measured `{b['best']}`; the default "
-            f"`AMULET_BATCH_MAX_SIZE={b['default_batch_max_size']}` {agrees}.",
-        ]
+        out += ["", *_batching_lines(service["batching"])]
     raw_batching = results.get("model", {}).get("raw_batching")
     if raw_batching:
         out += [

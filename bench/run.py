@@ -116,12 +116,16 @@ def _measure_servers(
         if "batching" in sections:
             assert main is not None
             done = _step("micro-batching")
-            with amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched:
-                asyncio.run(bench_service.warm_up([main, batched], photos.small, plan))
-                verdict = asyncio.run(bench_service.batching(main, batched, photos.small, plan))
-            default = settings.batch_max_size
-            verdict["default_batch_max_size"] = default
-            verdict["default_is_best"] = verdict["best"] == f"batch_{min(default, 8)}"
+            with (
+                amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched,
+                amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
+            ):
+                arms = {"default": main, "batch_1_threads_8": threaded, "batch_8": batched}
+                asyncio.run(bench_service.warm_up(list(arms.values()), photos.small, plan))
+                verdict = asyncio.run(bench_service.batching(arms, photos.small, plan))
+            verdict["default_batch_max_size"] = settings.batch_max_size
+            verdict["default_inference_workers"] = settings.inference_workers
+            verdict["default_is_best"] = verdict["best"] == "default"
             service["batching"] = verdict
             done()
         if "cache" in sections:
