@@ -1,7 +1,9 @@
 """Bound how much resident memory a block of work may add to the process.
 
-``memory_limit_context(mb)`` starts a sampling thread that reads the process RSS (psutil)
-every ``interval_s`` and records the peak growth over the RSS at entry. When the block ends
+``memory_limit_context(mb)`` records the peak growth of the process RSS (psutil) over the
+RSS at entry. One process-wide sampling thread serves every open block: it reads RSS every
+``interval_s`` while at least one block is open and sleeps otherwise, so entering a block
+costs two RSS reads, not a thread start. When the block ends
 with growth past the limit it raises :class:`~amulet_ai.runtime.errors.MemoryLimitExceeded`;
 a long block can call ``guard.check()`` between steps to fail as soon as the sampler has
 seen the overrun. A C call (one numpy or PIL operation) cannot be interrupted from outside,
@@ -23,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -37,9 +40,16 @@ logger = logging.getLogger(__name__)
 _MB = 1024 * 1024
 
 
+_process: tuple[int, psutil.Process] | None = None
+
+
 def process_rss() -> int:
     """Resident set size of this process, in bytes."""
-    return int(psutil.Process().memory_info().rss)
+    global _process
+    pid = os.getpid()
+    if _process is None or _process[0] != pid:  # a forked child must not read its parent
+        _process = (pid, psutil.Process(pid))
+    return int(_process[1].memory_info().rss)
 
 
 def peak_rss() -> int | None:
@@ -63,11 +73,9 @@ class MemoryGuard:
         self.interval_s = interval_s
         self._read_rss = rss_reader
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.start_rss = rss_reader()
         self._start_peak = peak_rss() if rss_reader is process_rss else None
         self._peak_rss = self.start_rss
-        self._thread = threading.Thread(target=self._watch, name="memory-guard", daemon=True)
 
     @property
     def peak_mb(self) -> float:
@@ -102,22 +110,53 @@ class MemoryGuard:
             details={"limit_mb": self.limit_mb, "peak_mb": round(peak, 1)},
         )
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
-
     def _start(self) -> None:
-        self._thread.start()
+        _sampler.add(self)
 
     def _finish(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        _sampler.remove(self)
         self.sample()
         end_peak = peak_rss() if self._start_peak is not None else None
         if end_peak is not None and self._start_peak is not None and end_peak > self._start_peak:
             # The process set a new lifetime peak inside the block: RSS reached end_peak.
             with self._lock:
                 self._peak_rss = max(self._peak_rss, end_peak)
+
+
+class _Sampler:
+    """One daemon thread sampling every open guard; idle while none is open."""
+
+    def __init__(self) -> None:
+        self._guards: set[MemoryGuard] = set()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, guard: MemoryGuard) -> None:
+        with self._cond:
+            self._guards.add(guard)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="memory-guard", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def remove(self, guard: MemoryGuard) -> None:
+        with self._cond:
+            self._guards.discard(guard)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._guards:
+                    self._cond.wait()
+                guards = list(self._guards)
+                interval = min(g.interval_s for g in guards)
+            for guard in guards:
+                guard.sample()
+            with self._cond:
+                self._cond.wait(interval)
+
+
+_sampler = _Sampler()
 
 
 @contextmanager
