@@ -72,6 +72,9 @@ def logging_config(level: str = "INFO", fmt: Literal["text", "json"] = "text") -
             "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
             "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # A malformed upload is the client's mistake, answered with a 4xx and logged once
+            # in the access line; the parser's own warning per bad body would repeat it.
+            "python_multipart": {"level": "ERROR"},
         },
     }
 
