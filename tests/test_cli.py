@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from amulet_ai.ops.config_template import render_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNNER = REPO_ROOT / "production_runner.py"
+# Run where no developer's .env can change the settings under test.
+NEUTRAL_DIR = Path(tempfile.gettempdir())
 
 
 def runner_env(**settings: str) -> dict[str, str]:
@@ -38,7 +41,7 @@ def run_runner(
     return subprocess.run(
         [sys.executable, str(RUNNER), *args],
         env=env,
-        cwd=REPO_ROOT,
+        cwd=NEUTRAL_DIR,
         capture_output=True,
         text=True,
         timeout=timeout,
