@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNNER = REPO_ROOT / "production_runner.py"
 # Run where no developer's .env can change the settings under test.
 NEUTRAL_DIR = Path(tempfile.gettempdir())
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging() -> Iterator[None]:
+    """main() configures logging for the process; give pytest its handlers back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def runner_env(**settings: str) -> dict[str, str]:
