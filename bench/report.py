@@ -353,12 +353,26 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     service = results.get("service", {})
     if "levels" in service:
-        out += ["", *_levels_table(service["levels"])]
+        out += [
+            "",
+            *_levels_table(service["levels"]),
+            "",
+            "Raw onnxruntime: `session.run` on tensors made beforehand from the same photos, "
+            "from as many threads as there are clients, in the benchmark's process. Naive: "
+            "`bench/naive_service.py` (whole body awaited, full decode, `session.run` on the "
+            "event loop, onnxruntime defaults).",
+        ]
     if "phone" in service:
         phone = {f"12 MP JPEG, {c} client(s)": row for c, row in service["phone"].items()}
         out += ["", *_pair_table("12 MP phone JPEG", phone, "amulet", "naive")]
     if "cache" in service:
-        out += ["", *_pair_table("result cache, concurrency 8", service["cache"], "hit", "miss")]
+        out += [
+            "",
+            *_pair_table("result cache, concurrency 8", service["cache"], "hit", "miss"),
+            "",
+            "Hits send one photo again and again; misses send new bytes every time (a JPEG "
+            "comment with a counter: the same pixels, a new SHA-256).",
+        ]
     if "batching" in service:
         out += ["", *_batching_lines(service["batching"])]
     raw_batching = results.get("model", {}).get("raw_batching")

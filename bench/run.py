@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,42 @@ def _raw_runner(
     return run
 
 
+def _service_vs_naive(
+    main: Server, photos: Photos, classifier: AmuletClassifier, plan: Plan, levels: Sequence[int]
+) -> dict[str, Any]:
+    with naive_service() as naive:
+        asyncio.run(bench_service.warm_up([main, naive], photos.small, plan))
+        decoded = [decode_image(p, size=classifier.input_size) for p in photos.small]
+        raw = _raw_runner(classifier, decoded)
+        return {
+            "levels": asyncio.run(
+                bench_service.levels_vs_naive(main, naive, photos.small, levels, plan, raw)
+            ),
+            "phone": asyncio.run(bench_service.phone_vs_naive(main, naive, photos.phone, plan)),
+        }
+
+
+def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> dict[str, Any]:
+    with (
+        amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched,
+        amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
+    ):
+        arms = {"default": main, "batch_1_threads_8": threaded, "batch_8": batched}
+        asyncio.run(bench_service.warm_up(list(arms.values()), photos.small, plan))
+        verdict = asyncio.run(bench_service.batching(arms, photos.small, plan))
+    verdict["default_batch_max_size"] = settings.batch_max_size
+    verdict["default_inference_workers"] = settings.inference_workers
+    verdict["default_is_best"] = verdict["best"] == "default"
+    return verdict
+
+
+def _cache(photos: Photos, plan: Plan) -> dict[str, Any]:
+    with amulet_service("cached", AMULET_CACHE_ENABLED="true") as cached:
+        asyncio.run(bench_service.warm_up([cached], photos.small, plan))
+        kinds = {"small": photos.small[0], "phone": photos.phone}
+        return asyncio.run(bench_service.cache_hit_vs_miss(cached, kinds, plan))
+
+
 def _measure_servers(
     results: dict[str, Any],
     sections: set[str],
@@ -92,51 +128,27 @@ def _measure_servers(
     *,
     quick: bool,
 ) -> None:
+    """The sections that need servers; the default server is started once for all."""
     plan = Plan.for_mode(quick)
     levels = (1, 8) if quick else (1, 8, 32)
-    service: dict[str, Any] = results.setdefault("service", {})
-    with ExitStack() as servers:
-        main: Server | None = None
-        if sections & {"service", "batching", "memory"}:
-            main = servers.enter_context(amulet_service("amulet"))
+    results["plan"] = {**dataclasses.asdict(plan), "levels": list(levels)}
+    if not sections & {"service", "batching", "cache", "memory"}:
+        return
+    service: dict[str, Any] = {}
+    with amulet_service("amulet") as main:
         if "service" in sections:
-            assert main is not None
             done = _step("service vs naive and raw onnxruntime")
-            with naive_service() as naive:
-                asyncio.run(bench_service.warm_up([main, naive], photos.small, plan))
-                decoded = [decode_image(p, size=classifier.input_size) for p in photos.small]
-                raw = _raw_runner(classifier, decoded)
-                service["levels"] = asyncio.run(
-                    bench_service.levels_vs_naive(main, naive, photos.small, levels, plan, raw)
-                )
-                service["phone"] = asyncio.run(
-                    bench_service.phone_vs_naive(main, naive, photos.phone, plan)
-                )
+            service.update(_service_vs_naive(main, photos, classifier, plan, levels))
             done()
         if "batching" in sections:
-            assert main is not None
             done = _step("micro-batching")
-            with (
-                amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched,
-                amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
-            ):
-                arms = {"default": main, "batch_1_threads_8": threaded, "batch_8": batched}
-                asyncio.run(bench_service.warm_up(list(arms.values()), photos.small, plan))
-                verdict = asyncio.run(bench_service.batching(arms, photos.small, plan))
-            verdict["default_batch_max_size"] = settings.batch_max_size
-            verdict["default_inference_workers"] = settings.inference_workers
-            verdict["default_is_best"] = verdict["best"] == "default"
-            service["batching"] = verdict
+            service["batching"] = _batching(main, photos, plan, settings)
             done()
         if "cache" in sections:
             done = _step("cache hit vs miss")
-            with amulet_service("cached", AMULET_CACHE_ENABLED="true") as cached:
-                asyncio.run(bench_service.warm_up([cached], photos.small, plan))
-                kinds = {"small": photos.small[0], "phone": photos.phone}
-                service["cache"] = asyncio.run(bench_service.cache_hit_vs_miss(cached, kinds, plan))
+            service["cache"] = _cache(photos, plan)
             done()
         if "memory" in sections:
-            assert main is not None
             done = _step("20 MB uploads")
             results["memory"] = bench_memory.large_uploads(
                 main,
@@ -146,8 +158,8 @@ def _measure_servers(
                 ceiling_mb=settings.memory_limit_mb,
             )
             done()
-    if not service:
-        del results["service"]
+    if service:
+        results["service"] = service
 
 
 def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
@@ -155,6 +167,19 @@ def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
     started = time.perf_counter()
     results: dict[str, Any] = {"quick": quick, "sections": sorted(sections), "env": machine_info()}
     settings = get_settings()
+    results["service_settings"] = settings.model_dump(
+        include={
+            "inference_workers",
+            "intra_op_threads",
+            "inter_op_threads",
+            "batch_max_size",
+            "batch_max_wait_ms",
+            "queue_size",
+            "memory_limit_mb",
+            "max_upload_mb",
+            "stream_spool_mb",
+        }
+    )
     done = _step("photos")
     photos = Photos()
     done()
