@@ -1,0 +1,142 @@
+"""A real API server for the reliability tests, and the checks every answer must pass.
+
+:class:`LiveApi` is an :class:`~amulet_ai.ops.api_process.ApiProcess` (uvicorn in a child
+process on a free 127.0.0.1 port) whose log goes to a file and whose memory is read from
+outside, the way an orchestrator would see it: RSS now (psutil) and the process's peak RSS
+(``VmHWM`` in ``/proc/<pid>/status``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from amulet_ai.ops.api_process import ApiProcess
+
+# Settings every reliability server starts from; a test adds or overrides its own.
+BASE_ENV = {
+    "AMULET_RATE_LIMIT": "",
+    "AMULET_WARMUP_RUNS": "1",
+    "AMULET_LOG_FORMAT": "text",
+    "AMULET_REDIS_URL": "",
+}
+
+# What no answer may contain: a traceback, an internal path, a source file name.
+LEAK_MARKERS = ("Traceback", "/work/", "site-packages", ".py")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_MB = 1024 * 1024
+
+
+@dataclass
+class LiveApi:
+    """A started API process, its log file and its memory."""
+
+    process: ApiProcess
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.process.host, self.process.port)
+
+    @property
+    def pid(self) -> int:
+        assert self.process.process is not None
+        return self.process.process.pid
+
+    def rss_mb(self) -> float:
+        return float(psutil.Process(self.pid).memory_info().rss) / _MB
+
+    def peak_rss_mb(self) -> float:
+        """The process's lifetime peak RSS (Linux ``VmHWM``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("VmHWM not reported")
+
+    def log(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, grace_s: float = 15.0) -> int | None:
+        try:
+            return self.process.stop(grace_s=grace_s)
+        finally:
+            self.log_file.close()
+
+
+StartApi = Callable[..., LiveApi]
+"""The ``start_api`` fixture's type: ``start_api(env, port=None, wait=...) -> LiveApi``."""
+
+
+def leaks(text: str) -> list[str]:
+    """The leak markers found in an answer body."""
+    return [marker for marker in LEAK_MARKERS if marker in text]
+
+
+def answer_problems(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    expect_status: int,
+    expect_code: str | None,
+) -> list[str]:
+    """Everything wrong with one answer, as short sentences; empty when it is right.
+
+    Every answer: the expected status, a sane ``X-Request-ID``, the security headers, no
+    internal detail in the body. An error: the JSON envelope with the expected code, a
+    message, and the same request id as the header; 429/503: ``Retry-After``. A 200 from
+    the predict route: a ``top1`` verdict.
+    """
+    problems = []
+    lower = {k.lower(): v for k, v in headers.items()}
+    if status != expect_status:
+        problems.append(f"status {status}, expected {expect_status}")
+    if status >= 500 and expect_status < 500:
+        problems.append("a 5xx for something the client sent")
+    request_id = lower.get("x-request-id")
+    if not request_id or not _SANE_ID.fullmatch(request_id):
+        problems.append(f"bad X-Request-ID {request_id!r}")
+    for name, value in SECURITY_HEADERS.items():
+        if lower.get(name) != value:
+            problems.append(f"header {name}={lower.get(name)!r}")
+    text = body.decode("utf-8", errors="replace")
+    found = leaks(text)
+    if found:
+        problems.append(f"body leaks {found}")
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        return [*problems, f"body is not JSON: {text[:80]!r}"]
+    if expect_code is None:
+        if status == 200 and not (isinstance(parsed, dict) and "top1" in parsed):
+            problems.append("a 200 without a verdict")
+        return problems
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict) or set(parsed) != {"error"}:
+        return [*problems, f"not the error envelope: {text[:120]!r}"]
+    if error.get("code") != expect_code:
+        problems.append(f"code {error.get('code')!r}, expected {expect_code!r}")
+    if not isinstance(error.get("message"), str) or not error["message"]:
+        problems.append("no message")
+    if error.get("request_id") != request_id:
+        problems.append("envelope request_id differs from X-Request-ID")
+    if status in (429, 503) and not lower.get("retry-after", "").isdigit():
+        problems.append("no Retry-After")
+    return problems
