@@ -69,6 +69,8 @@ class HostileCase:
     declared_length: int | None = None
     group: str = "image"
     finite: bool = field(default=True)
+    # For a batch answered 200: each file's error code in order (None: classified).
+    expect_items: tuple[str | None, ...] | None = None
 
     @property
     def target(self) -> str:
@@ -604,6 +606,34 @@ def _form_cases() -> list[HostileCase]:
             v,
             lambda: [form(*[part("files", good) for _ in range(17)])],
             path="/v1/predict/batch",
+        ),
+        case(
+            "batch_mixed_good_and_bad",
+            "a batch of a good photo, a truncated JPEG, HTML, a header bomb and an empty file",
+            200,
+            None,
+            lambda: [
+                form(
+                    *[
+                        part("files", content)
+                        for content in (
+                            good,
+                            good[: len(good) // 2],
+                            b"<html></html>",
+                            img.png_header_bomb(20000, 20000),
+                            b"",
+                        )
+                    ]
+                )
+            ],
+            path="/v1/predict/batch",
+            expect_items=(
+                None,
+                "corrupt_image",
+                "unsupported_media_type",
+                "image_too_large",
+                "unsupported_media_type",
+            ),
         ),
         case(
             "batch_no_files",

@@ -125,7 +125,8 @@ def answer_problems(
     except ValueError:
         return [*problems, f"body is not JSON: {text[:80]!r}"]
     if expect_code is None:
-        if status == 200 and not (isinstance(parsed, dict) and "top1" in parsed):
+        verdict = isinstance(parsed, dict) and ("top1" in parsed or "results" in parsed)
+        if status == 200 and not verdict:
             problems.append("a 200 without a verdict")
         return problems
     error = parsed.get("error") if isinstance(parsed, dict) else None

@@ -8,6 +8,7 @@ classified after every case.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,16 @@ def _send(
         timeout_s=STALL_WAIT_S if case.mode == "stall" else 30.0,
     )
     return answer.status, answer.headers, answer.body, answer.seconds, answer.error
+
+
+def _item_problems(body: bytes, expected: tuple[str | None, ...]) -> list[str]:
+    results = json.loads(body)["results"]
+    got = [item["error"]["code"] if item.get("error") else None for item in results]
+    if got != list(expected):
+        return [f"batch items {got}, expected {list(expected)}"]
+    if any(item.get("error") is None and item.get("result") is None for item in results):
+        return ["a batch item with neither result nor error"]
+    return []
 
 
 def test_corpus_is_large_and_covers_every_kind() -> None:
@@ -115,6 +126,8 @@ def test_every_hostile_input_gets_its_exact_answer(
                     expect_code=case.expect_code,
                 )
             )
+            if case.expect_items is not None and status == 200:
+                problems += _item_problems(body, case.expect_items)
             leaked += bool(leaks(body.decode("utf-8", errors="replace")))
             rss = api.rss_mb()
             if rss > MEMORY_CEILING_MB:
