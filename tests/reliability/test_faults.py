@@ -145,7 +145,6 @@ def test_memory_over_the_ceiling_refuses_work_but_stays_live(start_api: StartApi
     assert "memory above the ceiling" in ready.json()["reasons"]
 
 
-@pytest.mark.slow
 def test_reload_under_load_drops_no_request(
     start_api: StartApi, model_dir: Path, tmp_path: Path, unique_jpeg: Callable[[int], bytes]
 ) -> None:
@@ -215,7 +214,6 @@ def test_reload_under_load_drops_no_request(
     assert stale == []
 
 
-@pytest.mark.slow
 def test_api_killed_under_a_client_opens_the_circuit_which_closes_after_restart(
     start_api: StartApi,
 ) -> None:
@@ -313,7 +311,6 @@ async def _slow_body(body: bytes, pieces: int, pause_s: float) -> AsyncIterator[
         await asyncio.sleep(pause_s)
 
 
-@pytest.mark.slow
 def test_sigterm_under_load_finishes_in_flight_refuses_new_and_exits_in_grace(
     start_api: StartApi,
 ) -> None:

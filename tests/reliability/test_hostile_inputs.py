@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 import httpx
-import pytest
 from hostile_corpus import UPLOAD_CEILING_MB, HostileCase, build_corpus
 from live_server import StartApi, answer_problems, leaks
 from raw_http import exchange
@@ -94,7 +93,6 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
         assert required in names
 
 
-@pytest.mark.slow
 def test_every_hostile_input_gets_its_exact_answer(
     start_api: StartApi, unique_jpeg: Callable[[int], bytes]
 ) -> None:
