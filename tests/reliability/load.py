@@ -137,3 +137,25 @@ async def run_load(
         deadline = started + duration_s if duration_s is not None else float("inf")
         await asyncio.gather(*(one_client(client) for client in pool))
     return outcomes
+
+
+def probe_latencies(
+    url: str, path: str, duration_s: float, every_s: float, timeout_s: float
+) -> list[float]:
+    """Time ``GET path`` every ``every_s`` for ``duration_s``, as an orchestrator's probe would.
+
+    Meant to run in a process of its own (so the load generator's GIL does not slow it);
+    a probe that fails or times out counts as infinity.
+    """
+    seconds: list[float] = []
+    deadline = time.monotonic() + duration_s
+    with httpx.Client(base_url=url, timeout=timeout_s) as client:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                ok = client.get(path).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            seconds.append(time.perf_counter() - began if ok else float("inf"))
+            time.sleep(every_s)
+    return seconds

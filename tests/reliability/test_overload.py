@@ -12,15 +12,17 @@ show it.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 import httpx
 import psutil
 import pytest
 from hostile_images import jpeg
 from live_server import StartApi
-from load import percentile, predict_body, run_load
+from load import percentile, predict_body, probe_latencies, run_load
 from reliability_report import Check, record
 
 CLIENTS = 256
@@ -35,6 +37,11 @@ QUEUE_TIMEOUT_S = 2.0
 SERVER_P99_BOUND_S = QUEUE_TIMEOUT_S + 8.0
 CLIENT_P99_BOUND_S = 20.0
 RECOVERY_BOUND_S = 10.0
+# deploy/k8s/api.yaml: the liveness probe times out after 2 s and restarts the pod after 3
+# failures in a row; overload must never look like death.
+LIVENESS_TIMEOUT_S = 2.0
+LIVENESS_FAILURES_TO_RESTART = 3
+PROBE_EVERY_S = 0.5
 
 
 def _wait_ready(url: str, bound_s: float) -> float:
@@ -47,6 +54,14 @@ def _wait_ready(url: str, bound_s: float) -> float:
             pass
         time.sleep(0.1)
     return float("inf")
+
+
+def _longest_failure_run(seconds: list[float]) -> int:
+    longest = current = 0
+    for took in seconds:
+        current = current + 1 if took >= LIVENESS_TIMEOUT_S else 0
+        longest = max(longest, current)
+    return longest
 
 
 @pytest.mark.slow
@@ -64,11 +79,19 @@ def test_overload_is_shed_with_retry_after_and_the_server_recovers(start_api: St
     server = psutil.Process(api.pid)
     me = psutil.Process()
     server_cpu, my_cpu = sum(server.cpu_times()[:2]), sum(me.cpu_times()[:2])
-    started = time.perf_counter()
-    outcomes = asyncio.run(
-        run_load(api.url, clients=CLIENTS, duration_s=DURATION_S, next_body=lambda _: body)
-    )
-    wall = time.perf_counter() - started
+    # The probe runs in a process of its own, like a kubelet, not under the client's GIL.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as prober:
+        probes = prober.submit(
+            probe_latencies, api.url, "/health/live", DURATION_S, PROBE_EVERY_S, LIVENESS_TIMEOUT_S
+        )
+        started = time.perf_counter()
+        outcomes = asyncio.run(
+            run_load(api.url, clients=CLIENTS, duration_s=DURATION_S, next_body=lambda _: body)
+        )
+        wall = time.perf_counter() - started
+        probe_seconds = probes.result(timeout=DURATION_S + 30)
+    answered_probes = [s for s in probe_seconds if s != float("inf")]
+    failure_run = _longest_failure_run(probe_seconds)
     server_cpu = sum(server.cpu_times()[:2]) - server_cpu
     my_cpu = sum(me.cpu_times()[:2]) - my_cpu
     recovery_s = _wait_ready(api.url, RECOVERY_BOUND_S)
@@ -112,6 +135,12 @@ def test_overload_is_shed_with_retry_after_and_the_server_recovers(start_api: St
             ),
             Check("accepted requests", len(accepted), ">=", 1),
             Check("ready again after the load", round(recovery_s, 2), "<=", RECOVERY_BOUND_S, "s"),
+            Check(
+                f"liveness probes in a row over {LIVENESS_TIMEOUT_S:g} s (k8s restarts at 3)",
+                failure_run,
+                "<",
+                LIVENESS_FAILURES_TO_RESTART,
+            ),
         ],
         {
             "requests": len(outcomes),
@@ -133,6 +162,12 @@ def test_overload_is_shed_with_retry_after_and_the_server_recovers(start_api: St
                 "wall": round(wall, 1),
             },
             "server_rss_mb_after": round(api.rss_mb(), 1),
+            "liveness_probe_ms": {
+                "count": len(probe_seconds),
+                "p50": round(percentile(answered_probes, 0.5) * 1000, 1),
+                "max": round(max(answered_probes, default=0.0) * 1000, 1),
+                "timed_out": len(probe_seconds) - len(answered_probes),
+            },
         },
     )
     assert unexpected == 0, f"statuses {dict(statuses)}, transport errors {dict(errors)}"
@@ -140,5 +175,6 @@ def test_overload_is_shed_with_retry_after_and_the_server_recovers(start_api: St
     assert without_retry_after == 0
     assert accepted and server_p99 <= SERVER_P99_BOUND_S * 1000 and p99 <= CLIENT_P99_BOUND_S
     assert recovery_s <= RECOVERY_BOUND_S
+    assert failure_run < LIVENESS_FAILURES_TO_RESTART, probe_seconds
     assert health["work"]["inference_pending"] == 0
     assert after.status_code == 200
