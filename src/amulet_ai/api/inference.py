@@ -56,6 +56,16 @@ class InferencePool:
         """Jobs running or waiting now."""
         return self._pending.value
 
+    def check_admission(self) -> None:
+        """Refuse at once, before any upload is read, while the pool and queue are full.
+
+        A request refused here costs the event loop nothing: under overload the body of a
+        request that would be refused anyway is never parsed. ``run`` still makes the
+        binding decision, since the pool may fill between this check and the job.
+        """
+        if self._pending.value >= self.capacity:
+            raise Overloaded("Every inference worker is busy and the queue is full.")
+
     async def run(self, job: Callable[[], T]) -> T:
         """Run ``job`` on a worker and return its result (or raise its exception).
 

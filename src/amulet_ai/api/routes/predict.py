@@ -71,6 +71,7 @@ async def predict(
     explain: Explain = False,
 ) -> Response:
     """Classify a front photo, or a front and back pair of one piece."""
+    state.pool.check_admission()
     form = await read_form(request, state.predict_form)
     try:
         front = form.one("front")
@@ -140,6 +141,7 @@ async def predict_batch(
     explain: Explain = False,
 ) -> Response:
     """Classify several independent photos; a bad file gets its own error entry."""
+    state.pool.check_admission()
     form = await read_form(request, state.batch_form)
     tag = model_tag(classifier)
     try:
