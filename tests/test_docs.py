@@ -132,3 +132,16 @@ def test_metrics_in_quick_start_queries_are_exported(served: dict[str, Any]) -> 
 
     exported = {family(n) for n in re.findall(r"^# TYPE (\S+) ", served["metrics"], re.M)}
     assert {family(name) for name in named} - exported == set()
+
+
+@pytest.mark.parametrize("name", [*DOCS, "RELIABILITY.md", "deploy/README.md"])
+def test_settings_named_in_the_docs_exist(name: str) -> None:
+    from amulet_ai.config import Settings
+    from amulet_ai.ops.config_template import env_name
+
+    path = REPO_ROOT / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not here")
+    named = set(re.findall(r"\b(AMULET_[A-Z0-9_]+)", path.read_text(encoding="utf-8")))
+    known = {env_name(field) for field in Settings.model_fields}
+    assert named - known == set()
