@@ -42,14 +42,31 @@ class MahalanobisDetector:
         return np.asarray(np.sqrt(np.maximum(d2.min(axis=1), 0.0) / x.shape[1]), np.float32)
 
 
-def _ledoit_wolf(residuals: np.ndarray) -> tuple[np.ndarray, float]:
+def _eigen_ledoit_wolf(residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Eigen-decomposition of the Ledoit-Wolf shrunk covariance of ``residuals`` ``[n, D]``.
+
+    Returns the eigenvalues (descending) and eigenvectors of the sample covariance's span,
+    the shrinkage and ``mu`` (the isotropic target's variance). Outside that span every
+    eigenvalue is ``shrinkage * mu``. With fewer rows than dimensions the work goes
+    through the ``n x n`` Gram matrix, which has the same non-zero spectrum.
+    """
     n, dim = residuals.shape
-    cov = residuals.T @ residuals / n
-    mu = np.trace(cov) / dim
-    delta = ((cov - mu * np.eye(dim)) ** 2).sum()
-    beta = ((residuals**2).sum(1) ** 2).sum() / n**2 - (cov**2).sum() / n
-    shrinkage = float(np.clip(min(beta, delta) / delta, 0.0, 1.0))
-    return (1 - shrinkage) * cov + shrinkage * mu * np.eye(dim), shrinkage
+    gram_side = 2 * n < dim  # the Gram route pays off when clearly fewer rows
+    small = residuals @ residuals.T if gram_side else residuals.T @ residuals
+    small /= n
+    mu = float(np.trace(small)) / dim
+    cov_sq = float((small**2).sum())  # ||cov||_F^2 is the same on the Gram side
+    delta = cov_sq - mu**2 * dim
+    beta = float(((residuals**2).sum(1) ** 2).sum()) / n**2 - cov_sq / n
+    shrinkage = float(np.clip(min(beta, delta) / delta, 0.0, 1.0)) if delta > 0 else 1.0
+    eigvals, eigvecs = np.linalg.eigh(small)
+    order = np.argsort(eigvals)[::-1]
+    eigvals, eigvecs = np.maximum(eigvals[order], 0.0), eigvecs[:, order]
+    if gram_side:  # v = R^T u / sqrt(n * lambda): the covariance's own eigenvectors
+        keep = eigvals > eigvals[0] * 1e-10
+        eigvals = eigvals[keep]
+        eigvecs = residuals.T @ eigvecs[:, keep] / np.sqrt(n * eigvals)
+    return (1 - shrinkage) * eigvals + shrinkage * mu, eigvecs, shrinkage, mu
 
 
 def fit_mahalanobis(
@@ -58,17 +75,19 @@ def fit_mahalanobis(
     """Fit on training features (all views of all training photos)."""
     x = features.astype(np.float64)
     labels = np.asarray(labels)
+    dim = x.shape[1]
     means = np.stack([x[labels == c].mean(axis=0) for c in range(n_classes)])
-    cov, shrinkage = _ledoit_wolf(x - means[labels])
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    order = np.argsort(eigvals)[::-1]
-    eigvals, eigvecs = eigvals[order], eigvecs[:, order]
-    rank = min(rank, x.shape[1] - 1)
+    eigvals, eigvecs, shrinkage, mu = _eigen_ledoit_wolf(x - means[labels])
+    rank = min(rank, dim - 1, len(eigvals))
+    # The residual variance is the mean of all D - rank remaining eigenvalues, including
+    # the ones outside the sample span (each shrinkage * mu): from the trace.
+    total = dim * mu  # the trace is unchanged by shrinkage towards mu * I
+    residual_variance = (total - float(eigvals[:rank].sum())) / (dim - rank)
     return MahalanobisDetector(
         means=means.astype(np.float32),
         directions=eigvecs[:, :rank].astype(np.float32),
         variances=eigvals[:rank].astype(np.float32),
-        residual_variance=float(eigvals[rank:].mean()),
+        residual_variance=float(residual_variance),
         shrinkage=shrinkage,
     )
 
