@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from amulet_ai.training.export import (  # noqa: E402
     export_onnx,
 )
 from amulet_ai.training.features import FEATURE_DIM, LEVEL_CHANNELS, load_backbone  # noqa: E402
-from amulet_ai.training.head import fit_linear_head  # noqa: E402
-from amulet_ai.training.unknown import fit_mahalanobis  # noqa: E402
+from amulet_ai.training.head import LinearHead, fit_linear_head  # noqa: E402
+from amulet_ai.training.unknown import MahalanobisDetector, fit_mahalanobis  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -34,14 +35,21 @@ def _photos(make_photo: Callable[..., bytes]) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def exported(
-    tmp_path_factory: pytest.TempPathFactory, make_photo: Callable[..., bytes]
-) -> tuple[DeployableModel, Path, np.ndarray]:
+def head_and_detector() -> tuple[LinearHead, MahalanobisDetector]:
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(6), 10)
     feats = rng.normal(size=(60, FEATURE_DIM)).astype(np.float32) + labels[:, None] * 0.1
     head = fit_linear_head(feats[:, -LEVEL_CHANNELS[-1] :], labels, n_classes=6, l2=1e-2)
-    detector = fit_mahalanobis(feats, labels, n_classes=6, rank=8)
+    return head, fit_mahalanobis(feats, labels, n_classes=6, rank=8)
+
+
+@pytest.fixture(scope="module")
+def exported(
+    tmp_path_factory: pytest.TempPathFactory,
+    make_photo: Callable[..., bytes],
+    head_and_detector: tuple[LinearHead, MahalanobisDetector],
+) -> tuple[DeployableModel, Path, np.ndarray]:
+    head, detector = head_and_detector
     model = DeployableModel(
         load_backbone(),
         head,
@@ -78,4 +86,37 @@ def test_logits_are_the_mean_of_the_cam(exported: tuple[DeployableModel, Path, n
     with torch.no_grad():
         logits, unknown, cam = model(torch.from_numpy(batch[:2]))
     assert cam.shape == (2, 6, 7, 7) and unknown.shape == (2,)
+    torch.testing.assert_close(logits, cam.mean(dim=(2, 3)) + model.bias, rtol=0, atol=1e-5)
+
+
+def test_fine_tuned_graph_keeps_the_frozen_detector(
+    exported: tuple[DeployableModel, Path, np.ndarray],
+    head_and_detector: tuple[LinearHead, MahalanobisDetector],
+    tmp_path: Path,
+) -> None:
+    """A graph whose last block is changed (as fine-tuning does) still matches onnxruntime,
+    its logits move, and its unknown score still reads the frozen network."""
+    frozen_model, _, batch = exported
+    tuned = copy.deepcopy(frozen_model.backbone)
+    with torch.no_grad():
+        for param in tuned.net._blocks[15].parameters():
+            param.mul_(1.05)
+    model = DeployableModel(
+        tuned,
+        *head_and_detector,
+        head_levels=(3,),
+        feature_mean=frozen_model.feat_mean.numpy(),
+        feature_std=frozen_model.feat_std.numpy(),
+        detector_backbone=frozen_model.backbone,
+        shared_blocks=15,
+    )
+    path = tmp_path / "tuned.onnx"
+    export_onnx(model, path)
+    assert check_parity(model, path, batch) <= 1e-4
+    with torch.no_grad():
+        x = torch.from_numpy(batch[:3])
+        frozen_logits, frozen_unknown, _ = frozen_model(x)
+        logits, unknown, cam = model(x)
+    assert float((logits - frozen_logits).abs().max()) > 1e-3
+    torch.testing.assert_close(unknown, frozen_unknown, rtol=0, atol=1e-5)
     torch.testing.assert_close(logits, cam.mean(dim=(2, 3)) + model.bias, rtol=0, atol=1e-5)

@@ -36,6 +36,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, make_photo: Callable[...
 def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model")
     argv = ["--data", str(tiny_data), "--out", str(out), "--views", "2", "--folds", "2"]
+    argv += ["--epochs", "1", "--finetune-blocks", "1"]  # the fine-tuning path, one pass
     assert train_main([*argv, "--no-cache"]) == 0
     return out
 
@@ -49,6 +50,8 @@ def test_train_writes_contract_metadata(trained: Path) -> None:
     assert meta["unknown"]["threshold"] > 0
     assert meta["metrics"]["cv"]["folds"] == 2
     assert meta["metrics"]["parity_max_abs_logit_diff"] <= 1e-4
+    assert meta["training"]["epochs"] == 1 and meta["training"]["finetune"]["train_blocks"] == 1
+    assert 0.0 <= meta["metrics"]["cv"]["unknown_auroc_unseen_type"] <= 1.0
 
 
 def test_exported_model_classifies_through_the_runtime(

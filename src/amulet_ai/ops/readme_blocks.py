@@ -45,6 +45,9 @@ _METRIC_LABELS = {
     "ece_before_temperature": "Expected calibration error before temperature scaling",
     "nll": "Negative log-likelihood",
     "unknown_auroc_non_amulet": "Unknown detection AUROC, photos that are not amulets",
+    "unknown_auroc_unseen_type": (
+        "Unknown detection AUROC, amulet types held out of training (leave one class out)"
+    ),
     "non_amulet_flagged_rate": "Photos that are not amulets flagged unknown",
     "non_amulet_photos": "Photos that are not amulets, tested",
     "cv_keep_rate": "Known photos kept (not flagged unknown)",

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,10 @@ class Recipe:
 
     head_levels: tuple[int, ...] = (0, 1, 2, 3)
     l2: float = 1e-1
-    detector_rank: int = 256
+    # Blocks 10, 14 and 15 without the ImageNet head: held-out amulet types (leave one class
+    # out) score AUROC 0.80 there against 0.70 with the head included (model card).
+    detector_levels: tuple[int, ...] = (0, 1, 2)
+    detector_rank: int = 128
     keep_rate: float = 0.95
 
 
@@ -70,6 +74,7 @@ def fit_parts(
     flat_labels = np.repeat(labels, n_views)
     cols = head_columns(recipe.head_levels)
     head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
+    flat = flat[:, head_columns(recipe.detector_levels)]
     mean = flat.mean(axis=0)
     std = flat.std(axis=0) + 1e-6
     detector = fit_mahalanobis(
@@ -83,8 +88,47 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits and unknown scores of ``[N, D]`` features."""
     logits = parts.head.logits(features[:, head_columns(recipe.head_levels)])
-    scores = parts.detector.score((features - parts.feature_mean) / parts.feature_std)
+    detector_feats = features[:, head_columns(recipe.detector_levels)]
+    scores = parts.detector.score((detector_feats - parts.feature_mean) / parts.feature_std)
     return logits, scores
+
+
+# ``refine(train_indices, test_indices, probe_parts) -> test logits``: a second stage fitted
+# on the training photos only (fine-tuning), replacing the probe's logits.
+Refine = Callable[[np.ndarray, np.ndarray, FittedParts], np.ndarray]
+
+
+def unseen_type_auroc(
+    features: np.ndarray, labels: np.ndarray, folds: list[np.ndarray], recipe: Recipe
+) -> list[float]:
+    """Leave-one-class-out proxy for amulet types outside the training classes.
+
+    For each class ``c`` and fold: the detector is fitted on the training photos of the
+    other classes; its scores of the fold's photos of other classes (known) and of class
+    ``c`` (never seen by the detector) are pooled over folds. Returns the AUROC per class.
+    """
+    n_views = features.shape[1]
+    features = features[..., head_columns(recipe.detector_levels)]
+    out = []
+    for c in np.unique(labels):
+        known, unseen = [], []
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(labels)), test)
+            train = train[labels[train] != c]
+            flat = features[train].reshape(-1, features.shape[-1])
+            flat_labels = np.unique(labels[train], return_inverse=True)[1]
+            mean, std = flat.mean(axis=0), flat.std(axis=0) + 1e-6
+            detector = fit_mahalanobis(
+                (flat - mean) / std,
+                np.repeat(flat_labels, n_views),
+                n_classes=int(flat_labels.max()) + 1,
+                rank=recipe.detector_rank,
+            )
+            scores = detector.score((features[test, 0] - mean) / std)
+            known.append(scores[labels[test] != c])
+            unseen.append(scores[labels[test] == c])
+        out.append(auroc(np.concatenate(known), np.concatenate(unseen)))
+    return out
 
 
 def _per_class(
@@ -111,9 +155,13 @@ def cross_validate(
     *,
     n_folds: int,
     seed: int,
+    refine: Refine | None = None,
 ) -> dict:
     """Out-of-fold metrics of ``recipe``; returns the ``metrics.cv`` block plus the fitted
-    temperature and unknown threshold (keys ``temperature``, ``threshold``)."""
+    temperature and unknown threshold (keys ``temperature``, ``threshold``).
+
+    With ``refine``, the logits are the refined model's; the unknown score stays the
+    detector's on ``features``."""
     n_classes = len(classes)
     folds = stratified_folds(labels, n_folds, seed)
     oof_logits = np.zeros((len(labels), n_classes), dtype=np.float64)
@@ -124,10 +172,16 @@ def cross_validate(
         train = np.setdiff1d(np.arange(len(labels)), test)
         parts = fit_parts(features[train], labels[train], n_classes, recipe)
         oof_logits[test], oof_scores[test] = predict(parts, features[test, 0], recipe)
+        probe_acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
+        if refine is not None:
+            oof_logits[test] = refine(train, test, parts)
         non_amulet_scores.append(predict(parts, non_amulet, recipe)[1])
         fold_of[test] = k
         acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
-        logger.info("fold %d/%d: top-1 %.3f on %d photos", k + 1, n_folds, acc, len(test))
+        logger.info(
+            "fold %d/%d: top-1 %.3f (linear probe %.3f) on %d photos",
+            k + 1, n_folds, acc, probe_acc, len(test),
+        )  # fmt: skip
     # Calibration is measured with a temperature fitted on the other folds only.
     cross_fitted = np.zeros_like(oof_logits)
     for k in range(n_folds):
@@ -138,6 +192,7 @@ def cross_validate(
     pred = oof_logits.argmax(1)
     top3 = np.argsort(-oof_logits, axis=1)[:, :3]
     threshold = keep_threshold(oof_scores, recipe.keep_rate)
+    unseen = unseen_type_auroc(features, labels, folds, recipe)
     confusion = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(confusion, (labels, pred), 1)
     return {
@@ -155,6 +210,8 @@ def cross_validate(
             auroc(oof_scores[fold_of == k], s) for k, s in enumerate(non_amulet_scores)
         ],
         "non_amulet_photos": len(non_amulet),
+        "unknown_auroc_unseen_type": float(np.mean(unseen)),
+        "unknown_auroc_unseen_type_per_class": dict(zip(classes, unseen, strict=True)),
         "non_amulet_flagged_rate": float((np.concatenate(non_amulet_scores) > threshold).mean()),
         "cv_keep_rate": float((oof_scores <= threshold).mean()),
         "folds": n_folds,

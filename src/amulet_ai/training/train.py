@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -22,17 +23,19 @@ import numpy as np
 import torch
 
 from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, MODEL_INPUT_SIZE, load_path, to_tensor
-from amulet_ai.training.crossval import Recipe, cross_validate, fit_parts
+from amulet_ai.training.activations import embed_with_cut, extract_cut_views
+from amulet_ai.training.crossval import FittedParts, Recipe, Refine, cross_validate, fit_parts
 from amulet_ai.training.data import Dataset, class_entries, fingerprint, load_dataset
 from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
-from amulet_ai.training.features import ARCHITECTURE, embed_tensors, extract_views, load_backbone
+from amulet_ai.training.features import ARCHITECTURE, TAP_BLOCKS, Backbone, load_backbone
+from amulet_ai.training.finetune import FineTuneConfig, fine_tune
 from amulet_ai.training.nonamulet import non_amulet_images
 from amulet_ai.training.report import format_confusion, format_per_class, format_summary
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "amulet-effnet-lite0"
-MODEL_VERSION: Final = "1.0.0"
+MODEL_VERSION: Final = "1.1.0"
 ONNX_FILE: Final = "amulet_classifier.onnx"
 PARITY_PHOTOS: Final = 32
 FUSION: Final = {
@@ -45,7 +48,7 @@ FUSION: Final = {
 SUMMARY_KEYS: Final = (
     "top1", "top1_front", "top1_back", "top3", "ece", "ece_before_temperature", "nll",
     "temperature", "threshold", "cv_keep_rate", "unknown_auroc_non_amulet",
-    "non_amulet_flagged_rate", "non_amulet_photos", "folds",
+    "non_amulet_flagged_rate", "non_amulet_photos", "unknown_auroc_unseen_type", "folds",
 )  # fmt: skip
 
 
@@ -57,6 +60,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--views", type=int, default=16, help="views per photo (1 = no aug)")
     parser.add_argument("--l2", type=float, default=Recipe.l2, help="head L2 penalty")
+    parser.add_argument(
+        "--epochs", type=float, default=0.0,
+        help="fine-tuning passes over all views; 0 (the shipped model) = linear probe on "
+        "frozen features only; partial fine-tuning did not beat it in cross-validation",
+    )  # fmt: skip
+    parser.add_argument(
+        "--finetune-blocks", type=int, default=FineTuneConfig.train_blocks,
+        help="how many of the last blocks are fine-tuned (with the head conv)",
+    )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
     parser.add_argument("--skip-cv", action="store_true", help="fit and export only (tests)")
@@ -68,9 +80,14 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _level_names(levels: tuple[int, ...]) -> str:
+    names = [f"block {TAP_BLOCKS[lv]}" if lv < len(TAP_BLOCKS) else "the head" for lv in levels]
+    return ", ".join(names)
+
+
 def _metadata(
     dataset: Dataset, data_fp: str, cv: dict[str, Any], parity: float, onnx_path: Path,
-    training: dict[str, Any],
+    training: dict[str, Any], recipe: Recipe,
 ) -> dict[str, Any]:  # fmt: skip
     cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
     return {
@@ -94,8 +111,10 @@ def _metadata(
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
             "method": "min over classes of Mahalanobis distance (Ledoit-Wolf shrunk shared "
-            "covariance, rank-256 + isotropic residual) on standardised pooled features of "
-            "blocks 10, 14, 15 and the head; score = sqrt(d^2 / dims)",
+            f"covariance, rank-{recipe.detector_rank} + isotropic residual) on standardised "
+            f"pooled features of {_level_names(recipe.detector_levels)} of the frozen "
+            "ImageNet network; score = sqrt(d^2 / dims)",
+            "levels": list(recipe.detector_levels),
             "threshold": cv.get("threshold"),
             "target_keep_rate": training["keep_rate"],
             "cv_keep_rate": cv.get("cv_keep_rate"),
@@ -112,6 +131,56 @@ def _metadata(
     }
 
 
+def _method(config: FineTuneConfig | None) -> str:
+    probe = (
+        "softmax regression (L2) on standardised average-pooled features of blocks 10, 14, "
+        "15 and the head, fitted on each photo, its mirror image and random augmented views"
+    )
+    if config is None:
+        return f"frozen ImageNet EfficientNet-Lite0; {probe}"
+    return (
+        f"ImageNet EfficientNet-Lite0, last {config.train_blocks} block(s) and the head conv "
+        f"fine-tuned ({config.epochs:g} passes over all views, BatchNorm frozen, AdamW, "
+        f"cosine schedule, label smoothing {config.label_smoothing:g}) jointly with the "
+        f"linear head, which starts from the {probe}"
+    )
+
+
+def _refine(
+    backbone: Backbone, cut_maps: np.ndarray, labels: np.ndarray, config: FineTuneConfig,
+    seed: int,
+) -> Refine:  # fmt: skip
+    """Cross-validation stage 2: fine-tune from the fold's probe, logits of its test photos."""
+
+    def refine(train: np.ndarray, test: np.ndarray, parts: FittedParts) -> np.ndarray:
+        tuned = fine_tune(
+            backbone, cut_maps[train], labels[train], parts.head, config=config, seed=seed
+        )
+        return tuned.logits(cut_maps[test, 0])
+
+    return refine
+
+
+def _deployable(
+    backbone: Backbone, parts: FittedParts, recipe: Recipe, cut_maps: np.ndarray,
+    labels: np.ndarray, config: FineTuneConfig, args: argparse.Namespace,
+) -> DeployableModel:  # fmt: skip
+    """The final graph: fine-tuned classifier (or the probe), detector on frozen features."""
+    common: dict[str, Any] = {
+        "head_levels": recipe.head_levels,
+        "detector_levels": recipe.detector_levels,
+        "feature_mean": parts.feature_mean,
+        "feature_std": parts.feature_std,
+    }
+    if args.epochs <= 0:
+        return DeployableModel(backbone, parts.head, parts.detector, **common)
+    tuned = fine_tune(backbone, cut_maps, labels, parts.head, config=config, seed=args.seed)
+    return DeployableModel(
+        tuned.backbone, tuned.head, parts.detector, **common,
+        detector_backbone=backbone, shared_blocks=tuned.first_trained,
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole train command; returns the metadata it wrote."""
     started = time.monotonic()
@@ -123,27 +192,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")
     backbone = load_backbone()
     cache = None if args.no_cache else args.cache_dir
-    feats = extract_views(
-        backbone, dataset, n_views=args.views, seed=args.seed, fingerprint=data_fp, cache_dir=cache
-    )
+    feats, cut_maps = extract_cut_views(
+        backbone, dataset, n_views=args.views, seed=args.seed, fingerprint=data_fp,
+        cache_dir=cache,
+    )  # fmt: skip
     labels = np.array(dataset.labels)
     fronts = np.array([p.side == "front" for p in dataset.photos])
+    config = FineTuneConfig(train_blocks=args.finetune_blocks, epochs=args.epochs)
+    refine = _refine(backbone, cut_maps, labels, config, args.seed) if args.epochs > 0 else None
     cv: dict[str, Any] = {}
     if not args.skip_cv:
-        non_amulet = embed_tensors(backbone, np.stack([to_tensor(i) for i in non_amulet_images()]))
+        non_amulet = embed_with_cut(
+            backbone, np.stack([to_tensor(i) for i in non_amulet_images()])
+        )[0]
         cv = cross_validate(
             feats, labels, fronts, non_amulet, dataset.classes, recipe,
-            n_folds=args.folds, seed=args.seed,
+            n_folds=args.folds, seed=args.seed, refine=refine,
         )  # fmt: skip
         print(f"\n{args.folds}-fold stratified cross-validation (out-of-fold, photos as served)")
         print(format_summary(cv, SUMMARY_KEYS))
         print(format_per_class(cv["per_class"]))
         print(format_confusion(cv["confusion"], dataset.classes))
     parts = fit_parts(feats, labels, len(dataset.classes), recipe)
-    model = DeployableModel(
-        backbone, parts.head, parts.detector, head_levels=recipe.head_levels,
-        feature_mean=parts.feature_mean, feature_std=parts.feature_std,
-    )  # fmt: skip
+    model = _deployable(backbone, parts, recipe, cut_maps, labels, config, args)
     onnx_path = args.out / ONNX_FILE
     export_onnx(model, onnx_path)
     sample = dataset.photos[:: max(1, len(dataset.photos) // PARITY_PHOTOS)][:PARITY_PHOTOS]
@@ -152,16 +223,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"\nexport: {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), "
           f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
     training = {
-        "seed": args.seed, "epochs": 0, "views_per_photo": args.views, "folds": args.folds,
-        "method": "frozen ImageNet EfficientNet-Lite0; softmax regression (L2) on "
-        "standardised average-pooled features of blocks 10, 14, 15 and the head, fitted on "
-        "each photo, its mirror image and random augmented views",
+        "seed": args.seed, "epochs": args.epochs, "views_per_photo": args.views,
+        "folds": args.folds, "method": _method(config if args.epochs > 0 else None),
+        "finetune": asdict(config) if args.epochs > 0 else None,
         "head_levels": list(recipe.head_levels), "l2": recipe.l2,
         "keep_rate": recipe.keep_rate, "torch": torch.__version__.split("+")[0],
         "wall_seconds": round(time.monotonic() - started, 1),
         "command": "python -m amulet_ai.training.train --data DATA --out models/",
     }  # fmt: skip
-    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training)
+    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training, recipe)
     (args.out / "metadata.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
     )
