@@ -159,3 +159,13 @@ def probe_latencies(
             seconds.append(time.perf_counter() - began if ok else float("inf"))
             time.sleep(every_s)
     return seconds
+
+
+if __name__ == "__main__":
+    # ``python load.py URL PATH DURATION EVERY TIMEOUT``: the probe in a process of its own,
+    # started with subprocess so it does not re-import the test runner's ``__main__``.
+    import sys
+
+    _url, _path, *_numbers = sys.argv[1:]
+    _duration, _every, _timeout = (float(n) for n in _numbers)
+    json.dump(probe_latencies(_url, _path, _duration, _every, _timeout), sys.stdout)
