@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bench.load import LoadResult, Payloads, alternate, post_photos
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.load import PREDICT_PATH, LoadResult, Payloads, alternate, post_photos
 from bench.photos import with_comment
 from bench.servers import Server
 
@@ -47,6 +50,55 @@ def _load(
     return lambda: post_photos(
         server.url, photos, concurrency=concurrency, server_pid=server.pid, **kwargs
     )
+
+
+# Histograms of the API's /metrics: where a request's time went, as the server saw it.
+_TIMINGS = {
+    "amulet_queue_wait_seconds": "queue_wait",
+    "amulet_decode_seconds": "decode",
+    "amulet_inference_seconds": "inference",
+    "amulet_request_duration_seconds": "request",
+}
+
+
+async def _timing_totals(url: str) -> dict[str, list[float]]:
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        text = (await client.get("/metrics")).text
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        # The parser may drop a histogram's unit suffix from the family name.
+        name = _TIMINGS.get(family.name, _TIMINGS.get(family.name + "_seconds"))
+        if name is None:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route", PREDICT_PATH) != PREDICT_PATH:
+                continue
+            slot = totals.setdefault(name, [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                slot[0] += sample.value
+            elif sample.name.endswith("_count"):
+                slot[1] += sample.value
+    return totals
+
+
+def _timed_load(
+    server: Server, photos: Payloads, concurrency: int, **kwargs: Any
+) -> Callable[[], Awaitable[LoadResult]]:
+    """Like ``_load``, and reads the server's timing histograms before and after."""
+    run = _load(server, photos, concurrency, **kwargs)
+
+    async def timed() -> LoadResult:
+        before = await _timing_totals(server.url)
+        result = await run()
+        after = await _timing_totals(server.url)
+        zero = [0.0, 0.0]
+        result.server_timing = {
+            name: [total - before.get(name, zero)[0], count - before.get(name, zero)[1]]
+            for name, (total, count) in after.items()
+        }
+        return result
+
+    return timed
 
 
 async def warm_up(servers: Sequence[Server], photos: Sequence[bytes], plan: Plan) -> None:
@@ -85,7 +137,7 @@ async def levels_vs_naive(
     for concurrency in levels:
         results = await alternate(
             {
-                "amulet": _load(ours, photos, concurrency, duration_s=plan.round_s),
+                "amulet": _timed_load(ours, photos, concurrency, duration_s=plan.round_s),
                 "naive": _load(naive, photos, concurrency, duration_s=plan.round_s),
                 "raw": partial(raw, concurrency, plan.round_s),
             },
@@ -110,14 +162,14 @@ async def phone_vs_naive(ours: Server, naive: Server, phone: bytes, plan: Plan) 
     per_round = max(1, plan.phone_one_client_requests // plan.rounds)
     one = await alternate(
         {
-            "amulet": _load(ours, [phone], 1, requests=per_round),
+            "amulet": _timed_load(ours, [phone], 1, requests=per_round),
             "naive": _load(naive, [phone], 1, requests=per_round),
         },
         plan.rounds,
     )
     eight = await alternate(
         {
-            "amulet": _load(ours, [phone], 8, duration_s=plan.round_s),
+            "amulet": _timed_load(ours, [phone], 8, duration_s=plan.round_s),
             "naive": _load(naive, [phone], 8, duration_s=plan.round_s),
         },
         plan.rounds,

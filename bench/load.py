@@ -42,6 +42,8 @@ class LoadResult:
     seconds: float = 0.0
     client_cpu_s: float = 0.0
     server_cpu_s: float | None = None
+    # The server's own timing histograms over the run: name -> [sum of seconds, count].
+    server_timing: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -73,8 +75,14 @@ class LoadResult:
             if self.server_cpu_s is None or other.server_cpu_s is None
             else self.server_cpu_s + other.server_cpu_s
         )
+        timing = {name: list(pair) for name, pair in self.server_timing.items()}
+        for name, (total, count) in other.server_timing.items():
+            slot = timing.setdefault(name, [0.0, 0.0])
+            slot[0] += total
+            slot[1] += count
         return LoadResult(
             concurrency=self.concurrency,
+            server_timing=timing,
             latencies=self.latencies + other.latencies,
             statuses=self.statuses + other.statuses,
             transport_errors=self.transport_errors + other.transport_errors,
@@ -99,6 +107,12 @@ class LoadResult:
         }
         if self.server_cpu_s is not None:
             result["server_cpu_ms_per_request"] = round(1000 * self.server_cpu_s / per_request, 2)
+        if self.server_timing:
+            result["server_mean_ms"] = {
+                name: round(1000 * total / count, 2)
+                for name, (total, count) in self.server_timing.items()
+                if count
+            }
         return result
 
 

@@ -296,6 +296,24 @@ def _levels_table(levels: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _server_side_table(service: dict[str, Any]) -> list[str]:
+    rows = [(f"224 px, concurrency {c}", r["amulet"]) for c, r in service.get("levels", {}).items()]
+    rows += [
+        (f"12 MP JPEG, {c} client(s)", r["amulet"]) for c, r in service.get("phone", {}).items()
+    ]
+    lines = [
+        "| ours, as the server timed it (mean ms) | queue wait | decode | inference | request |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in rows:
+        t = row.get("server_mean_ms", {})
+        lines.append(
+            f"| {name} | {_num(t.get('queue_wait'))} | {_num(t.get('decode'))} "
+            f"| {_num(t.get('inference'))} | {_num(t.get('request'))} |"
+        )
+    return lines
+
+
 def _cpu(row: dict[str, Any]) -> str:
     server = row.get("server_cpu_ms_per_request")
     return f"{_num(server)} + {_num(row.get('client_cpu_ms_per_request'))}"
@@ -365,6 +383,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     if "phone" in service:
         phone = {f"12 MP JPEG, {c} client(s)": row for c, row in service["phone"].items()}
         out += ["", *_pair_table("12 MP phone JPEG", phone, "amulet", "naive")]
+    if "levels" in service or "phone" in service:
+        out += ["", *_server_side_table(service)]
     if "cache" in service:
         out += [
             "",
