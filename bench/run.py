@@ -238,7 +238,9 @@ def _refresh_readme() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        prog="production_runner.py bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 done (full run: whatever the targets say), 1 a quick-mode "
         "ratio failed.",
     )
