@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     model_file: str = Field("amulet_classifier.onnx", description="ONNX file inside model_dir.")
     metadata_file: str = Field("metadata.json", description="Metadata file inside model_dir.")
     intra_op_threads: int = Field(
-        1, ge=0, description="onnxruntime threads inside one inference (0 = runtime default)."
+        2,
+        ge=0,
+        description="onnxruntime threads inside one inference (0 = runtime default); "
+        "idle threads sleep instead of spinning.",
     )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across graph nodes.")
     warmup_runs: int = Field(2, ge=0, description="Inferences run at load before ready.")

@@ -89,7 +89,7 @@ class AmuletClassifier:
         *,
         model_file: str = "amulet_classifier.onnx",
         metadata_file: str = "metadata.json",
-        intra_op_threads: int = 1,
+        intra_op_threads: int = 2,
         inter_op_threads: int = 1,
         warmup_runs: int = 2,
         verify_checksum: bool = True,
@@ -113,6 +113,10 @@ class AmuletClassifier:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = inter_op_threads
+        # Several requests run at once on the inference workers: a spinning idle thread
+        # would take the CPU they need (measured: 2 threads with spinning lose 10-20 % of
+        # throughput; without it one photo takes 9.7 ms instead of 12.7 at equal throughput).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         try:
