@@ -34,7 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ApiProcess:
-    """``amulet-ai api`` on ``host:port`` in a child process, stopped on exit.
+    """``amulet-ai api`` on ``host:port`` (``workers`` processes) in a child, stopped on exit.
 
     ``env`` adds ``AMULET_*`` settings for the child only; ``output`` receives its logs
     (default: this process's stderr).
@@ -48,6 +48,7 @@ class ApiProcess:
         env: dict[str, str] | None = None,
         output: IO[bytes] | IO[str] | int | None = None,
         ready_timeout_s: float = 120.0,
+        workers: int = 1,
     ) -> None:
         self.host = host
         self.port = port
@@ -55,12 +56,13 @@ class ApiProcess:
         self.env = dict(env or {})
         self.output = output
         self.ready_timeout_s = ready_timeout_s
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ApiProcess:
         """Start the child; returns at once (see :meth:`wait_ready`)."""
         command = [sys.executable, "-m", "amulet_ai.cli", "api"]
-        command += ["--host", self.host, "--port", str(self.port), "--workers", "1"]
+        command += ["--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
         env = child_env({"AMULET_HOST": self.host, "AMULET_PORT": str(self.port), **self.env})
         self.process = subprocess.Popen(
             command, env=env, stdout=self.output, stderr=self.output, start_new_session=True
