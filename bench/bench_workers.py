@@ -17,27 +17,30 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SRC = REPO_ROOT / "src"
+sys.path.insert(0, str(REPO_ROOT / "src"))
 
+from amulet_ai.ops.api_process import ApiProcess, free_port  # noqa: E402
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Every request decodes and runs the model: no result cache, no rate limit, no keys.
+BENCH_ENV = {
+    "AMULET_CACHE_ENABLED": "false",
+    "AMULET_RATE_LIMIT": "",
+    "AMULET_LOG_LEVEL": "WARNING",
+    "AMULET_API_KEYS": "",
+    "AMULET_REDIS_URL": "",
+}
 
 
 def photo_jpeg(seed: int, size: int = 224) -> bytes:
@@ -52,50 +55,6 @@ def photo_jpeg(seed: int, size: int = 224) -> bytes:
     image = np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8)
     Image.fromarray(image).save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def _start_api(workers: int, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])),
-            "AMULET_CACHE_ENABLED": "false",
-            "AMULET_RATE_LIMIT": "",
-            "AMULET_LOG_LEVEL": "WARNING",
-            "AMULET_API_KEYS": "",
-            "AMULET_REDIS_URL": "",
-        }
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "amulet_ai.cli", "api", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
-    """Until ``/health/ready`` answers 200 ten times in a row (every worker has loaded)."""
-    deadline = time.monotonic() + timeout_s
-    streak = 0
-    with httpx.Client(timeout=2.0) as client:
-        while streak < 10:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API at {url} did not become ready")
-            try:
-                ok = client.get(f"{url}/health/ready").status_code == 200
-            except httpx.TransportError:
-                ok = False
-            streak = streak + 1 if ok else 0
-            time.sleep(0.05 if ok else 0.25)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 async def _load(
@@ -140,20 +99,19 @@ async def _load(
 
 def measure(workers: int, photos: list[bytes], concurrency: int, duration_s: float) -> dict:
     """Throughput of one ``--workers`` setting."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
-        process = _start_api(workers, port, log)
+        api = ApiProcess(free_port(), env=BENCH_ENV, output=log, workers=workers).start()
         try:
-            _wait_ready(url, process)
+            # Ten answers in a row: every worker on the port has loaded its model.
+            url = api.wait_ready(streak=10)
             asyncio.run(_load(url, photos, concurrency, min(2.0, duration_s)))  # warm-up
             result = asyncio.run(_load(url, photos, concurrency, duration_s))
-        except RuntimeError as exc:
+        except RuntimeError as exc:  # ServiceStartError included
             log.seek(0)
             tail = log.read()[-3000:].decode(errors="replace")
             raise RuntimeError(f"{exc}; its log ends:\n{tail}") from exc
         finally:
-            _stop(process)
+            api.stop()
     return {"workers": workers, **result}
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import httpx
-
 from amulet_ai.ops.api_process import ApiProcess as BaseApiProcess
-from amulet_ai.ops.api_process import free_port
+from amulet_ai.ops.api_process import ServiceStartError, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,19 +28,11 @@ class ApiProcess(BaseApiProcess):
 
     def wait_ready(self, timeout_s: float = 90.0, streak: int = 1) -> None:  # type: ignore[override]
         """Until ``/health/ready`` answers 200 ``streak`` times in a row."""
-        assert self.process is not None
-        deadline = time.monotonic() + timeout_s
-        seen = 0
-        with httpx.Client(timeout=2.0) as client:
-            while seen < streak:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"API on {self.port} not ready:\n{self.log_tail()}")
-                try:
-                    ok = client.get(f"{self.url}/health/ready").status_code == 200
-                except httpx.TransportError:
-                    ok = False
-                seen = seen + 1 if ok else 0
-                time.sleep(0.02 if ok else 0.2)
+        self.ready_timeout_s = timeout_s
+        try:
+            super().wait_ready(streak=streak)
+        except ServiceStartError as exc:
+            raise AssertionError(f"API on {self.port}: {exc}:\n{self.log_tail()}") from exc
 
     def log_tail(self, chars: int = 3000) -> str:
         self._log.flush()

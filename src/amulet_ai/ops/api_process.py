@@ -69,24 +69,31 @@ class ApiProcess:
         )
         return self
 
-    def wait_ready(self, path: str = "/health/ready") -> str:
-        """Block until ``path`` answers 200; returns the base URL.
+    def wait_ready(self, path: str = "/health/ready", *, streak: int = 1) -> str:
+        """Block until ``path`` answers 200 ``streak`` times in a row; returns the base URL.
 
-        ``/health/live`` instead waits only for the server, not for the model.
+        ``/health/live`` instead waits only for the server, not for the model. With several
+        workers, a streak shows that every worker on the port has loaded its model.
         """
         if self.process is None:
             raise ServiceStartError("the API process was not started")
         deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServiceStartError(f"the API exited with status {self.process.returncode}")
-            try:
-                if httpx.get(self.url + path, timeout=2.0).status_code == 200:
-                    return self.url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise ServiceStartError(f"the API at {self.url} was not ready in {self.ready_timeout_s} s")
+        seen = 0
+        with httpx.Client(timeout=2.0) as client:
+            while seen < streak:
+                if self.process.poll() is not None:
+                    raise ServiceStartError(f"the API exited with status {self.process.returncode}")
+                if time.monotonic() > deadline:
+                    raise ServiceStartError(
+                        f"the API at {self.url} was not ready in {self.ready_timeout_s} s"
+                    )
+                try:
+                    ok = client.get(self.url + path).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                seen = seen + 1 if ok else 0
+                time.sleep(0.02 if ok else 0.2)
+        return self.url
 
     def stop(self, grace_s: float = 30.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace_s``; returns the exit status."""
