@@ -74,7 +74,11 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
-        context: dict[str, Any] = scope.setdefault("state", {})
+        # This request's own copy of the lifespan state: servers are meant to copy it per
+        # request, but not every ASGI host does (asgi-lifespan shares one dict), and the
+        # request id written here must never be seen by a concurrent request.
+        context: dict[str, Any] = dict(scope.get("state") or {})
+        scope["state"] = context
         context["request_id"] = request_id
         context["started"] = started
         status = 500
