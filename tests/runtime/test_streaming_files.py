@@ -148,3 +148,24 @@ async def test_async_upload_file_is_hashed_and_capped(tmp_path: Path) -> None:
 
     with pytest.raises(PayloadTooLarge):
         await handler.read_async(body())
+
+
+@pytest.mark.parametrize("total", [100 * 1024, 700 * 1024, 3 * MB + 5])
+async def test_async_stream_of_reused_buffers_keeps_every_byte(total: int) -> None:
+    # A producer that refills one bytearray for every chunk (as a socket reader may):
+    # chunks held for a batch hashed off the loop must be copies, not views of the buffer.
+    payload = os.urandom(total)
+    handler = StreamingFileHandler(max_bytes=4 * MB, spool_bytes=MB)
+
+    async def body() -> AsyncIterator[bytearray]:
+        buffer = bytearray(48 * 1024)
+        for start in range(0, total, len(buffer)):
+            piece = payload[start : start + len(buffer)]
+            buffer[: len(piece)] = piece
+            yield buffer if len(piece) == len(buffer) else buffer[: len(piece)]
+
+    with await handler.read_async(body()) as streamed:
+        assert streamed.size == total
+        assert streamed.in_memory == (total <= MB)
+        assert streamed.sha256 == hashlib.sha256(payload).hexdigest()
+        assert streamed.read_bytes() == payload

@@ -25,6 +25,7 @@ import logging
 import mmap
 import os
 import tempfile
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -35,8 +36,8 @@ from amulet_ai.runtime.errors import PayloadTooLarge
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
-# Chunks at least this large are hashed on a worker thread so the event loop stays free
-# (hashlib releases the GIL for large buffers).
+# Async reads hash and store each batch of this many bytes on a worker thread, so the event
+# loop stays free (hashlib and file writes release the GIL for large buffers).
 _OFFLOAD_BYTES = 256 * 1024
 
 Chunk = bytes | bytearray | memoryview
@@ -139,30 +140,70 @@ class StreamedFile:
 
 
 class _Sink:
-    """Hashes, counts and spools chunks; raises as soon as the ceiling is crossed."""
+    """Hashes, counts and keeps chunks: a list of them in memory up to ``spool_bytes``,
+    then an anonymous temporary file. ``accept`` raises as soon as the ceiling is crossed."""
 
     def __init__(self, max_bytes: int | None, spool_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.spool_bytes = spool_bytes
         self.digest = hashlib.sha256()
-        self.size = 0
-        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
+        self.accepted = 0  # bytes let in, some maybe not yet written
+        self.size = 0  # bytes hashed and stored
+        self._parts: list[bytes] = []
+        self._file: IO[bytes] | None = None
+        # A batch may still be written on a worker thread when the reader is cancelled:
+        # ``abort`` waits for it rather than closing the file under it.
+        self._lock = threading.Lock()
 
-    def check(self, incoming: int) -> None:
-        if self.max_bytes is not None and self.size + incoming > self.max_bytes:
-            self.spool.close()
+    def accept(self, incoming: int) -> None:
+        if self.max_bytes is not None and self.accepted + incoming > self.max_bytes:
+            self.abort()
             raise PayloadTooLarge(
                 f"The upload exceeds {self.max_bytes} bytes.",
                 details={"max_bytes": self.max_bytes},
             )
+        self.accepted += incoming
 
     def write(self, chunk: Chunk) -> None:
         self.digest.update(chunk)
-        self.spool.write(chunk)
+        if self._file is None and self.size + len(chunk) > self.spool_bytes:
+            self._file = tempfile.TemporaryFile()
+            self._file.writelines(self._parts)
+            self._parts.clear()
+        if self._file is not None:
+            self._file.write(chunk)
+        else:
+            # A producer may reuse a bytearray or memoryview: keep a copy of those.
+            self._parts.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
         self.size += len(chunk)
 
+    def write_all(self, chunks: Iterable[Chunk]) -> None:
+        with self._lock:
+            for chunk in chunks:
+                self.write(chunk)
+
+    @property
+    def in_memory(self) -> bool:
+        return self._file is None
+
+    def take_bytes(self) -> bytes:
+        """The content, joined (one copy; none for a single chunk)."""
+        parts, self._parts = self._parts, []
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def take_file(self) -> IO[bytes]:
+        file, self._file = self._file, None
+        assert file is not None
+        file.flush()
+        file.seek(0)
+        return file
+
     def abort(self) -> None:
-        self.spool.close()
+        with self._lock:
+            self._parts.clear()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class StreamingFileHandler:
@@ -199,7 +240,7 @@ class StreamingFileHandler:
         sink = _Sink(self.max_bytes, self.spool_bytes)
         try:
             for chunk in chunks:
-                sink.check(len(chunk))
+                sink.accept(len(chunk))
                 sink.write(chunk)
         except BaseException:
             sink.abort()
@@ -207,20 +248,34 @@ class StreamingFileHandler:
         return self._finish(sink)
 
     async def read_async(self, source: AsyncReadable | AsyncIterable[Chunk]) -> StreamedFile:
-        """Consume an object with ``async read(size)`` or an async iterable of chunks."""
+        """Consume an object with ``async read(size)`` or an async iterable of chunks.
+
+        Chunks are checked against the ceiling as they arrive. Hashing and storing run on a
+        worker thread, a batch of at least 256 KB at a time (hashlib and file writes release
+        the GIL), so the event loop keeps serving other requests meanwhile; small uploads
+        are handled on the loop, where a thread hop would cost more than the work.
+        """
         sink = _Sink(self.max_bytes, self.spool_bytes)
+        pending: list[Chunk] = []
+        pending_bytes = 0
         try:
             async for chunk in self._chunks_of(source):
-                sink.check(len(chunk))
-                if len(chunk) >= _OFFLOAD_BYTES:
-                    await asyncio.to_thread(sink.write, chunk)
-                else:
-                    sink.write(chunk)
+                sink.accept(len(chunk))
+                # Held past this step: a producer may reuse a bytearray or memoryview.
+                pending.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                pending_bytes += len(chunk)
+                if pending_bytes >= _OFFLOAD_BYTES:
+                    await asyncio.to_thread(sink.write_all, pending)
+                    pending, pending_bytes = [], 0
+            if pending_bytes >= _OFFLOAD_BYTES // 4:
+                await asyncio.to_thread(sink.write_all, pending)
+            else:
+                sink.write_all(pending)
         except BaseException:
             sink.abort()
             raise
-        if sink.size <= self.spool_bytes:
-            return self._finish(sink)  # still in memory: nothing here can block
+        if sink.in_memory:
+            return self._finish(sink)  # nothing here can block
         return await asyncio.to_thread(self._finish, sink)
 
     async def _chunks_of(
@@ -234,12 +289,9 @@ class StreamingFileHandler:
                 yield chunk
 
     def _finish(self, sink: _Sink) -> StreamedFile:
-        spool = sink.spool
-        spool.seek(0)
-        if sink.size <= self.spool_bytes:
-            data = spool.read()
-            spool.close()
-            return StreamedFile(sink.digest.hexdigest(), sink.size, data=data)
+        if sink.in_memory:
+            return StreamedFile(sink.digest.hexdigest(), sink.size, data=sink.take_bytes())
+        spool = sink.take_file()
         mapped = None
         if sink.size > self.mmap_bytes:
             mapped = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
