@@ -186,11 +186,11 @@ class Connection:
 
     async def exchange(self, request: bytes) -> int:
         """Send ``request``; return the answer's status once its whole body has arrived."""
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        assert self._reader is not None
-        self._writer.write(request)
         try:
+            if self._writer is None:
+                self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+            assert self._reader is not None
+            self._writer.write(request)
             await self._writer.drain()
             head = await self._reader.readuntil(b"\r\n\r\n")
             status, length, chunked, close = _parse_head(head)
