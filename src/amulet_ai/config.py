@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="onnxruntime threads inside one inference (0 = runtime default); "
         "idle threads sleep instead of spinning.",
     )
+    busy_intra_op_threads: int = Field(
+        1,
+        ge=0,
+        description="onnxruntime threads inside an inference that starts while another is "
+        "running: a second session of the model, about 20 MB (equal to intra_op_threads: "
+        "one session for all runs).",
+    )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across graph nodes.")
     warmup_runs: int = Field(2, ge=0, description="Inferences run at load before ready.")
 

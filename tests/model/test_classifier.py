@@ -140,3 +140,27 @@ def test_missing_or_corrupt_model_is_unavailable(model_dir: Path, tmp_path: Path
     (tmp_path / "metadata.json").write_text(json.dumps({"name": "x"}))
     with pytest.raises(ModelUnavailable):
         AmuletClassifier.load(tmp_path)
+
+
+def test_overlapping_runs_use_the_busy_session_with_the_same_answers(
+    model_dir: Path, make_photo: Callable[..., bytes]
+) -> None:
+    adaptive = AmuletClassifier.load(model_dir, intra_op_threads=2, busy_intra_op_threads=1)
+    assert adaptive.session.get_session_options().intra_op_num_threads == 2
+    assert adaptive.busy_session is not None
+    assert adaptive.busy_session.get_session_options().intra_op_num_threads == 1
+    photos = [make_photo(seed=40 + s) for s in range(8)]
+    alone = [adaptive.classify(p) for p in photos]
+    assert adaptive.busy_runs.value == 0  # one at a time: always the many-thread session
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(adaptive.classify, photos * 4))
+    assert adaptive.busy_runs.value > 0
+    for got, want in zip(together, alone * 4, strict=True):
+        assert got.top1.class_id == want.top1.class_id
+        assert got.top1.probability == pytest.approx(want.top1.probability, abs=1e-5)
+        assert got.unknown.score == pytest.approx(want.unknown.score, abs=1e-3)
+
+
+def test_equal_thread_counts_load_one_session(model_dir: Path) -> None:
+    single = AmuletClassifier.load(model_dir, intra_op_threads=1, busy_intra_op_threads=1)
+    assert single.busy_session is None
