@@ -337,7 +337,7 @@ def _pair_table(title: str, rows: dict[str, Any], a: str, b: str) -> list[str]:
 
 def _batching_lines(b: dict[str, Any]) -> list[str]:
     lines = [
-        f"| micro-batching, concurrency {b['concurrency']} | img/s | p50 ms | p99 ms "
+        f"| server settings, concurrency {b['concurrency']} | img/s | p50 ms | p99 ms "
         "| CPU ms/req | vs default |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -350,7 +350,11 @@ def _batching_lines(b: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Default: `AMULET_BATCH_MAX_SIZE={b['default_batch_max_size']}`, "
-        f"`AMULET_INFERENCE_WORKERS={b['default_inference_workers']}`; best measured "
+        f"`AMULET_INFERENCE_WORKERS={b['default_inference_workers']}`, "
+        f"`AMULET_INTRA_OP_THREADS={b.get('default_intra_op_threads', '-')}`, "
+        f"`AMULET_BUSY_INTRA_OP_THREADS={b.get('default_busy_intra_op_threads', '-')}` "
+        "(one_session: every run on the many-thread session; batch_8: micro-batches of up "
+        "to 8; batch_1_threads_8: 8 inference workers); best measured "
         f"(beating the default by more than {b['margin']:.0%}, else the default): "
         f"`{b['best']}`; the default {agrees}.",
     ]
@@ -366,7 +370,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{env['cores_logical']} cores, Python {env['python']}, onnxruntime "
         f"{env['onnxruntime']}, load average at start {env['load_average_at_start'][0]:.1f}. "
         "Ratios come from settings measured in alternating rounds of the same run. "
-        "CPU ms/req: server + load generator (both on this machine).",
+        "Load: `bench/load.py`, keep-alive HTTP/1.1 clients with each photo's request built "
+        "once (as wrk does). CPU ms/req: server + load generator (both on this machine).",
         "",
         *_targets_table(results["targets"]),
     ]
