@@ -382,7 +382,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             *_levels_table(service["levels"]),
             "",
             "Raw onnxruntime: `session.run` on tensors made beforehand from the same photos, "
-            "from as many threads as there are clients, in the benchmark's process. Naive: "
+            "from as many threads as there are clients, in the benchmark's process (several "
+            "clients: on the one-thread session, the faster for many callers). Naive: "
             "`bench/naive_service.py` (whole body awaited, full decode, `session.run` on the "
             "event loop, onnxruntime defaults).",
         ]
