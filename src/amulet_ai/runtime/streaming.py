@@ -281,12 +281,14 @@ class StreamingFileHandler:
     async def _chunks_of(
         self, source: AsyncReadable | AsyncIterable[Chunk]
     ) -> AsyncIterator[Chunk]:
-        if isinstance(source, AsyncReadable):
-            while data := await source.read(self.chunk_bytes):
-                yield data
-        else:
+        # The ABC check is cached per class; a runtime Protocol check walks the protocol's
+        # members on every call.
+        if isinstance(source, AsyncIterable):
             async for chunk in source:
                 yield chunk
+        else:
+            while data := await source.read(self.chunk_bytes):
+                yield data
 
     def _finish(self, sink: _Sink) -> StreamedFile:
         if sink.in_memory:
