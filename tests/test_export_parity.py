@@ -7,20 +7,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from amulet_ai.imaging.decode import decode_image, to_tensor  # noqa: E402
+from amulet_ai.training.crossval import head_columns  # noqa: E402
 from amulet_ai.training.export import (  # noqa: E402
     DeployableModel,
     ExportParityError,
     check_parity,
     export_onnx,
 )
-from amulet_ai.training.features import FEATURE_DIM, LEVEL_CHANNELS, load_backbone  # noqa: E402
+from amulet_ai.training.features import (  # noqa: E402
+    FEATURE_DIM,
+    LEVEL_CHANNELS,
+    load_backbone,
+    pool_levels,
+)
 from amulet_ai.training.head import LinearHead, fit_linear_head  # noqa: E402
-from amulet_ai.training.unknown import MahalanobisDetector, fit_mahalanobis  # noqa: E402
+from amulet_ai.training.unknown import (  # noqa: E402
+    MahalanobisDetector,
+    fit_mahalanobis,
+    fit_nearest_reference,
+)
 
 pytestmark = pytest.mark.train
 
@@ -120,3 +131,38 @@ def test_fine_tuned_graph_keeps_the_frozen_detector(
     assert float((logits - frozen_logits).abs().max()) > 1e-3
     torch.testing.assert_close(unknown, frozen_unknown, rtol=0, atol=1e-5)
     torch.testing.assert_close(logits, cam.mean(dim=(2, 3)) + model.bias, rtol=0, atol=1e-5)
+
+
+def test_nearest_reference_score_in_the_graph_matches_the_detector(
+    exported: tuple[DeployableModel, Path, np.ndarray],
+    head_and_detector: tuple[LinearHead, MahalanobisDetector],
+    tmp_path: Path,
+) -> None:
+    """The shipped detector kind: onnxruntime's unknown score is the numpy detector's on the
+    network's own features, and a reference photo scores zero."""
+    frozen_model, _, batch = exported
+    levels = (0, 1, 2)
+    with torch.no_grad():
+        feats = pool_levels(frozen_model.backbone(torch.from_numpy(batch))).numpy()
+    feats = feats[:, head_columns(levels)]
+    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+    standardised = (feats - mean) / std
+    detector = fit_nearest_reference(standardised[::2])
+    model = DeployableModel(
+        frozen_model.backbone,
+        head_and_detector[0],
+        detector,
+        head_levels=(3,),
+        feature_mean=mean,
+        feature_std=std,
+        detector_levels=levels,
+    )
+    path = tmp_path / "nearest.onnx"
+    export_onnx(model, path)
+    assert check_parity(model, path, batch) <= 1e-4
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    unknown = session.run(["unknown_score"], {"image": batch})[0]
+    expected = detector.score(standardised)
+    np.testing.assert_allclose(unknown, expected, rtol=1e-3, atol=1e-3)
+    assert float(np.abs(unknown[::2]).max()) < 1e-2  # the references themselves
+    assert float(unknown[1::2].min()) > 0.1

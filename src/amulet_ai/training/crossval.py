@@ -14,13 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from amulet_ai.training.calibration import expected_calibration_error, fit_temperature, softmax
 from amulet_ai.training.features import LEVEL_CHANNELS
 from amulet_ai.training.head import LinearHead, fit_linear_head
-from amulet_ai.training.unknown import MahalanobisDetector, auroc, fit_mahalanobis, keep_threshold
+from amulet_ai.training.unknown import (
+    MahalanobisDetector,
+    auroc,
+    fit_mahalanobis,
+    fit_nearest_reference,
+    keep_threshold,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +41,12 @@ class Recipe:
     # Blocks 10, 14 and 15 without the ImageNet head: held-out amulet types (leave one class
     # out) score AUROC 0.80 there against 0.70 with the head included (model card).
     detector_levels: tuple[int, ...] = (0, 1, 2)
+    # "nearest": distance to the closest training photo (its first ``detector_views``
+    # views: the photo and its mirror image); "class_means": Mahalanobis to class means
+    # with a rank-``detector_rank`` shrunk covariance. Held-out amulet types score AUROC
+    # 0.85 with the first and 0.80 with the second (model card).
+    detector: Literal["nearest", "class_means"] = "nearest"
+    detector_views: int = 2
     detector_rank: int = 128
     keep_rate: float = 0.95
 
@@ -65,6 +78,19 @@ def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> list[np.nda
     return [np.array(sorted(f)) for f in folds]
 
 
+def fit_detector(
+    standardised: np.ndarray, labels: np.ndarray, n_classes: int, recipe: Recipe
+) -> MahalanobisDetector:
+    """The recipe's unknown detector on standardised features ``[photos, views, D]``."""
+    dim = standardised.shape[-1]
+    if recipe.detector == "nearest":
+        return fit_nearest_reference(standardised[:, : recipe.detector_views].reshape(-1, dim))
+    flat_labels = np.repeat(labels, standardised.shape[1])
+    return fit_mahalanobis(
+        standardised.reshape(-1, dim), flat_labels, n_classes=n_classes, rank=recipe.detector_rank
+    )
+
+
 def fit_parts(
     features: np.ndarray, labels: np.ndarray, n_classes: int, recipe: Recipe
 ) -> FittedParts:
@@ -74,12 +100,10 @@ def fit_parts(
     flat_labels = np.repeat(labels, n_views)
     cols = head_columns(recipe.head_levels)
     head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
-    flat = flat[:, head_columns(recipe.detector_levels)]
-    mean = flat.mean(axis=0)
-    std = flat.std(axis=0) + 1e-6
-    detector = fit_mahalanobis(
-        (flat - mean) / std, flat_labels, n_classes=n_classes, rank=recipe.detector_rank
-    )
+    detector_feats = features[..., head_columns(recipe.detector_levels)]
+    mean = detector_feats.reshape(-1, detector_feats.shape[-1]).mean(axis=0)
+    std = detector_feats.reshape(-1, detector_feats.shape[-1]).std(axis=0) + 1e-6
+    detector = fit_detector((detector_feats - mean) / std, labels, n_classes, recipe)
     return FittedParts(head, detector, mean.astype(np.float32), std.astype(np.float32))
 
 
@@ -107,7 +131,6 @@ def unseen_type_auroc(
     other classes; its scores of the fold's photos of other classes (known) and of class
     ``c`` (never seen by the detector) are pooled over folds. Returns the AUROC per class.
     """
-    n_views = features.shape[1]
     features = features[..., head_columns(recipe.detector_levels)]
     out = []
     for c in np.unique(labels):
@@ -116,13 +139,13 @@ def unseen_type_auroc(
             train = np.setdiff1d(np.arange(len(labels)), test)
             train = train[labels[train] != c]
             flat = features[train].reshape(-1, features.shape[-1])
-            flat_labels = np.unique(labels[train], return_inverse=True)[1]
+            train_labels = np.unique(labels[train], return_inverse=True)[1]
             mean, std = flat.mean(axis=0), flat.std(axis=0) + 1e-6
-            detector = fit_mahalanobis(
-                (flat - mean) / std,
-                np.repeat(flat_labels, n_views),
-                n_classes=int(flat_labels.max()) + 1,
-                rank=recipe.detector_rank,
+            detector = fit_detector(
+                (features[train] - mean) / std,
+                train_labels,
+                int(train_labels.max()) + 1,
+                recipe,
             )
             scores = detector.score((features[test, 0] - mean) / std)
             known.append(scores[labels[test] != c])

@@ -48,8 +48,9 @@ def _level_slices() -> list[slice]:
 
 
 class DeployableModel(nn.Module):
-    """Backbone + linear head over ``head_levels`` + Mahalanobis score over
-    ``detector_levels``."""
+    """Backbone + linear head over ``head_levels`` + the unknown score over
+    ``detector_levels`` (distance to the nearest detector centre, see
+    :mod:`amulet_ai.training.unknown`)."""
 
     bias: torch.Tensor
     feat_mean: torch.Tensor
@@ -96,6 +97,7 @@ class DeployableModel(nn.Module):
         self.register_buffer("dir_scale", torch.from_numpy(scale.astype(np.float32)))
         self.residual_variance = float(detector.residual_variance)
         self.n_features = int(detector.means.shape[1])
+        self.rank = int(detector.directions.shape[1])  # 0: nearest reference, no directions
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.detector_backbone is None:
@@ -118,10 +120,13 @@ class DeployableModel(nn.Module):
         feats = torch.cat([detector_maps[lv].mean(dim=(2, 3)) for lv in self.detector_levels], 1)
         z = (feats - self.feat_mean) / self.feat_std
         diff = z[:, None, :] - self.class_means[None]
-        proj = diff @ self.directions
-        in_span = ((proj * self.dir_scale) ** 2).sum(-1)
-        residual = (diff**2).sum(-1) - (proj**2).sum(-1)
-        d2 = in_span + residual / self.residual_variance
+        if self.rank:
+            proj = diff @ self.directions
+            in_span = ((proj * self.dir_scale) ** 2).sum(-1)
+            residual = (diff**2).sum(-1) - (proj**2).sum(-1)
+            d2 = in_span + residual / self.residual_variance
+        else:
+            d2 = (diff**2).sum(-1) / self.residual_variance
         unknown = torch.sqrt(torch.clamp(d2.min(dim=1).values, min=0.0) / self.n_features)
         return logits, unknown, cam
 

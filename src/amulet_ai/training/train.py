@@ -35,7 +35,7 @@ from amulet_ai.training.report import format_confusion, format_per_class, format
 logger = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "amulet-effnet-lite0"
-MODEL_VERSION: Final = "1.1.0"
+MODEL_VERSION: Final = "1.2.0"
 ONNX_FILE: Final = "amulet_classifier.onnx"
 PARITY_PHOTOS: Final = 32
 FUSION: Final = {
@@ -68,6 +68,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--finetune-blocks", type=int, default=FineTuneConfig.train_blocks,
         help="how many of the last blocks are fine-tuned (with the head conv)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--detector", choices=("nearest", "class_means"), default=Recipe.detector,
+        help="unknown score: distance to the nearest training photo (shipped), or "
+        "Mahalanobis distance to the class means (model 1.1.0)",
     )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
@@ -110,10 +115,7 @@ def _metadata(
         "classes": class_entries(dataset.classes),
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
-            "method": "min over classes of Mahalanobis distance (Ledoit-Wolf shrunk shared "
-            f"covariance, rank-{recipe.detector_rank} + isotropic residual) on standardised "
-            f"pooled features of {_level_names(recipe.detector_levels)} of the frozen "
-            "ImageNet network; score = sqrt(d^2 / dims)",
+            "method": _detector_method(recipe),
             "levels": list(recipe.detector_levels),
             "threshold": cv.get("threshold"),
             "target_keep_rate": training["keep_rate"],
@@ -129,6 +131,22 @@ def _metadata(
         "training": training,
         "metrics": {"cv": cv_block, "parity_max_abs_logit_diff": parity},
     }
+
+
+def _detector_method(recipe: Recipe) -> str:
+    where = (
+        f"on standardised pooled features of {_level_names(recipe.detector_levels)} of the "
+        "frozen ImageNet network; score = sqrt(d^2 / dims)"
+    )
+    if recipe.detector == "nearest":
+        return (
+            "Euclidean distance to the nearest training photo (each photo and its mirror "
+            f"image, {recipe.detector_views} views) {where}"
+        )
+    return (
+        "min over classes of Mahalanobis distance (Ledoit-Wolf shrunk shared covariance, "
+        f"rank-{recipe.detector_rank} + isotropic residual) {where}"
+    )
 
 
 def _method(config: FineTuneConfig | None) -> str:
@@ -188,7 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     dataset = load_dataset(args.data)
     data_fp = fingerprint(dataset)
-    recipe = Recipe(l2=args.l2)
+    recipe = Recipe(l2=args.l2, detector=args.detector)
     print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")
     backbone = load_backbone()
     cache = None if args.no_cache else args.cache_dir

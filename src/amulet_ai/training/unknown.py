@@ -1,10 +1,19 @@
-"""Unknown-photo score: Mahalanobis distance to the nearest class mean in feature space.
+"""Unknown-photo score: distance in feature space to the nearest of a set of centres.
 
-The covariance is shared by the classes (pooled within-class scatter) and shrunk towards a
-multiple of the identity with the Ledoit-Wolf estimate. To keep the exported graph small,
-the top ``rank`` eigen-directions keep their own variance and the rest share the mean of the
-remaining eigenvalues (probabilistic-PCA form). Max softmax probability is not used: on this
-data photos that are not amulets get higher confidence than real ones.
+Two detectors share one form, ``sqrt(min_c d_c^2 / D)`` under a shared covariance:
+
+* nearest reference (shipped): the centres are the training photos themselves (each photo
+  and its mirror image) and the covariance is the identity on standardised features, so
+  the score is the distance to the closest photo seen in training. A held-out amulet type
+  lies far from every training photo even where it sits between class means (leave one
+  class out: AUROC 0.85 against 0.80 for class means; model card);
+* class means: the centres are the class means and the covariance is the pooled
+  within-class scatter, shrunk towards a multiple of the identity with the Ledoit-Wolf
+  estimate. To keep the exported graph small, the top ``rank`` eigen-directions keep their
+  own variance and the rest share the mean of the remaining eigenvalues.
+
+Max softmax probability is not used: on this data photos that are not amulets get higher
+confidence than real ones.
 
 Example::
 
@@ -13,6 +22,9 @@ Example::
     >>> det = fit_mahalanobis(x, y, n_classes=4, rank=8)
     >>> bool(det.score(x[:5]).mean() < det.score(x[:5] + 20).mean())
     True
+    >>> near = fit_nearest_reference(x)
+    >>> round(float(near.score(x[:1])[0]), 6), bool(near.score(x[:1] + 20)[0] > 1)
+    (0.0, True)
 """
 
 from __future__ import annotations
@@ -24,9 +36,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MahalanobisDetector:
-    """Class means, ``rank`` eigen-directions with their variances and a residual variance."""
+    """Centres (class means or reference photos), ``rank`` eigen-directions with their
+    variances (none for the nearest-reference detector) and a residual variance."""
 
-    means: np.ndarray  # [C, D]
+    means: np.ndarray  # [C, D]: the centres
     directions: np.ndarray  # [D, rank]
     variances: np.ndarray  # [rank]
     residual_variance: float
@@ -89,6 +102,23 @@ def fit_mahalanobis(
         variances=eigvals[:rank].astype(np.float32),
         residual_variance=float(residual_variance),
         shrinkage=shrinkage,
+    )
+
+
+def fit_nearest_reference(references: np.ndarray) -> MahalanobisDetector:
+    """The nearest-reference detector over ``references`` ``[M, D]`` (standardised features).
+
+    Each reference is a centre and the covariance is the identity (no eigen-directions, unit
+    residual variance), so ``score`` is the RMS distance per dimension to the closest one.
+    """
+    refs = np.ascontiguousarray(references, dtype=np.float32)
+    dim = refs.shape[1]
+    return MahalanobisDetector(
+        means=refs,
+        directions=np.zeros((dim, 0), dtype=np.float32),
+        variances=np.zeros(0, dtype=np.float32),
+        residual_variance=1.0,
+        shrinkage=0.0,
     )
 
 
