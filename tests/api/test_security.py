@@ -106,9 +106,26 @@ def test_cors_follows_the_settings(make_client: Callable[..., TestClient]) -> No
     r = client.get("/v1/classes", headers={"Origin": "https://shop.example"})
     assert r.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "X-Request-ID" in r.headers["Access-Control-Expose-Headers"]
-    r = client.options("/v1/predict", headers={**preflight, "Origin": "https://evil.example"})
+    r = client.options(
+        "/v1/predict", headers={**preflight, **HEADERS, "Origin": "https://evil.example"}
+    )
     assert r.status_code == 400
     assert "Access-Control-Allow-Origin" not in r.headers
+    assert r.headers["X-Request-ID"] == REQUEST_ID
+    assert r.json() == {
+        "error": {
+            "code": "cors_rejected",
+            "message": "The CORS preflight was refused: origin not allowed.",
+            "request_id": REQUEST_ID,
+            "details": {"refused": ["origin"]},
+        }
+    }
+    r = client.options(
+        "/v1/predict",
+        headers={**preflight, "Access-Control-Request-Method": "DELETE", "Origin": "https://x.y"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["details"] == {"refused": ["origin", "method"]}
 
 
 def test_no_cors_headers_when_no_origin_is_configured(client: TestClient) -> None:

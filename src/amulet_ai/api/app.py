@@ -30,9 +30,9 @@ lifespan; a missing or broken model leaves the app live but not ready.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 import amulet_ai
+from amulet_ai.api.cors import JsonCORSMiddleware
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["X-API-Key", "X-Admin-Key", "X-Request-ID", "Content-Type"],

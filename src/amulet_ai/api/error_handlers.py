@@ -8,6 +8,9 @@ Three handlers cover everything a route can raise:
 * Starlette's ``HTTPException`` (no such route, wrong method): 404 ``not_found``,
   405 ``method_not_allowed``.
 
+A CORS preflight refused before any route runs gets the same envelope from
+:class:`~amulet_ai.api.cors.JsonCORSMiddleware`: 400 ``cors_rejected``.
+
 Anything else is a bug; :class:`~amulet_ai.api.middleware.RequestContextMiddleware`
 logs it with its traceback and answers 500 ``internal_error`` with no details.
 """

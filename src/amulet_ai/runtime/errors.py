@@ -98,6 +98,11 @@ class ImageTooLarge(PayloadTooLarge):
     default_message = "The image has more pixels than the server accepts."
 
 
+class CorsRejected(InvalidInput):
+    code = "cors_rejected"
+    default_message = "The CORS preflight asks for something this API does not allow."
+
+
 class UnsupportedMediaType(AmuletError):
     status_code = 415
     code = "unsupported_media_type"
