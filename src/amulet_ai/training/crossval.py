@@ -101,8 +101,8 @@ def fit_parts(
     cols = head_columns(recipe.head_levels)
     head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
     detector_feats = features[..., head_columns(recipe.detector_levels)]
-    mean = detector_feats.reshape(-1, detector_feats.shape[-1]).mean(axis=0)
-    std = detector_feats.reshape(-1, detector_feats.shape[-1]).std(axis=0) + 1e-6
+    mean = detector_feats.mean(axis=(0, 1))
+    std = detector_feats.std(axis=(0, 1)) + 1e-6
     detector = fit_detector((detector_feats - mean) / std, labels, n_classes, recipe)
     return FittedParts(head, detector, mean.astype(np.float32), std.astype(np.float32))
 
