@@ -1,9 +1,11 @@
 """What the page remembers within one browser session.
 
 Results are kept under a hash of the photos (front, back) and the options, so a rerun with
-the same photo shows the stored answer and makes no API call. Thumbnails for the history are
-kept in the runtime's :class:`ImageCache` and shown as base64 ``data:`` URIs. The sidebar's
-health report and catalog are remembered for a short while, so reruns do not poll the API.
+the same photo shows the stored answer and makes no API call. A back photo added to the front
+of the newest history entry turns that entry into one for both sides, not a second entry.
+Thumbnails for the history are kept in the runtime's :class:`ImageCache` and shown as base64
+``data:`` URIs. The health report, the catalog and the model's details are remembered for a
+short while, so reruns do not poll the API.
 
 Nothing here imports Streamlit: the page hands in ``st.session_state``, tests a plain dict.
 
@@ -63,6 +65,8 @@ class HistoryEntry:
     """One answer shown in this session, newest first in :attr:`PageSession.history`."""
 
     key: str
+    front_digest: str
+    with_back: bool
     thumbnail_key: str | None
     class_id: str
     name_th: str
@@ -126,15 +130,28 @@ class PageSession:
         return Answer(answer.response, answer.elapsed_ms, from_session=True)
 
     def remember(self, key: str, answer: Answer, front: bytes) -> None:
-        """Store a fresh answer and add it to the history with a thumbnail of the front."""
+        """Store a fresh answer and add it to the history with a thumbnail of the front.
+
+        When the newest entry is this same front alone and this answer adds the back, the
+        entry is replaced: one piece, one entry, marked as using both sides.
+        """
         self.results.set(key, answer)
-        thumbnail = square_picture(front)
-        thumbnail_key = None
-        if thumbnail is not None:
-            thumbnail_key = self.thumbnails.cache_image(thumbnail, "thumbnail.jpg")
+        front_digest = hashlib.sha256(front).hexdigest()
+        with_back = answer.response.images.back is not None
+        newest = self.history[0] if self.history else None
+        if newest and newest.front_digest == front_digest and with_back and not newest.with_back:
+            del self.history[0]
+            thumbnail_key = newest.thumbnail_key
+        else:
+            thumbnail = square_picture(front)
+            thumbnail_key = None
+            if thumbnail is not None:
+                thumbnail_key = self.thumbnails.cache_image(thumbnail, "thumbnail.jpg")
         top1 = answer.response.top1
         entry = HistoryEntry(
             key=key,
+            front_digest=front_digest,
+            with_back=with_back,
             thumbnail_key=thumbnail_key,
             class_id=top1.class_id,
             name_th=top1.name_th,
