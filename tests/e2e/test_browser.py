@@ -12,6 +12,7 @@ only when asked (``AMULET_RECORD=1``), never on a plain run.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -23,9 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from amulet_ai.api.docs import FAVICON_FILE
 from amulet_ai.config import Settings
 from amulet_ai.frontend.failures import message
 from amulet_ai.frontend.i18n import LANGUAGE_NAMES, Language, text
@@ -33,7 +37,7 @@ from amulet_ai.ops.api_process import ApiProcess, free_port
 from amulet_ai.ops.serve import child_env, frontend_command
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -216,6 +220,14 @@ def english_left(page: Page, names: list[str]) -> list[str]:
     return re.findall(r"[A-Za-z]{2,}", shown)
 
 
+def looks_like_our_favicon(png: bytes) -> bool:
+    """The same picture as ``amulet_ai/static/favicon.png`` (Streamlit re-encodes it)."""
+    served = Image.open(io.BytesIO(png)).convert("RGBA")
+    ours = Image.open(FAVICON_FILE).convert("RGBA").resize(served.size)
+    difference = np.abs(np.asarray(served, np.int16) - np.asarray(ours, np.int16))
+    return float(difference.mean()) < 8.0
+
+
 def known_names(api: ApiProcess, field: str) -> list[str]:
     return [c[field] for c in httpx.get(api.url + "/v1/classes").json()["classes"]]
 
@@ -358,6 +370,33 @@ def test_a_busy_collector_is_told_to_wait_and_another_collector_is_still_served(
         upload(page, "front_photo", photo)
         wait_for_answer(page)
         assert page.get_by_text(busy).count() == 0
+
+
+def test_the_api_docs_and_both_favicons_work_with_no_internet(
+    api: ApiProcess, page_url: str, browser: Browser
+) -> None:
+    outside: list[str] = []
+    with tab(browser, DESKTOP) as page:
+
+        def only_loopback(route: Route) -> None:
+            if httpx.URL(route.request.url).host in ("127.0.0.1", "localhost"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_loopback)
+        page.goto(api.url + "/docs", wait_until="domcontentloaded")
+        page.locator(".swagger-ui .info .title").get_by_text("Amulet-AI").wait_for(timeout=20_000)
+        page.locator(".opblock-summary-path", has_text="/v1/predict").first.wait_for()
+        icons = {api.url: page.locator("link[rel~=icon]").first.get_attribute("href")}
+        open_page(page, page_url)  # the page sets its icon once its script has run
+        icons[page_url] = page.locator("link[rel~=icon]").first.get_attribute("href")
+    for base, href in icons.items():
+        answer = httpx.get(httpx.URL(base).join(href or ""), timeout=10)
+        assert answer.status_code == 200, base
+        assert looks_like_our_favicon(answer.content), base
+    assert outside == [], "nothing is fetched from outside the machine"
 
 
 def test_with_the_api_down_the_page_says_so_without_a_traceback(

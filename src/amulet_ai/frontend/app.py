@@ -28,7 +28,7 @@ from amulet_ai.frontend.verdict import verdict
 
 logger = logging.getLogger(__name__)
 
-FAVICON = Path(__file__).resolve().parent / "static" / "favicon.png"
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.png"
 # The heatmap switch's value, kept outside the widget: Streamlit forgets a widget's state
 # on a run that does not draw it (no photo yet), which would turn the switch off.
 HEATMAP_ON = "heatmap_on"
