@@ -48,7 +48,7 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     413: (
         "Upload or image too large",
         "payload_too_large",
-        "The request body is larger than 41943040 bytes.",
+        "The request body is larger than 40.1 MB.",
     ),
     415: (
         "Not a supported image",
