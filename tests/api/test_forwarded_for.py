@@ -47,3 +47,35 @@ def test_the_page_forwards_each_collector_and_a_stranger_cannot(api: ApiProcess)
     assert collectors == [[200, 200, 429], [200, 200, 429]]
     assert [r.status_code for r in lies] == [200, 200, 429]
     assert lies[2].json()["error"]["code"] == "rate_limited"
+
+
+@pytest.fixture(scope="module")
+def keyed_api() -> Iterator[ApiProcess]:
+    env = {
+        "AMULET_RATE_LIMIT": "2/minute",
+        "AMULET_API_KEYS": "page-key",
+        "AMULET_FORWARDED_ALLOW_IPS": PAGE_ADDRESS,
+    }
+    with ApiProcess(free_port(), env=env, ready_timeout_s=120) as server:
+        yield server
+
+
+def test_a_page_with_a_key_still_gives_each_collector_a_limit(keyed_api: ApiProcess) -> None:
+    key = {"X-API-Key": "page-key"}
+    with (
+        from_address(keyed_api, PAGE_ADDRESS) as page,
+        from_address(keyed_api, STRANGER_ADDRESS) as direct,
+        from_address(keyed_api, "127.0.0.4") as other_machine,
+    ):
+        collectors = [
+            [
+                page.get("/v1/classes", headers={**key, "X-Forwarded-For": who}).status_code
+                for _ in range(3)
+            ]
+            for who in ("198.51.100.7", "198.51.100.8")
+        ]
+        # Without a trusted proxy in between, a key is one limit wherever it is used.
+        direct_statuses = [direct.get("/v1/classes", headers=key).status_code for _ in range(2)]
+        elsewhere = other_machine.get("/v1/classes", headers=key).status_code
+    assert collectors == [[200, 200, 429], [200, 200, 429]]
+    assert direct_statuses == [200, 200] and elsewhere == 429
