@@ -8,10 +8,11 @@
   admin routes answer 403 ``forbidden`` ("admin routes are disabled").
 * Rate limits, with the ``limits`` library's moving window: per API key, or per client IP
   when anonymous; a key used through a trusted proxy (``AMULET_FORWARDED_ALLOW_IPS``, the
-  page) counts per key and forwarded client address. Over the limit: 429 ``rate_limited`` with ``Retry-After``; every limited
-  response carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``.
-  The storage is in-process memory unless another ``limits`` storage is passed in (Redis,
-  shared by several processes; sync or asyncio storages both work).
+  page) counts per key and forwarded client address. Over the limit: 429 ``rate_limited``
+  with ``Retry-After``; every limited response carries ``RateLimit-Limit``,
+  ``RateLimit-Remaining`` and ``RateLimit-Reset``. The storage is in-process memory unless
+  another ``limits`` storage is passed in (Redis, shared by several processes; sync or
+  asyncio storages both work).
 """
 
 from __future__ import annotations
