@@ -107,7 +107,7 @@ language: Language = st.session_state.get("language", DEFAULT_LANGUAGE)
 st.set_page_config(
     page_title=text("page_title", language),
     page_icon=str(FAVICON),
-    initial_sidebar_state="collapsed",
+    initial_sidebar_state="auto",  # folded on a phone, open on a desktop
 )
 client = connection.get_client()
 session = get_session(st.session_state)

@@ -83,14 +83,14 @@ def health(
     client: AmuletClient, session: PageSession, headers: dict[str, str], *, refresh: bool = False
 ) -> HealthReport:
     """The API's health report, remembered for a short while."""
-    return session.sidebar_value("health", lambda: client.health(headers=headers), refresh=refresh)
+    return session.service_value("health", lambda: client.health(headers=headers), refresh=refresh)
 
 
 def catalog(client: AmuletClient, session: PageSession, headers: dict[str, str]) -> ClassesResponse:
     """The known types, remembered for a short while."""
-    return session.sidebar_value("classes", lambda: client.classes(headers=headers))
+    return session.service_value("classes", lambda: client.classes(headers=headers))
 
 
 def model_info(client: AmuletClient, session: PageSession, headers: dict[str, str]) -> ModelInfo:
     """The served model and the server's limits, remembered for a short while."""
-    return session.sidebar_value("model", lambda: client.model_info(headers=headers))
+    return session.service_value("model", lambda: client.model_info(headers=headers))

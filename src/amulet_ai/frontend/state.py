@@ -39,8 +39,8 @@ RESULTS_TTL_S: Final = 6 * 3600.0
 THUMBNAILS_MAX_MB: Final = 8.0
 THUMBNAIL_PX: Final = 96
 HISTORY_MAX: Final = 50
-# How long the sidebar trusts a health report or the catalog before asking again.
-SIDEBAR_TTL_S: Final = 30.0
+# How long the page trusts a health report, the catalog or the model details before asking again.
+SERVICE_INFO_TTL_S: Final = 30.0
 
 T = TypeVar("T")
 
@@ -118,8 +118,8 @@ class PageSession:
         default_factory=lambda: ImageCache(max_mb=THUMBNAILS_MAX_MB, ttl_s=RESULTS_TTL_S)
     )
     history: list[HistoryEntry] = field(default_factory=list)
-    sidebar: TTLCache[str, Any] = field(
-        default_factory=lambda: TTLCache(maxsize=8, ttl=SIDEBAR_TTL_S)
+    service_info: TTLCache[str, Any] = field(
+        default_factory=lambda: TTLCache(maxsize=8, ttl=SERVICE_INFO_TTL_S)
     )
 
     def result(self, key: str) -> Answer | None:
@@ -180,13 +180,13 @@ class PageSession:
         self.history.clear()
         self.thumbnails.clear()
 
-    def sidebar_value(self, name: str, fetch: Callable[[], T], *, refresh: bool = False) -> T:
-        """``fetch()``'s value, remembered for :data:`SIDEBAR_TTL_S`; errors are not kept."""
-        if not refresh and name in self.sidebar:
-            value: T = self.sidebar[name]
+    def service_value(self, name: str, fetch: Callable[[], T], *, refresh: bool = False) -> T:
+        """``fetch()``'s value, remembered for :data:`SERVICE_INFO_TTL_S`; errors are not kept."""
+        if not refresh and name in self.service_info:
+            value: T = self.service_info[name]
             return value
         value = fetch()
-        self.sidebar[name] = value
+        self.service_info[name] = value
         return value
 
 
