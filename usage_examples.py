@@ -435,6 +435,11 @@ def demo_client(base_url: str, api_key: str | None) -> None:
         catalog = client.classes()
         print(f"client.classes() -> {[c.id for c in catalog.classes]}")
         print(f"client.health().status -> {client.health().status}")
+        limits = client.model_info().limits
+        print(
+            f"client.model_info().limits -> {limits.max_upload_mb:g} MB per photo, "
+            f"{limits.max_batch_files} files per batch"
+        )
 
 
 def demo_rate_limit(log: Any) -> None:
@@ -450,6 +455,12 @@ def demo_rate_limit(log: Any) -> None:
             extra = f", Retry-After {retry_after} s" if retry_after else ""
             print(f"request {attempt}: {response.status_code} (remaining {remaining}{extra})")
         print(f"the refusal: {response.json()['error']}")
+        # The page sits on 127.0.0.1, the address the API believes X-Forwarded-For from
+        # (AMULET_FORWARDED_ALLOW_IPS): each collector it forwards has a limit of its own.
+        for collector in ("198.51.100.7", "198.51.100.8"):
+            forwarded = {"X-Forwarded-For": collector}
+            statuses = [http.get("/v1/classes", headers=forwarded).status_code for _ in range(6)]
+            print(f"collector {collector} through the page: {statuses}")
 
 
 def api_under_test(log: Any) -> tuple[str, str | None, ApiProcess | None]:

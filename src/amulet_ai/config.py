@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma separated."
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Peers whose X-Forwarded-For the API trusts (the page's address), comma "
+        "separated; `all` sets the page's loopback address.",
+    )
 
     # --- Frontend and client -------------------------------------------------------------
     frontend_host: str = Field("127.0.0.1", description="Address the Streamlit page binds to.")
@@ -179,7 +184,7 @@ class Settings(BaseSettings):
         15.0, gt=0, description="Seconds the circuit stays open before a trial request."
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

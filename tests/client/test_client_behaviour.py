@@ -152,6 +152,31 @@ def test_a_retry_after_too_long_to_wait_ends_the_retries(error_json: ErrorJson) 
     assert len(handler.requests) == 1 and caught.value.retry_after == 600.0
 
 
+def test_a_client_that_must_not_wait_reports_a_429_at_once(error_json: ErrorJson) -> None:
+    limited = httpx.Response(
+        429, json=error_json("rate_limited", "Slow down."), headers={"Retry-After": "7"}
+    )
+    handler = Recorder(limited, httpx.ConnectError("refused"))
+    with make_client(handler, retries=3, max_retry_after_s=0.0) as client:
+        with pytest.raises(RateLimited) as caught:
+            client.classes()
+        assert len(handler.requests) == 1 and caught.value.retry_after == 7.0
+        # Connection failures carry no Retry-After: they are still retried.
+        with pytest.raises(UpstreamUnavailable):
+            client.health()
+    assert len(handler.requests) == 5
+
+
+def test_per_call_headers_travel_with_that_call_only(predict_json: dict[str, Any]) -> None:
+    handler = Recorder(httpx.Response(200, json=predict_json))
+    forwarded = {"X-Forwarded-For": "198.51.100.7"}
+    with make_client(handler) as client:
+        client.predict(b"photo", headers=forwarded)
+        client.predict(b"photo")
+    assert handler.requests[0].headers["X-Forwarded-For"] == "198.51.100.7"
+    assert "X-Forwarded-For" not in handler.requests[1].headers
+
+
 def test_connection_errors_are_retried_then_reported_as_upstream_unavailable() -> None:
     handler = Recorder(httpx.ConnectError("refused"))
     with make_client(handler, retries=2) as client, pytest.raises(UpstreamUnavailable) as caught:

@@ -16,7 +16,9 @@ Routes (error bodies are always ``{"error": {"code", "message", "request_id"}}``
     GET  /v2/models/{name}        OIP model metadata
     GET  /v2/models/{name}/ready  OIP model readiness
     GET  /metrics                 Prometheus exposition
-    GET  /docs, /openapi.json     OpenAPI
+    GET  /docs, /redoc            OpenAPI pages, served from local files (no CDN)
+    GET  /openapi.json            OpenAPI document
+    GET  /favicon.ico             the API's icon
 
 Run it::
 
@@ -33,6 +35,7 @@ from fastapi import FastAPI
 
 import amulet_ai
 from amulet_ai.api.cors import JsonCORSMiddleware
+from amulet_ai.api.docs import install_docs
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
@@ -66,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=amulet_ai.__version__,
         summary="Photo classifier for Thai Buddhist amulets (พระเครื่อง).",
         lifespan=lifespan,
+        # Served by install_docs from local files: the default pages load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services
@@ -82,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, traffic=services.traffic, metrics=services.metrics)
     for module in (predict, catalog, admin, health, oip, metrics):
         app.include_router(module.router)
+    install_docs(app)
     return app

@@ -64,6 +64,13 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 HealthDep = Annotated[HealthMonitor, Depends(get_health_monitor)]
 
 
+def _forwarded_by_proxy(request: Request, address: str) -> bool:
+    # uvicorn replaces the client address with the forwarded one only for a trusted peer;
+    # from anyone else the header stays but the address is still the peer's own.
+    forwarded = request.headers.get("x-forwarded-for")
+    return forwarded is not None and address in (part.strip() for part in forwarded.split(","))
+
+
 async def authorize(
     request: Request,
     x_api_key: Annotated[
@@ -72,12 +79,18 @@ async def authorize(
 ) -> str:
     """Check the API key and count the request against its rate limit.
 
-    Returns the caller's identity: ``key:<digest>``, or ``ip:<address>`` when anonymous.
+    Returns the caller's identity: ``key:<digest>``, or ``ip:<address>`` when anonymous. A
+    key used through a trusted proxy (the page, ``AMULET_FORWARDED_ALLOW_IPS``) on behalf of
+    a forwarded address is ``key:<digest>:ip:<address>``: one limit per collector, not one
+    for everyone behind the page's key.
     """
     services = _services(request)
+    address = request.client.host if request.client else "unknown"
     identity = services.api_keys.identify(x_api_key)
     if identity is None:
-        identity = f"ip:{request.client.host if request.client else 'unknown'}"
+        identity = f"ip:{address}"
+    elif _forwarded_by_proxy(request, address):
+        identity = f"{identity}:ip:{address}"
     limiter = services.rate_limiter
     if limiter.enabled:
         verdict = await limiter.hit(identity)

@@ -76,7 +76,9 @@ class Services:
         self.health = HealthMonitor(self.memory, self.prediction, self.traffic, self.shared)
         self.forms = PredictForms(
             single=FormRules.for_settings(settings, {"front": 1, "back": 1}, ["front"]),
-            batch=FormRules.for_settings(settings, {"files": settings.max_batch_files}, ["files"]),
+            batch=FormRules.for_settings(
+                settings, {"files": settings.max_batch_files}, ["files"], file_errors=True
+            ),
         )
         self.gc = GarbageCollectionManager(
             high_water_mb=settings.gc_high_water_mb, interval_s=settings.gc_interval_s

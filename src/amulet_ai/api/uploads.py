@@ -10,7 +10,9 @@ Limits, each a clean 4xx in the error envelope:
 
 * a declared ``Content-Length`` over the body ceiling: 413 before a byte is read;
 * the body (chunked or not) crossing the ceiling, or a part crossing ``max_file_bytes``:
-  413 as soon as it happens;
+  413 as soon as it happens; where a route takes files one by one (``file_errors``, the
+  batch), an oversized part is skipped and kept as its own :class:`RejectedFile` instead,
+  and only the body ceiling refuses the whole request;
 * not ``multipart/form-data`` (nor, where the route takes one, a photo sent as the raw
   body with an image ``Content-Type``): 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
@@ -41,7 +43,7 @@ from amulet_ai.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler
+from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler, human_size
 
 _MB = 1024 * 1024
 # Room for boundaries and part headers on top of the files themselves.
@@ -61,6 +63,8 @@ class FormRules:
     spool_bytes: int = 2 * 1024 * 1024
     mmap_bytes: int = 50 * 1024 * 1024
     idle_timeout_s: float | None = None
+    # An oversized file becomes its own RejectedFile rather than a 413 for the request.
+    file_errors: bool = False
 
     @property
     def max_body_bytes(self) -> int:
@@ -68,12 +72,18 @@ class FormRules:
 
     @classmethod
     def for_settings(
-        cls, settings: Settings, fields: Mapping[str, int], required: Iterable[str]
+        cls,
+        settings: Settings,
+        fields: Mapping[str, int],
+        required: Iterable[str],
+        *,
+        file_errors: bool = False,
     ) -> FormRules:
         """A route's form with the upload limits of ``settings``."""
         return cls(
             fields=fields,
             required=frozenset(required),
+            file_errors=file_errors,
             max_file_bytes=settings.max_upload_bytes,
             spool_bytes=int(settings.stream_spool_mb * _MB),
             mmap_bytes=int(settings.stream_mmap_mb * _MB),
@@ -90,11 +100,22 @@ class UploadedFile:
     content: StreamedFile
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedFile:
+    """A file part refused on its own (too large), its bytes skipped; the rest go on."""
+
+    field: str
+    filename: str | None
+    error: PayloadTooLarge
+
+
 @dataclass(slots=True)
 class Form:
     """The parsed form; close it to release spooled temporary files."""
 
     files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+    # Every part in the order sent, refused ones included.
+    parts: dict[str, list[UploadedFile | RejectedFile]] = field(default_factory=dict)
 
     def one(self, name: str) -> UploadedFile | None:
         found = self.files.get(name)
@@ -102,6 +123,17 @@ class Form:
 
     def all(self, name: str) -> list[UploadedFile]:
         return list(self.files.get(name, ()))
+
+    def entries(self, name: str) -> list[UploadedFile | RejectedFile]:
+        """The parts of ``name`` in the order sent, each read or refused."""
+        if name in self.parts:
+            return list(self.parts[name])
+        return list(self.files.get(name, []))
+
+    def add(self, part: UploadedFile | RejectedFile) -> None:
+        self.parts.setdefault(part.field, []).append(part)
+        if isinstance(part, UploadedFile):
+            self.files.setdefault(part.field, []).append(part)
 
     def close(self) -> None:
         for parts in self.files.values():
@@ -123,7 +155,8 @@ def _check_declared_length(request: Request, ceiling: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > ceiling:
         raise PayloadTooLarge(
-            f"The request body is larger than {ceiling} bytes.", details={"max_bytes": ceiling}
+            f"The request body is larger than {human_size(ceiling)}.",
+            details={"max_bytes": ceiling},
         )
 
 
@@ -221,7 +254,7 @@ async def _events(
             received += len(chunk)
             if received > ceiling:
                 raise PayloadTooLarge(
-                    f"The request body is larger than {ceiling} bytes.",
+                    f"The request body is larger than {human_size(ceiling)}.",
                     details={"max_bytes": ceiling},
                 )
             parser.write(chunk)
@@ -257,11 +290,30 @@ def _accept_field(name: str, form: Form, rules: FormRules) -> None:
     if limit is None:
         expected = ", ".join(sorted(rules.fields))
         raise ValidationFailed(f"Unexpected form field; this route takes: {expected}.")
-    if len(form.files.get(name, ())) >= limit:
+    if len(form.entries(name)) >= limit:
         raise ValidationFailed(
             f"{name}: at most {limit} file{'s' if limit > 1 else ''} per request.",
             details={"field": name, "max_files": limit},
         )
+
+
+async def _read_part(
+    handler: StreamingFileHandler,
+    data: AsyncIterator[bytes],
+    rules: FormRules,
+    name: str,
+    filename: str | None,
+) -> UploadedFile | RejectedFile:
+    try:
+        return UploadedFile(name, filename, await handler.read_async(data))
+    except PayloadTooLarge as exc:
+        if not rules.file_errors:
+            raise
+        refused = RejectedFile(name, filename, exc)
+    # The rest of the refused part is read past, not kept; the body ceiling still counts it.
+    async for _ in data:
+        pass
+    return refused
 
 
 async def read_form(request: Request, rules: FormRules) -> Form:
@@ -287,13 +339,12 @@ async def read_form(request: Request, rules: FormRules) -> Form:
             if kind == "headers":
                 name, filename = _part_name(payload)
                 _accept_field(name, form, rules)
-                content = await handler.read_async(_part_data(events))
-                form.files.setdefault(name, []).append(UploadedFile(name, filename, content))
+                form.add(await _read_part(handler, _part_data(events), rules, name, filename))
             elif kind == "done":
                 finished = True
         if not finished:
             raise InvalidInput("The multipart/form-data body ends before its closing boundary.")
-        missing = sorted(rules.required - form.files.keys())
+        missing = sorted(rules.required - form.parts.keys())
         if missing:
             raise ValidationFailed(f"{missing[0]}: field required.", details={"missing": missing})
     except BaseException:

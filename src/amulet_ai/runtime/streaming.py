@@ -40,6 +40,18 @@ _MB = 1024 * 1024
 # loop stays free (hashlib and file writes release the GIL for large buffers).
 _OFFLOAD_BYTES = 256 * 1024
 
+
+def human_size(size_bytes: int) -> str:
+    """A byte count as people write it, in MB (KB below one MB), for error messages.
+
+    >>> human_size(20 * 1024 * 1024), human_size(41_943_040 + 65_536), human_size(512 * 1024)
+    ('20 MB', '40.1 MB', '512 KB')
+    """
+    if size_bytes >= _MB:
+        return f"{round(size_bytes / _MB, 1):g} MB"
+    return f"{round(size_bytes / 1024, 1):g} KB"
+
+
 Chunk = bytes | bytearray | memoryview
 """One piece of a stream; it is consumed before the next is asked for, so a producer may
 reuse its buffer."""
@@ -159,7 +171,7 @@ class _Sink:
         if self.max_bytes is not None and self.accepted + incoming > self.max_bytes:
             self.abort()
             raise PayloadTooLarge(
-                f"The upload exceeds {self.max_bytes} bytes.",
+                f"The upload is larger than {human_size(self.max_bytes)}.",
                 details={"max_bytes": self.max_bytes},
             )
         self.accepted += incoming
@@ -307,7 +319,7 @@ class StreamingFileHandler:
             size = os.fstat(file.fileno()).st_size
             if self.max_bytes is not None and size > self.max_bytes:
                 raise PayloadTooLarge(
-                    f"The file exceeds {self.max_bytes} bytes.",
+                    f"The file is larger than {human_size(self.max_bytes)}.",
                     details={"max_bytes": self.max_bytes, "size": size},
                 )
             if size > self.mmap_bytes:

@@ -18,7 +18,7 @@ from amulet_ai.api.schemas import (
     PredictResponse,
     Timing,
 )
-from amulet_ai.api.uploads import RAW_PHOTO_TYPES, read_form, read_upload
+from amulet_ai.api.uploads import RAW_PHOTO_TYPES, RejectedFile, read_form, read_upload
 from amulet_ai.errors import AmuletError
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.results import Classification
@@ -127,23 +127,27 @@ async def predict_batch(
     top_k: TopK = 3,
     explain: Explain = False,
 ) -> Response:
-    """Classify several independent photos; a bad file gets its own error entry."""
+    """Classify several independent photos; a bad or oversized file gets its own error entry."""
     form = await read_form(request, forms.batch)
     try:
+        entries = form.entries("files")
         files = form.all("files")
         outcome = await service.predict_batch(
             classifier, [f.content for f in files], top_k=top_k, explain=explain
         )
     finally:
         form.close()
+    answers = iter(zip(outcome.items, outcome.cached, strict=True))
     items = []
-    for i, (upload, found, hit) in enumerate(
-        zip(files, outcome.items, outcome.cached, strict=True)
-    ):
-        item = _item(i, upload.filename, found)
+    for i, entry in enumerate(entries):
+        if isinstance(entry, RejectedFile):
+            items.append(_item(i, entry.filename, entry.error))
+            continue
+        found, hit = next(answers)
+        item = _item(i, entry.filename, found)
         item.cached = hit
         items.append(item)
-    request.state.cached = bool(files) and all(outcome.cached)
+    request.state.cached = bool(files) and len(files) == len(entries) and all(outcome.cached)
     body = BatchResponse(
         request_id=request.state.request_id,
         model=_model_ref(classifier),
