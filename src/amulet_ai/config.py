@@ -147,6 +147,26 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS, comma separated."
     )
 
+    # --- Saved work ----------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Folder for local data: the SQLite database by default."
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the database (sqlite:///FILE or "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB); unset = SQLite file data_dir/amulet.db.",
+    )
+    database_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait for a database lock (SQLite busy timeout) or connection.",
+    )
+    history: Literal["off", "results", "photos"] = Field(
+        "results",
+        description="What POST /v1/predict?save=true keeps: off = nothing, results = the "
+        "answer only, photos = the answer and the photos (re-encoded JPEG, EXIF stripped).",
+    )
+
     # --- Frontend and client -------------------------------------------------------------
     frontend_host: str = Field("127.0.0.1", description="Address the Streamlit page binds to.")
     frontend_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit page.")
@@ -184,6 +204,13 @@ class Settings(BaseSettings):
     @property
     def metadata_path(self) -> Path:
         return self.model_dir / self.metadata_file
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: ``database_url``, else the SQLite file in ``data_dir``."""
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'amulet.db').as_posix()}"
 
     @property
     def max_upload_bytes(self) -> int:
