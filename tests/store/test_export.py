@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import result_for
 from PIL import Image
 
@@ -51,3 +52,30 @@ def test_export_writes_the_training_layout_and_a_manifest(
         assert Image.open(io.BytesIO(path.read_bytes())).format == "JPEG"
     dataset = load_dataset(tmp_path)
     assert dataset.per_class() == {"phra_sivali": 1, "prok_bodhi_9_leaves": 1, "waek_man": 2}
+
+
+def test_several_data_folders_load_as_one_dataset(
+    store: Store, kept: Callable[[int], KeptPhoto], tmp_path: Path, make_photo: Callable[..., bytes]
+) -> None:
+    dev = tmp_path / "dev"
+    for class_id in ("phra_sivali", "waek_man"):
+        (dev / class_id / "front").mkdir(parents=True)
+        (dev / class_id / "front" / "a.jpg").write_bytes(make_photo(64, 64, seed=1))
+    item = store.history.save("ann", result_for("waek_man"), model=MODEL, front=kept(1))
+    store.history.set_feedback("ann", item, correct=False, class_id="wat_nong_e_duk")
+    exported = tmp_path / "feedback"
+    export_feedback(store.db, exported)
+
+    dataset = load_dataset(dev, exported)
+
+    assert dataset.classes == ("phra_sivali", "waek_man", "wat_nong_e_duk")
+    assert dataset.per_class() == {"phra_sivali": 1, "waek_man": 1, "wat_nong_e_duk": 1}
+    assert [p.label for p in dataset.photos] == [0, 1, 2]
+
+
+def test_train_takes_several_data_folders(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from amulet_ai.training.train import _parse
+
+    args = _parse(["--data", "a", "--data", "b", "--out", str(tmp_path)])
+    assert args.data == [Path("a"), Path("b")]
