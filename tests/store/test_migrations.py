@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -63,4 +65,19 @@ def test_the_migrations_match_the_models(database_url: str) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+    db.dispose()
+
+
+def test_processes_upgrading_at_once_all_succeed(database_url: str) -> None:
+    code = (
+        "import sys; from amulet_ai.store import Database, upgrade; upgrade(Database(sys.argv[1]))"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, database_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [run.communicate(timeout=60)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], errors
+    db = Database(database_url)
+    assert current(db) == head()
     db.dispose()

@@ -11,12 +11,14 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from amulet_ai.store.database import Database
 
@@ -32,9 +34,22 @@ def alembic_config(db: Database) -> Config:
     return config
 
 
+# Any constant: PostgreSQL advisory locks are named by a 64-bit number.
+_MIGRATION_LOCK = 0x616D756C6574
+
+
+# Alembic keeps the running migration in module globals: one at a time per process.
+_ALEMBIC = threading.Lock()
+
+
 def _run(db: Database, action: str, revision: str) -> None:
     config = alembic_config(db)
-    with db.engine.begin() as connection:
+    # SQLite: take the write lock at BEGIN, so a second process waits, then finds it done.
+    engine = db.engine.execution_options(sqlite_begin="IMMEDIATE")
+    with _ALEMBIC, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together migrate one after the other, not on top of each other.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
 
