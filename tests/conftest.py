@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from postgres_process import PG_BIN, PostgresServer
+
+from bench.postgres_cluster import PG_BIN, PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "amulets"

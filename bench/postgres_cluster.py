@@ -1,8 +1,11 @@
 """A throwaway PostgreSQL cluster on a free loopback port, made with Debian's initdb/pg_ctl.
 
+The store tests (tests/conftest.py) and the store benchmark (bench/bench_store.py) use it.
+
 PostgreSQL refuses to run as root; when the tests run as root, the cluster's commands run
 as the ``postgres`` user (``runuser``), in a folder that user owns. The cluster trusts local
-connections on 127.0.0.1 only, keeps nothing on exit and skips fsync (tests, not data).
+connections on 127.0.0.1 only and keeps nothing on exit. Tests skip fsync (``durable=False``);
+the benchmark keeps PostgreSQL's defaults so its figures are those of a real server.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ def _as_cluster_user() -> list[str]:
 class PostgresServer:
     """One cluster: :meth:`start`, :meth:`new_database` per test, :meth:`stop` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         assert PG_BIN is not None
+        self.durable = durable
         self.bin = PG_BIN
         self.port = free_port()
         # Not under pytest's tmp_path: the postgres user must be able to reach the folder.
@@ -79,9 +83,10 @@ class PostgresServer:
             )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-c unix_socket_directories={self.root} -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "server.log"), "-w", "-t", str(int(timeout_s)), "start",
