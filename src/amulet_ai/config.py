@@ -89,10 +89,6 @@ class Settings(BaseSettings):
     queue_timeout_s: float = Field(
         10.0, gt=0, description="Longest a request waits for a worker before 503."
     )
-    batch_max_size: int = Field(
-        1, ge=1, description="Micro-batch size; 1 turns micro-batching off (best measured here)."
-    )
-    batch_max_wait_ms: float = Field(2.0, ge=0, description="Longest wait to fill a micro-batch.")
     shutdown_grace_s: float = Field(
         20.0, ge=0, description="Seconds requests in flight get to finish on SIGTERM."
     )
@@ -196,10 +192,6 @@ class Settings(BaseSettings):
             if "*" in self.cors_origins:
                 raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
         return self
-
-    @property
-    def model_path(self) -> Path:
-        return self.model_dir / self.model_file
 
     @property
     def metadata_path(self) -> Path:

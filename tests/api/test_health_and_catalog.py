@@ -155,7 +155,7 @@ def test_draining_refuses_new_work_but_probes_answer(
     make_client: Callable[..., TestClient], photo: bytes
 ) -> None:
     client = make_client()
-    client.app.state.serving.begin_drain()  # type: ignore[attr-defined]
+    client.app.state.services.traffic.begin_drain()  # type: ignore[attr-defined]
     r = client.post("/v1/predict", files={"front": ("a.jpg", photo)}, headers=HEADERS)
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "1"

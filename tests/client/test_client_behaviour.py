@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from amulet_ai.client import API_KEY_HEADER, AmuletClient, AsyncAmuletClient, parse_retry_after
-from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     CircuitOpen,
     Overloaded,
@@ -23,6 +22,7 @@ from amulet_ai.runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
 
 ErrorJson = Callable[[str, str], dict[str, Any]]
 

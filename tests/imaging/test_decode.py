@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from amulet_ai.imaging.decode import (
     NEUTRAL_BACKGROUND,
     decode_image,
     load_path,
     to_tensor,
 )
-from amulet_ai.runtime.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 
 
 def encode(img: Image.Image, fmt: str, **params: object) -> bytes:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from amulet_ai import AmuletClassifier
+from amulet_ai.errors import InvalidInput, ModelUnavailable
 from amulet_ai.imaging.decode import decode_image, to_tensor
 from amulet_ai.model.fusion import fuse_pair
-from amulet_ai.runtime.errors import InvalidInput, ModelUnavailable
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
 from amulet_ai.api.routes import admin, catalog, health, metrics, oip, predict
-from amulet_ai.api.state import ServingState
+from amulet_ai.api.services import Services
 from amulet_ai.config import Settings, get_settings
 
 _EXPOSED_HEADERS = [
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         'Amulet-AI'
     """
     settings = settings or get_settings()
-    state = ServingState(settings)
+    services = Services(settings)
     app = FastAPI(
         title="Amulet-AI",
         version=amulet_ai.__version__,
@@ -68,9 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.serving = state
-    app.state.metrics = state.metrics
-    install_error_handlers(app)
+    app.state.services = services
+    install_error_handlers(app, services.metrics)
     if settings.cors_origins:
         app.add_middleware(
             JsonCORSMiddleware,
@@ -80,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=_EXPOSED_HEADERS,
         )
     # Added last, so outermost: every response, CORS preflights included, passes through it.
-    app.add_middleware(RequestContextMiddleware, state=state)
+    app.add_middleware(RequestContextMiddleware, traffic=services.traffic, metrics=services.metrics)
     for module in (predict, catalog, admin, health, oip, metrics):
         app.include_router(module.router)
     return app

@@ -29,7 +29,7 @@ from limits.aio import strategies as async_strategies
 from limits.storage import Storage
 from pydantic import SecretStr
 
-from amulet_ai.runtime.errors import Forbidden, RateLimited, Unauthorized
+from amulet_ai.errors import Forbidden, RateLimited, Unauthorized
 
 
 def _fingerprint(key: bytes) -> str:

@@ -11,7 +11,8 @@ Limits, each a clean 4xx in the error envelope:
 * a declared ``Content-Length`` over the body ceiling: 413 before a byte is read;
 * the body (chunked or not) crossing the ceiling, or a part crossing ``max_file_bytes``:
   413 as soon as it happens;
-* not ``multipart/form-data``: 415; no boundary, a malformed body, oversized or too many
+* not ``multipart/form-data`` (nor, where the route takes one, a photo sent as the raw
+  body with an image ``Content-Type``): 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
 * a field the route does not take, a field sent too often, a required field missing:
   422 ``validation_error``, before the next part is read;
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from amulet_ai.runtime.errors import (
+from amulet_ai.config import Settings
+from amulet_ai.errors import (
     InvalidInput,
     PayloadTooLarge,
     RequestTimeout,
@@ -41,6 +43,7 @@ from amulet_ai.runtime.errors import (
 )
 from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler
 
+_MB = 1024 * 1024
 # Room for boundaries and part headers on top of the files themselves.
 _BODY_OVERHEAD_BYTES = 64 * 1024
 _MAX_PART_HEADERS = 8
@@ -62,6 +65,20 @@ class FormRules:
     @property
     def max_body_bytes(self) -> int:
         return sum(self.fields.values()) * self.max_file_bytes + _BODY_OVERHEAD_BYTES
+
+    @classmethod
+    def for_settings(
+        cls, settings: Settings, fields: Mapping[str, int], required: Iterable[str]
+    ) -> FormRules:
+        """A route's form with the upload limits of ``settings``."""
+        return cls(
+            fields=fields,
+            required=frozenset(required),
+            max_file_bytes=settings.max_upload_bytes,
+            spool_bytes=int(settings.stream_spool_mb * _MB),
+            mmap_bytes=int(settings.stream_mmap_mb * _MB),
+            idle_timeout_s=settings.upload_idle_timeout_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,3 +302,52 @@ async def read_form(request: Request, rules: FormRules) -> Form:
     finally:
         await events.aclose()
     return form
+
+
+# A photo may also be the whole request body, with its own media type (front only).
+RAW_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+
+
+async def _raw_chunks(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _body(request, idle_timeout_s):
+            yield chunk
+    except ClientDisconnect as exc:
+        raise InvalidInput("The upload was interrupted.") from exc
+
+
+async def read_photo_body(request: Request, rules: FormRules, field: str) -> Form:
+    """Stream a raw photo body into a :class:`Form` holding it as ``field``.
+
+    The same limits as a multipart part: ``max_file_bytes`` (declared or counted, 413),
+    the idle timeout (408); an empty body is a 422 like a missing field.
+    """
+    _check_declared_length(request, rules.max_file_bytes)
+    handler = StreamingFileHandler(
+        max_bytes=rules.max_file_bytes,
+        spool_bytes=rules.spool_bytes,
+        mmap_bytes=rules.mmap_bytes,
+    )
+    content = await handler.read_async(_raw_chunks(request, rules.idle_timeout_s))
+    if content.size == 0:
+        content.close()
+        raise ValidationFailed(f"{field}: the request body is empty.", details={"missing": [field]})
+    return Form(files={field: [UploadedFile(field, None, content)]})
+
+
+def _media_type(request: Request) -> str:
+    media_type, _ = parse_options_header(request.headers.get("content-type") or "")
+    return media_type.decode("latin-1").lower()
+
+
+async def read_upload(request: Request, rules: FormRules, *, raw_field: str) -> Form:
+    """A multipart form, or one photo sent as the raw body (it becomes ``raw_field``)."""
+    if _media_type(request) in RAW_PHOTO_TYPES:
+        return await read_photo_body(request, rules, raw_field)
+    try:
+        return await read_form(request, rules)
+    except UnsupportedMediaType as exc:
+        raise UnsupportedMediaType(
+            "Send the photos as multipart/form-data, or one photo as the request body with "
+            "Content-Type image/jpeg, image/png, image/webp, image/heic or image/heif."
+        ) from exc

@@ -30,7 +30,7 @@ from amulet_ai.client._options import default_breaker, resolve_options, without_
 from amulet_ai.client._uploads import UploadSource
 from amulet_ai.config import Settings
 from amulet_ai.runtime.circuit import CircuitBreaker
-from amulet_ai.runtime.pool import ConnectionPool
+from amulet_ai.runtime.http_pool import ConnectionPool
 from amulet_ai.runtime.retry import async_retrying
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from amulet_ai.api.schemas import (
 )
 from amulet_ai.client._errors import error_from_response
 from amulet_ai.client._uploads import UploadSource, read_upload
-from amulet_ai.runtime.errors import UpstreamUnavailable
+from amulet_ai.errors import UpstreamUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -30,7 +30,7 @@ from amulet_ai.client._options import default_breaker, resolve_options, without_
 from amulet_ai.client._uploads import UploadSource
 from amulet_ai.config import Settings
 from amulet_ai.runtime.circuit import CircuitBreaker
-from amulet_ai.runtime.pool import SyncConnectionPool
+from amulet_ai.runtime.http_pool import SyncConnectionPool
 from amulet_ai.runtime.retry import retrying
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ class AmuletClient:
     """A blocking client of the Amulet-AI API, over one pooled ``httpx.Client``.
 
     Photos may be given as bytes, a path or a binary file object. Answers are the API's
-    own pydantic models; failures are :class:`~amulet_ai.runtime.errors.AmuletError`
+    own pydantic models; failures are :class:`~amulet_ai.errors.AmuletError`
     subclasses (the API's error code decides which), with
-    :class:`~amulet_ai.runtime.errors.UpstreamUnavailable`,
-    :class:`~amulet_ai.runtime.errors.UpstreamTimeout` and
-    :class:`~amulet_ai.runtime.errors.CircuitOpen` when the API cannot be reached.
+    :class:`~amulet_ai.errors.UpstreamUnavailable`,
+    :class:`~amulet_ai.errors.UpstreamTimeout` and
+    :class:`~amulet_ai.errors.CircuitOpen` when the API cannot be reached.
 
     Unset arguments come from settings (``public_url``, ``client_timeout_s``,
     ``client_retries``, ``circuit_failure_threshold``, ``circuit_reset_s``). Connection

@@ -1,6 +1,6 @@
 """The collector's page: photograph an amulet, learn its type, in Thai or English.
 
-Run it with ``streamlit run src/amulet_ai/frontend/app.py`` (or ``production_runner.py
+Run it with ``streamlit run frontend/app.py`` from the repository root (or ``production_runner.py
 frontend``); it talks to the API at ``AMULET_PUBLIC_URL``. The page reads top to bottom like
 the user's path: language and server in the sidebar, the photos, an early stop while there
 is no front photo, then the answer and the history.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from amulet_ai.errors import AmuletError
 from amulet_ai.frontend import views
 from amulet_ai.frontend.connection import ask, get_client
 from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LABELS, LANGUAGE_NAMES, Language, text
 from amulet_ai.frontend.state import get_session
-from amulet_ai.runtime.errors import AmuletError
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
 

@@ -42,7 +42,7 @@ def ask(client: AmuletClient, session: PageSession, front: bytes, back: bytes | 
     """The answer for these photos: from this session's memory, or from the API.
 
     The heatmap is always requested, so switching the overlay on or off needs no new call.
-    Failures propagate as :class:`~amulet_ai.runtime.errors.AmuletError` and are not
+    Failures propagate as :class:`~amulet_ai.errors.AmuletError` and are not
     remembered, so trying again really asks again.
     """
     key = photo_key(front, back, explain=True)

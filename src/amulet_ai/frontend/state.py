@@ -27,9 +27,9 @@ from typing import Any, Final, TypeVar
 from cachetools import TTLCache
 
 from amulet_ai.api.schemas import PredictResponse
+from amulet_ai.errors import AmuletError
 from amulet_ai.imaging.decode import decode_image
 from amulet_ai.runtime.cache import ByteBudgetCache, ImageCache
-from amulet_ai.runtime.errors import AmuletError
 
 SESSION_KEY: Final = "amulet_page_session"
 RESULTS_MAX_MB: Final = 32.0

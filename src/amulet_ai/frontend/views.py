@@ -15,9 +15,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 from amulet_ai.api.schemas import ClassScore, HealthReport, PhotoResult
 from amulet_ai.client import AmuletClient
+from amulet_ai.errors import AmuletError, CircuitOpen, UpstreamTimeout, UpstreamUnavailable
 from amulet_ai.frontend.i18n import Language, class_name, text
 from amulet_ai.frontend.state import SIDEBAR_TTL_S, Answer, PageSession, square_picture
-from amulet_ai.runtime.errors import AmuletError, CircuitOpen, UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 

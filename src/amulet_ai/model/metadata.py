@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from amulet_ai.runtime.errors import ModelUnavailable
+from amulet_ai.errors import ModelUnavailable
 
 
 class ClassInfo(BaseModel):

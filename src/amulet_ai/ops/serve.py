@@ -21,7 +21,9 @@ from amulet_ai.logging_setup import logging_config
 APP_FACTORY = "amulet_ai.api.app:create_app"
 PACKAGE_DIR = Path(amulet_ai.__file__).resolve().parent
 SRC_DIR = PACKAGE_DIR.parent
-PAGE_PATH = PACKAGE_DIR / "frontend" / "app.py"
+PAGE_PATH = (
+    PACKAGE_DIR / "frontend" / "app.py"
+)  # amulet_ai.frontend.PAGE_FILE, without importing streamlit
 
 
 def serve_api(

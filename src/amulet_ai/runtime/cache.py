@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
-from amulet_ai.runtime.errors import InvalidInput
+from amulet_ai.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from amulet_ai.runtime.errors import LockTimeout
+from amulet_ai.errors import LockTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class LockManager:
 
     Several names are always taken in sorted order, so two callers that name the same locks
     in opposite orders cannot wait on each other forever. A lock not obtained within its
-    timeout raises :class:`~amulet_ai.runtime.errors.LockTimeout` (HTTP 503, retryable).
+    timeout raises :class:`~amulet_ai.errors.LockTimeout` (HTTP 503, retryable).
     Locks are never removed: names are expected to be a small fixed set ("model", ...).
 
     Example::

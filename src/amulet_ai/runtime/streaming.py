@@ -2,7 +2,7 @@
 
 :class:`StreamingFileHandler` consumes a sync or async byte stream (an upload, an HTTP
 body) or a file path. Every chunk updates a running SHA-256 and the byte count; crossing
-``max_bytes`` raises :class:`~amulet_ai.runtime.errors.PayloadTooLarge` at once, before
+``max_bytes`` raises :class:`~amulet_ai.errors.PayloadTooLarge` at once, before
 the rest is read. A stream stays in memory up to ``spool_bytes`` and then spills to an
 anonymous temporary file. Anything over ``mmap_bytes`` is handed out memory-mapped rather
 than read into memory, and is hashed through the mapping window by window, each window
@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol, runtime_checkable
 
-from amulet_ai.runtime.errors import PayloadTooLarge
+from amulet_ai.errors import PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 
