@@ -194,7 +194,7 @@ def _key_json(info: KeyInfo) -> dict[str, object]:
 
 
 def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from amulet_ai.runtime.errors import AmuletError
+    from amulet_ai.errors import AmuletError
     from amulet_ai.store import upgrade
 
     store = _open_store(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from amulet_ai.runtime.errors import NotFound, ValidationFailed
+from amulet_ai.errors import NotFound, ValidationFailed
 from amulet_ai.store import Store
 from amulet_ai.store.keys import KEY_PREFIX, hash_key
 

@@ -10,7 +10,7 @@ from conftest import result_for
 from PIL import Image
 from sqlalchemy import func, select
 
-from amulet_ai.runtime.errors import NotFound
+from amulet_ai.errors import NotFound
 from amulet_ai.store import KeptPhoto, Store
 from amulet_ai.store.models import Photo
 

@@ -7,7 +7,7 @@
 * PostgreSQL (``postgresql+psycopg://``): a pool with pre-ping, a connect timeout.
 
 Every write is one transaction (:meth:`Database.write`); a database that cannot be reached
-or stays locked becomes :class:`~amulet_ai.runtime.errors.StorageUnavailable` (503
+or stays locked becomes :class:`~amulet_ai.errors.StorageUnavailable` (503
 ``storage_unavailable``), whatever the backend said.
 
 These calls block: the API runs them on a worker thread, never on the event loop.
@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from amulet_ai.runtime.errors import StorageUnavailable
+from amulet_ai.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 

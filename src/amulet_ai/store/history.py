@@ -17,7 +17,7 @@ Example::
     >>> history.get("bob", item)
     Traceback (most recent call last):
     ...
-    amulet_ai.runtime.errors.NotFound: No such history item.
+    amulet_ai.errors.NotFound: No such history item.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Generic, Literal, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from amulet_ai.runtime.errors import NotFound
+from amulet_ai.errors import NotFound
 from amulet_ai.store.database import Database
 from amulet_ai.store.images import KeptPhoto
 from amulet_ai.store.keys import ensure_owner

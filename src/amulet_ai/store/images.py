@@ -29,8 +29,8 @@ from typing import Final
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from amulet_ai.imaging.decode import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS
-from amulet_ai.runtime.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 
 pillow_heif.register_heif_opener()
 

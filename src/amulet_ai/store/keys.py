@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from amulet_ai.runtime.errors import NotFound, ValidationFailed
+from amulet_ai.errors import NotFound, ValidationFailed
 from amulet_ai.store.database import Database
 from amulet_ai.store.models import OWNER_MAX, ApiKey, Owner, utcnow
 

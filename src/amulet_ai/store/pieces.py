@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from amulet_ai.runtime.errors import NotFound
+from amulet_ai.errors import NotFound
 from amulet_ai.store.database import Database
 from amulet_ai.store.history import Page, Side, Size, add_photo, photo_bytes
 from amulet_ai.store.images import KeptPhoto
