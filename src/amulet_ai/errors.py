@@ -7,6 +7,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── InvalidInput                 400 invalid_input
     │   ├── CorruptImage             400 corrupt_image
     │   └── ValidationFailed         422 validation_error
+    │       └── UnknownClass         422 unknown_class      (not one of GET /v1/classes)
     ├── PayloadTooLarge              413 payload_too_large
     │   └── ImageTooLarge            413 image_too_large   (too many pixels)
     ├── UnsupportedMediaType         415 unsupported_media_type
@@ -87,6 +88,11 @@ class ValidationFailed(InvalidInput):
     status_code = 422
     code = "validation_error"
     default_message = "A field is missing or has the wrong type."
+
+
+class UnknownClass(ValidationFailed):
+    code = "unknown_class"
+    default_message = "The class id is not one of GET /v1/classes."
 
 
 class PayloadTooLarge(AmuletError):
@@ -258,6 +264,7 @@ __all__ = [
     "ShuttingDown",
     "StorageUnavailable",
     "Unauthorized",
+    "UnknownClass",
     "UnsupportedMediaType",
     "UpstreamTimeout",
     "UpstreamUnavailable",

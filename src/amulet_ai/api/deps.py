@@ -16,14 +16,19 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from amulet_ai.api.owners import Caller
 from amulet_ai.api.readiness import HealthMonitor
+from amulet_ai.api.saved_work import SavedWork
+from amulet_ai.api.saving import HistorySaver
 from amulet_ai.api.security import RateLimiter, check_admin_key
 from amulet_ai.api.services import PredictForms, Services
 from amulet_ai.config import Settings
+from amulet_ai.errors import Forbidden
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
 from amulet_ai.serving.service import PredictionService
+from amulet_ai.store import Store
 
 
 def _services(request: Request) -> Services:
@@ -64,34 +69,73 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 HealthDep = Annotated[HealthMonitor, Depends(get_health_monitor)]
 
 
-async def authorize(
-    request: Request,
-    x_api_key: Annotated[
-        str | None, Header(description="API key, when the server has keys configured.")
-    ] = None,
-) -> str:
-    """Check the API key and count the request against its rate limit.
+async def get_store(request: Request) -> Store:
+    return _services(request).saved.store
 
-    Returns the caller's identity: ``key:<digest>``, or ``ip:<address>`` when anonymous.
+
+async def get_saver(request: Request) -> HistorySaver:
+    return _services(request).saver
+
+
+async def get_saved_work(request: Request) -> SavedWork:
+    return _services(request).saved
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SaverDep = Annotated[HistorySaver, Depends(get_saver)]
+SavedWorkDep = Annotated[SavedWork, Depends(get_saved_work)]
+
+_ApiKeyHeader = Annotated[
+    str | None, Header(description="API key; needed once any key exists (environment or database).")
+]
+
+
+async def authorize(request: Request, x_api_key: _ApiKeyHeader = None) -> Caller:
+    """Find the caller's owner and scopes from the API key; count the request's rate limit.
+
+    The rate-limit bucket is the key (``key:<digest>`` or ``key:<id>``), or the client's
+    address (``ip:<address>``) when no key is needed and none was sent.
     """
     services = _services(request)
-    identity = services.api_keys.identify(x_api_key)
-    if identity is None:
-        identity = f"ip:{request.client.host if request.client else 'unknown'}"
+    host = request.client.host if request.client else "unknown"
+    caller = await services.owners.resolve(x_api_key, host)
     limiter = services.rate_limiter
     if limiter.enabled:
-        verdict = await limiter.hit(identity)
+        verdict = await limiter.hit(caller.identity)
         request.state.response_headers = verdict.headers()
         if not verdict.allowed:
             raise RateLimiter.refuse(verdict)
-    return identity
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authorize)]
+
+
+async def predict_caller(caller: CallerDep) -> Caller:
+    """A caller with the ``predict`` scope (403 otherwise)."""
+    caller.require("predict")
+    return caller
+
+
+async def collection_caller(caller: CallerDep) -> Caller:
+    """A caller with the ``collection`` scope (403 otherwise)."""
+    caller.require("collection")
+    return caller
 
 
 async def require_admin(
+    request: Request,
     settings: SettingsDep,
     x_admin_key: Annotated[str | None, Header(description="The admin key.")] = None,
+    x_api_key: _ApiKeyHeader = None,
 ) -> None:
-    """Allow only callers with the admin key (403 while none is configured)."""
+    """Allow the admin key, or an API key with the ``admin`` scope; else 401/403."""
+    if x_admin_key is None and x_api_key:
+        host = request.client.host if request.client else "unknown"
+        caller = await _services(request).owners.resolve(x_api_key, host)
+        if "admin" in caller.scopes:
+            return
+        raise Forbidden("This API key does not have the 'admin' scope.", details={"scope": "admin"})
     check_admin_key(settings.admin_key, x_admin_key)
 
 
@@ -109,7 +153,9 @@ async def admit_inference(service: PredictionServiceDep) -> AmuletClassifier:
     return service.admit()
 
 
-ApiKeyDep = Annotated[str, Depends(authorize)]
+ApiKeyDep = CallerDep
+PredictCallerDep = Annotated[Caller, Depends(predict_caller)]
+CollectionCallerDep = Annotated[Caller, Depends(collection_caller)]
 AdminDep = Annotated[None, Depends(require_admin)]
 ModelDep = Annotated[AmuletClassifier, Depends(serving_model)]
 AdmittedModelDep = Annotated[AmuletClassifier, Depends(admit_inference)]

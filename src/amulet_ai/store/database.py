@@ -56,7 +56,11 @@ def _build_engine(url: URL, timeout_s: float) -> Engine:
     if url.get_backend_name() == "sqlite":
         path = _sqlite_file(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                # Not fatal here: connecting will fail and report the store unavailable.
+                logger.warning("cannot create the folder of %s", path)
         kwargs: dict[str, Any] = {
             "connect_args": {"timeout": timeout_s, "check_same_thread": False},
         }
