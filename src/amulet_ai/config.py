@@ -209,8 +209,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
-            if not self.api_keys:
-                raise ValueError("AMULET_API_KEYS must be set when AMULET_ENV=production")
+            if not self.api_keys and self.database_url is None:
+                # Keys may live in the database instead; then the API is never open in
+                # production: with no key anywhere, every call needs one (and gets 401).
+                raise ValueError(
+                    "AMULET_API_KEYS must be set when AMULET_ENV=production "
+                    "(or AMULET_DATABASE_URL, with keys made by `keys create`)"
+                )
             if "*" in self.cors_origins:
                 raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
         return self
