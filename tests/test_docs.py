@@ -102,7 +102,9 @@ def served(make_photo: Any) -> dict[str, Any]:
     from amulet_ai.api.app import create_app
     from amulet_ai.config import Settings
 
-    app = create_app(Settings(_env_file=None, rate_limit="", api_keys=[]))
+    app = create_app(
+        Settings(_env_file=None, rate_limit="", api_keys=[], database_url="sqlite://")  # type: ignore[call-arg]
+    )
     with TestClient(app) as client:
         photo = make_photo(320, 240, "JPEG", seed=5)
         answer = client.post("/v1/predict", files={"front": ("a.jpg", photo, "image/jpeg")})

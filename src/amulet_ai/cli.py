@@ -7,6 +7,9 @@ Subcommands::
     all              the API, then the page once the API is ready; stops both together
     health           GET /health as an exit code: 0 ok, 1 degraded, 2 unavailable/unreachable
     config-template  print or write config_template.env, generated from the settings
+    db               upgrade | current | backup FILE: the database of saved work
+    keys             create --owner NAME [--scope ...] [--json] | list [--json] | revoke ID
+    export-feedback  corrected and confirmed photos -> DIR/<class_id>/<front|back>/*.jpg
     test             pytest (needs the `dev` extra), arguments passed through
     train            train the model (needs the `train` extra), arguments passed through
     evaluate         evaluate the model on a photo folder, arguments passed through
@@ -29,12 +32,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from amulet_ai import __version__
 from amulet_ai.config import REPO_ROOT, Settings, get_settings
 from amulet_ai.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from amulet_ai.store import KeyInfo, Store
 
 EXIT_USAGE = 2
 
@@ -164,6 +171,143 @@ def _cmd_config_template(args: argparse.Namespace, _settings: Settings | None) -
     return 0
 
 
+def _open_store(settings: Settings) -> Store:
+    from amulet_ai.store import Store
+
+    return Store.from_settings(settings)
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.store import current, head, upgrade
+
+    store = _open_store(settings)
+    try:
+        if args.action == "upgrade":
+            upgrade(store.db)
+            print(f"{store.db.display_url}: at revision {current(store.db)} (head {head()})")
+        elif args.action == "current":
+            at = current(store.db)
+            state = "up to date" if at == head() else f"behind head {head()}: run `db upgrade`"
+            print(f"{store.db.display_url}: revision {at or 'none'} ({state})")
+            return 0 if at == head() else 1
+        else:
+            if args.file is None:
+                print("error: db backup needs a FILE", file=sys.stderr)
+                return EXIT_USAGE
+            try:
+                store.backup(args.file)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"backed up {store.db.display_url} to {args.file}")
+    finally:
+        store.close()
+    return 0
+
+
+def _key_json(info: KeyInfo) -> dict[str, object]:
+    return {
+        "id": info.id,
+        "owner": info.owner,
+        "prefix": info.prefix,
+        "scopes": list(info.scopes),
+        "created_at": info.created_at.isoformat(),
+        "last_used_at": info.last_used_at.isoformat() if info.last_used_at else None,
+        "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+    }
+
+
+def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.errors import AmuletError
+    from amulet_ai.store import upgrade
+
+    store = _open_store(settings)
+    try:
+        if store.db.is_sqlite:
+            upgrade(store.db)
+        if args.action == "create":
+            made = store.keys.create(args.owner, args.scope or ("predict", "collection"))
+            if args.json:
+                line = {"owner": made.info.owner, "key": made.key, "scopes": list(made.info.scopes)}
+                print(json.dumps(line))
+            else:
+                print(made.key)
+                print(
+                    f"owner {made.info.owner}, scopes {' '.join(made.info.scopes)}, id "
+                    f"{made.info.id}; the key is shown once only",
+                    file=sys.stderr,
+                )
+        elif args.action == "list":
+            keys = store.keys.list()
+            if args.json:
+                print(json.dumps([_key_json(k) for k in keys], indent=2))
+            for k in [] if args.json else keys:
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+                used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+                print(f"{k.id:>4}  {k.prefix}...  {k.owner:<20} {','.join(k.scopes):<26} "
+                      f"created {k.created_at:%Y-%m-%d %H:%M}  used {used}  {state}")  # fmt: skip
+        else:
+            revoked = store.keys.revoke(args.key_id)
+            print(f"revoked key {revoked.id} ({revoked.prefix}...) of {revoked.owner}")
+    except AmuletError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_export_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from amulet_ai.store import export_feedback
+
+    store = _open_store(settings)
+    try:
+        manifest = export_feedback(store.db, args.out)
+    finally:
+        store.close()
+    print(
+        f"wrote {manifest['photos']} photos to {args.out} (skipped {len(manifest['skipped'])}); "
+        f"train on them with: production_runner.py train --data DATA --data {args.out} --out DIR"
+    )
+    return 0
+
+
+def _add_store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser(
+        "db",
+        help="the database of saved work: upgrade, current, backup FILE",
+        epilog="SQLite databases are also upgraded when the API starts; PostgreSQL only here. "
+        "backup copies a SQLite file while it is in use; for PostgreSQL use pg_dump.",
+    )
+    db.add_argument("action", choices=("upgrade", "current", "backup"))
+    db.add_argument("file", nargs="?", type=Path, help="backup: the file to write")
+    db.set_defaults(handler=_cmd_db)
+
+    keys = sub.add_parser("keys", help="API keys: create, list, revoke")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="make a key (printed once)")
+    create.add_argument("--owner", required=True, help="who the key's saved work belongs to")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=("predict", "collection", "admin"),
+        help="repeat for several (default: predict and collection)",
+    )
+    create.add_argument("--json", action="store_true", help='one line {"owner","key","scopes"}')
+    listing = actions.add_parser("list", help="every key (never the key itself)")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    revoke = actions.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key_id", metavar="ID_OR_PREFIX")
+    keys.set_defaults(handler=_cmd_keys)
+
+    export = sub.add_parser(
+        "export-feedback",
+        help="corrected and confirmed photos in the training layout, with a manifest",
+    )
+    export.add_argument("--out", type=Path, required=True, help="folder to write")
+    export.set_defaults(handler=_cmd_export_feedback)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (passthrough ones are listed for --help)."""
     parser = argparse.ArgumentParser(
@@ -215,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", type=Path, metavar="FILE", help="exit 1 if FILE differs from the settings"
     )
     template.set_defaults(handler=_cmd_config_template, needs_settings=False)
+
+    _add_store_commands(sub)
 
     for name, (_, help_text) in PASSTHROUGH.items():
         sub.add_parser(name, help=help_text, add_help=False)

@@ -170,6 +170,26 @@ class Settings(BaseSettings):
         "separated; `all` sets the page's loopback address.",
     )
 
+    # --- Saved work ----------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Folder for local data: the SQLite database by default."
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the database (sqlite:///FILE or "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB); unset = SQLite file data_dir/amulet.db.",
+    )
+    database_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait for a database lock (SQLite busy timeout) or connection.",
+    )
+    history: Literal["off", "results", "photos"] = Field(
+        "results",
+        description="What POST /v1/predict?save=true keeps: off = nothing, results = the "
+        "answer only, photos = the answer and the photos (re-encoded JPEG, EXIF stripped).",
+    )
+
     # --- Frontend and client -------------------------------------------------------------
     frontend_host: str = Field("127.0.0.1", description="Address the Streamlit page binds to.")
     frontend_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit page.")
@@ -194,8 +214,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
-            if not self.api_keys:
-                raise ValueError("AMULET_API_KEYS must be set when AMULET_ENV=production")
+            if not self.api_keys and self.database_url is None:
+                # Keys may live in the database instead; then the API is never open in
+                # production: with no key anywhere, every call needs one (and gets 401).
+                raise ValueError(
+                    "AMULET_API_KEYS must be set when AMULET_ENV=production "
+                    "(or AMULET_DATABASE_URL, with keys made by `keys create`)"
+                )
             if "*" in self.cors_origins:
                 raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
         return self
@@ -203,6 +228,13 @@ class Settings(BaseSettings):
     @property
     def metadata_path(self) -> Path:
         return self.model_dir / self.metadata_file
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: ``database_url``, else the SQLite file in ``data_dir``."""
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'amulet.db').as_posix()}"
 
     @property
     def max_upload_bytes(self) -> int:

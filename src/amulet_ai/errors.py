@@ -7,6 +7,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── InvalidInput                 400 invalid_input
     │   ├── CorruptImage             400 corrupt_image
     │   └── ValidationFailed         422 validation_error
+    │       └── UnknownClass         422 unknown_class      (not one of GET /v1/classes)
     ├── PayloadTooLarge              413 payload_too_large
     │   └── ImageTooLarge            413 image_too_large   (too many pixels)
     ├── UnsupportedMediaType         415 unsupported_media_type
@@ -14,6 +15,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── Forbidden                    403 forbidden
     ├── NotFound                     404 not_found
     ├── MethodNotAllowed             405 method_not_allowed
+    ├── HistoryDisabled              409 history_disabled   (AMULET_HISTORY=off)
     ├── RequestTimeout               408 request_timeout    (an upload stalled)
     ├── RateLimited                  429 rate_limited       (retryable, Retry-After)
     ├── Overloaded                   503 overloaded         (retryable, Retry-After)
@@ -22,6 +24,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     │   └── MemoryLimitExceeded      503 memory_limit_exceeded
     ├── ModelUnavailable             503 model_unavailable  (retryable)
     ├── LockTimeout                  503 lock_timeout       (retryable)
+    ├── StorageUnavailable           503 storage_unavailable (retryable; the database)
     ├── UpstreamUnavailable          503 upstream_unavailable (retryable; client side)
     │   └── CircuitOpen              503 circuit_open
     └── UpstreamTimeout              504 upstream_timeout   (retryable; client side)
@@ -87,6 +90,11 @@ class ValidationFailed(InvalidInput):
     default_message = "A field is missing or has the wrong type."
 
 
+class UnknownClass(ValidationFailed):
+    code = "unknown_class"
+    default_message = "The class id is not one of GET /v1/classes."
+
+
 class PayloadTooLarge(AmuletError):
     status_code = 413
     code = "payload_too_large"
@@ -131,6 +139,12 @@ class MethodNotAllowed(AmuletError):
     status_code = 405
     code = "method_not_allowed"
     default_message = "This method is not allowed on this resource."
+
+
+class HistoryDisabled(AmuletError):
+    status_code = 409
+    code = "history_disabled"
+    default_message = "This server keeps no history (AMULET_HISTORY=off)."
 
 
 class RequestTimeout(AmuletError):
@@ -184,6 +198,13 @@ class LockTimeout(AmuletError):
     default_message = "A shared resource stayed busy too long."
 
 
+class StorageUnavailable(AmuletError):
+    status_code = 503
+    code = "storage_unavailable"
+    retryable = True
+    default_message = "The database cannot be reached; saved work is unavailable for now."
+
+
 class UpstreamUnavailable(AmuletError):
     status_code = 503
     code = "upstream_unavailable"
@@ -227,6 +248,7 @@ __all__ = [
     "CircuitOpen",
     "CorruptImage",
     "Forbidden",
+    "HistoryDisabled",
     "ImageTooLarge",
     "InvalidInput",
     "LockTimeout",
@@ -240,7 +262,9 @@ __all__ = [
     "RateLimited",
     "RequestTimeout",
     "ShuttingDown",
+    "StorageUnavailable",
     "Unauthorized",
+    "UnknownClass",
     "UnsupportedMediaType",
     "UpstreamTimeout",
     "UpstreamUnavailable",

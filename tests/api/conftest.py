@@ -5,6 +5,8 @@
 * ``make_client(**overrides)``: an app of its own for a test that needs other settings.
 * ``live_server(**overrides)``: the app behind a real uvicorn on a free 127.0.0.1 port,
   for what only a socket shows (chunked bodies, early 413, concurrency, shutdown).
+* ``saved`` / ``app_for(**overrides)``: an app on a fresh database of each kind (SQLite
+  and PostgreSQL), with a store on the same database to make keys.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from harness import LiveServer, make_settings
+from saved_harness import Saved
 
 from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
+from amulet_ai.store import Database, Store, upgrade
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +81,26 @@ def live_server(settings_for: Callable[..., Settings]) -> Iterator[Callable[...,
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def app_for(database_url: str, model_dir: Path) -> Iterator[Callable[..., Saved]]:
+    """``app_for(**settings)``: a started app on this test's database (SQLite file or a new
+    PostgreSQL database, migrated first), keeping photos unless told otherwise."""
+    with ExitStack() as stack:
+        store = Store(Database(database_url))
+        upgrade(store.db)
+        stack.callback(store.close)
+
+        def build(**overrides: Any) -> Saved:
+            values = {"database_url": database_url, "history": "photos", **overrides}
+            client = TestClient(create_app(make_settings(model_dir, **values)))
+            return Saved(stack.enter_context(client), store)
+
+        yield build
+
+
+@pytest.fixture
+def saved(app_for: Callable[..., Saved]) -> Saved:
+    """The app on this test's database, keeping photos."""
+    return app_for()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +22,9 @@ from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
 
 REQUEST_ID = "test-request-1"
+# The tests' SQLite databases live here, never in the working directory.
+TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="amulet-api-tests-"))
+atexit.register(shutil.rmtree, TEST_DATA_DIR, True)
 
 
 def make_settings(model_dir: Path, **overrides: Any) -> Settings:
@@ -32,6 +38,7 @@ def make_settings(model_dir: Path, **overrides: Any) -> Settings:
         "rate_limit": "",
         "gc_interval_s": 60.0,
         "max_upload_mb": 2.0,
+        "data_dir": TEST_DATA_DIR,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -36,7 +36,9 @@ def test_prediction_has_every_contract_field(
         "heatmap",
         "cached",
         "timing_ms",
+        "history_id",
     }
+    assert body["history_id"] is None  # not saved without save=true
     assert body["request_id"] == REQUEST_ID
     assert body["model"] == served_model
     assert set(body["top1"]) == CLASS_FIELDS

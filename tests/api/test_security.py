@@ -122,7 +122,7 @@ def test_cors_follows_the_settings(make_client: Callable[..., TestClient]) -> No
     }
     r = client.options(
         "/v1/predict",
-        headers={**preflight, "Access-Control-Request-Method": "DELETE", "Origin": "https://x.y"},
+        headers={**preflight, "Access-Control-Request-Method": "PUT", "Origin": "https://x.y"},
     )
     assert r.status_code == 400
     assert r.json()["error"]["details"] == {"refused": ["origin", "method"]}

@@ -251,3 +251,24 @@ def test_dockerfile_lints_clean_with_hadolint() -> None:
         [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_saved_work_lives_in_postgresql_migrated_before_the_api_starts() -> None:
+    services = _documents(COMPOSE_FILE)[0]["services"]
+    assert services["postgres"]["healthcheck"]["test"][1] == "pg_isready"
+    assert services["migrate"]["command"] == ["amulet-ai", "db", "upgrade"]
+    assert services["api"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    for name in ("api", "migrate"):
+        url = services[name]["environment"]["AMULET_DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://amulet:") and url.endswith(
+            "@postgres:5432/amulet"
+        )
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in _k8s_objects()}
+    assert {("StatefulSet", "amulet-postgres"), ("Service", "amulet-postgres")} <= kinds
+    pod = _deployment("amulet-api")["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["command"] == ["amulet-ai", "db", "upgrade"]
+    for container in (pod["initContainers"][0], pod["containers"][0]):
+        refs = {e["name"]: e.get("valueFrom", {}) for e in container["env"]}
+        assert refs["AMULET_DATABASE_URL"]["secretKeyRef"]["key"] == "database-url"

@@ -2,11 +2,18 @@
 
 Routes (error bodies are always ``{"error": {"code", "message", "request_id"}}``)::
 
-    POST /v1/predict              front (+ back) photo -> classification     API key
-    POST /v1/predict/batch        files[] -> one result or error per file    API key
-    GET  /v1/classes              the known amulet types                     API key
-    GET  /v1/model                model metadata and measured metrics        API key
-    POST /v1/admin/reload         swap in the model on disk                  admin key
+    POST   /v1/predict[?save=true]  front (+ back) photo -> classification   predict
+    POST   /v1/predict/batch        files[] -> one result or error per file  predict
+    GET    /v1/classes              the known amulet types                   any key
+    GET    /v1/model                model metadata and measured metrics      any key
+    GET    /v1/history              the caller's saved checks, newest first  collection
+    GET    /v1/history/{id}         one saved check (+ /photo?size=&side=)   collection
+    DELETE /v1/history/{id}         forget a saved check                     collection
+    POST   /v1/history/{id}/feedback  right, or what it should have been     collection
+    POST   /v1/pieces               a piece of the collection (classified)   collection
+    GET    /v1/pieces               the caller's pieces, newest first        collection
+    GET|PATCH|DELETE /v1/pieces/{id}  (+ /photo/{front|back}?size=)          collection
+    POST   /v1/admin/reload         swap in the model on disk                admin
     GET  /health                  detailed report (200 ok/degraded, 503 unavailable)
     GET  /health/live             liveness (200)
     GET  /health/ready            readiness (200 or 503)
@@ -26,7 +33,9 @@ Run it::
         --timeout-graceful-shutdown 20
 
 or, in code, ``create_app(Settings(model_dir=..., api_keys=...))``. The model loads in the
-lifespan; a missing or broken model leaves the app live but not ready.
+lifespan; a missing or broken model leaves the app live but not ready. The right column is
+the scope an API key needs (:mod:`amulet_ai.api.owners`; with no key anywhere, none is
+needed); admin routes also take ``X-Admin-Key``.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from amulet_ai.api.docs import install_docs
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
-from amulet_ai.api.routes import admin, catalog, health, metrics, oip, predict
+from amulet_ai.api.routes import admin, catalog, health, history, metrics, oip, pieces, predict
 from amulet_ai.api.services import Services
 from amulet_ai.config import Settings, get_settings
 
@@ -80,13 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             JsonCORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["X-API-Key", "X-Admin-Key", "X-Request-ID", "Content-Type"],
             expose_headers=_EXPOSED_HEADERS,
         )
     # Added last, so outermost: every response, CORS preflights included, passes through it.
     app.add_middleware(RequestContextMiddleware, traffic=services.traffic, metrics=services.metrics)
-    for module in (predict, catalog, admin, health, oip, metrics):
+    for module in (predict, catalog, history, pieces, admin, health, oip, metrics):
         app.include_router(module.router)
     install_docs(app)
     return app

@@ -16,14 +16,19 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from amulet_ai.api.owners import Caller
 from amulet_ai.api.readiness import HealthMonitor
+from amulet_ai.api.saved_work import SavedWork
+from amulet_ai.api.saving import HistorySaver
 from amulet_ai.api.security import RateLimiter, check_admin_key
 from amulet_ai.api.services import PredictForms, Services
 from amulet_ai.config import Settings
+from amulet_ai.errors import Forbidden, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
 from amulet_ai.serving.service import PredictionService
+from amulet_ai.store import Store
 
 
 def _services(request: Request) -> Services:
@@ -64,6 +69,27 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 HealthDep = Annotated[HealthMonitor, Depends(get_health_monitor)]
 
 
+async def get_store(request: Request) -> Store:
+    return _services(request).saved.store
+
+
+async def get_saver(request: Request) -> HistorySaver:
+    return _services(request).saver
+
+
+async def get_saved_work(request: Request) -> SavedWork:
+    return _services(request).saved
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SaverDep = Annotated[HistorySaver, Depends(get_saver)]
+SavedWorkDep = Annotated[SavedWork, Depends(get_saved_work)]
+
+_ApiKeyHeader = Annotated[
+    str | None, Header(description="API key; needed once any key exists (environment or database).")
+]
+
+
 def _forwarded_by_proxy(request: Request, address: str) -> bool:
     # uvicorn replaces the client address with the forwarded one only for a trusted peer;
     # from anyone else the header stays but the address is still the peer's own.
@@ -71,40 +97,66 @@ def _forwarded_by_proxy(request: Request, address: str) -> bool:
     return forwarded is not None and address in (part.strip() for part in forwarded.split(","))
 
 
-async def authorize(
-    request: Request,
-    x_api_key: Annotated[
-        str | None, Header(description="API key, when the server has keys configured.")
-    ] = None,
-) -> str:
-    """Check the API key and count the request against its rate limit.
+async def authorize(request: Request, x_api_key: _ApiKeyHeader = None) -> Caller:
+    """Find the caller's owner and scopes from the API key; count the request's rate limit.
 
-    Returns the caller's identity: ``key:<digest>``, or ``ip:<address>`` when anonymous. A
-    key used through a trusted proxy (the page, ``AMULET_FORWARDED_ALLOW_IPS``) on behalf of
-    a forwarded address is ``key:<digest>:ip:<address>``: one limit per collector, not one
-    for everyone behind the page's key.
+    The rate-limit bucket is the key (``key:<digest>`` or ``key:<id>``), or the client's
+    address (``ip:<address>``) when no key is needed and none was sent. A key used through a
+    trusted proxy (the page, ``AMULET_FORWARDED_ALLOW_IPS``) on behalf of a forwarded address
+    counts as ``<key bucket>:ip:<address>``: one limit per collector, not one for everyone
+    behind the page's key.
     """
     services = _services(request)
-    address = request.client.host if request.client else "unknown"
-    identity = services.api_keys.identify(x_api_key)
-    if identity is None:
-        identity = f"ip:{address}"
-    elif _forwarded_by_proxy(request, address):
-        identity = f"{identity}:ip:{address}"
+    host = request.client.host if request.client else "unknown"
+    caller = await services.owners.resolve(x_api_key, host)
+    bucket = caller.identity
+    if not bucket.startswith("ip:") and _forwarded_by_proxy(request, host):
+        bucket = f"{bucket}:ip:{host}"
     limiter = services.rate_limiter
     if limiter.enabled:
-        verdict = await limiter.hit(identity)
+        verdict = await limiter.hit(bucket)
         request.state.response_headers = verdict.headers()
         if not verdict.allowed:
             raise RateLimiter.refuse(verdict)
-    return identity
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authorize)]
+
+
+async def predict_caller(caller: CallerDep) -> Caller:
+    """A caller with the ``predict`` scope (403 otherwise)."""
+    caller.require("predict")
+    return caller
+
+
+async def collection_caller(caller: CallerDep) -> Caller:
+    """A caller with the ``collection`` scope (403 otherwise)."""
+    caller.require("collection")
+    return caller
 
 
 async def require_admin(
+    request: Request,
     settings: SettingsDep,
     x_admin_key: Annotated[str | None, Header(description="The admin key.")] = None,
+    x_api_key: _ApiKeyHeader = None,
 ) -> None:
-    """Allow only callers with the admin key (403 while none is configured)."""
+    """Allow the admin key, or an API key with the ``admin`` scope; else 401/403.
+
+    A valid API key without the scope is 403 ``forbidden`` (it names the scope); any other
+    ``X-API-Key`` (not a key, or one that cannot be checked now) is judged as if absent:
+    the admin key decides.
+    """
+    if x_admin_key is None and x_api_key:
+        host = request.client.host if request.client else "unknown"
+        try:
+            caller = await _services(request).owners.resolve(x_api_key, host)
+        except (Forbidden, StorageUnavailable):
+            caller = None
+        if caller is not None:
+            caller.require("admin")
+            return
     check_admin_key(settings.admin_key, x_admin_key)
 
 
@@ -122,7 +174,9 @@ async def admit_inference(service: PredictionServiceDep) -> AmuletClassifier:
     return service.admit()
 
 
-ApiKeyDep = Annotated[str, Depends(authorize)]
+ApiKeyDep = CallerDep
+PredictCallerDep = Annotated[Caller, Depends(predict_caller)]
+CollectionCallerDep = Annotated[Caller, Depends(collection_caller)]
 AdminDep = Annotated[None, Depends(require_admin)]
 ModelDep = Annotated[AmuletClassifier, Depends(serving_model)]
 AdmittedModelDep = Annotated[AmuletClassifier, Depends(admit_inference)]

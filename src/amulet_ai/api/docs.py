@@ -45,6 +45,11 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
         "request_timeout",
         "No part of the upload arrived for 15 s.",
     ),
+    409: (
+        "History is off on this server",
+        "history_disabled",
+        "This server keeps no history (AMULET_HISTORY=off).",
+    ),
     413: (
         "Upload or image too large",
         "payload_too_large",

@@ -18,6 +18,7 @@ from amulet_ai.api.schemas import (
     MemoryHealth,
     ModelHealth,
     SharedStateHealth,
+    StorageHealth,
     WorkHealth,
 )
 from amulet_ai.api.shared_state import SharedState
@@ -56,8 +57,12 @@ class HealthMonitor:
             problems.append("shutting down")
         return problems
 
-    def report(self) -> HealthReport:
-        """Model, memory, cache, work in flight and shared state, with an overall status."""
+    def report(self, storage: StorageHealth | None = None) -> HealthReport:
+        """Model, memory, cache, work in flight, shared state and storage, with a status.
+
+        A database that does not answer makes the report degraded, not unready: predictions
+        still answer without it.
+        """
         slot = self._service.model
         classifier = slot.current
         reasons = self.problems()
@@ -70,6 +75,9 @@ class HealthMonitor:
         if shared is not None and shared.status == "degraded":
             # Still serving (from in-process state), so degraded, not unready.
             reasons = [*reasons, f"shared state: {shared.reason}"]
+            status = "degraded" if status == "ok" else status
+        if storage is not None and storage.status == "unavailable":
+            reasons = [*reasons, f"storage: {storage.reason}"]
             status = "degraded" if status == "ok" else status
         stats = self._service.cache.stats()
         cache = CacheHealth(enabled=False)
@@ -111,4 +119,5 @@ class HealthMonitor:
                 inference_capacity=pool.capacity,
             ),
             shared_state=shared,
+            storage=storage,
         )

@@ -76,6 +76,11 @@ class PredictResponse(Classification):
     model: ModelRef
     cached: bool = Field(False, description="True when the result came from the cache.")
     timing_ms: Timing
+    history_id: int | None = Field(
+        None,
+        description="With save=true: the id of the saved check in GET /v1/history; null "
+        "when not saved (no save=true, or the database is unavailable).",
+    )
 
 
 class BatchItem(BaseModel):
@@ -86,6 +91,7 @@ class BatchItem(BaseModel):
     cached: bool = False
     result: Classification | None = None
     error: ErrorBody | None = None
+    history_id: int | None = Field(None, description="With save=true: the saved check's id.")
 
 
 class BatchResponse(BaseModel):
@@ -186,6 +192,19 @@ class SharedStateHealth(BaseModel):
     reason: str | None = None
 
 
+class StorageHealth(BaseModel):
+    """The database of saved work (history, pieces, keys), and whether it answers now."""
+
+    backend: Literal["sqlite", "postgresql"]
+    status: Literal["ok", "unavailable"] = Field(
+        description="unavailable: predictions still answer; saved work answers 503."
+    )
+    history: Literal["off", "results", "photos"] = Field(
+        description="What POST /v1/predict?save=true keeps (AMULET_HISTORY)."
+    )
+    reason: str | None = None
+
+
 class WorkHealth(BaseModel):
     requests_in_flight: int = Field(description="HTTP requests being served now.")
     inference_workers: int
@@ -209,6 +228,7 @@ class HealthReport(BaseModel):
     shared_state: SharedStateHealth | None = Field(
         None, description="Set when AMULET_REDIS_URL shares state across processes."
     )
+    storage: StorageHealth | None = None
 
 
 class ProbeResponse(BaseModel):
@@ -294,6 +314,7 @@ __all__ = [
     "ProbeResponse",
     "ReloadResponse",
     "SideResults",
+    "StorageHealth",
     "Timing",
     "UnknownDetection",
     "UnknownVerdict",

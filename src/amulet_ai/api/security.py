@@ -60,6 +60,18 @@ class ApiKeys:
         """True when keys are configured (and so required)."""
         return bool(self._keys)
 
+    def match(self, presented: str) -> str | None:
+        """The rate-limit identity of ``presented`` if it is one of the keys, else None.
+
+        Every configured key is compared in constant time, with no early exit.
+        """
+        candidate = presented.encode("utf-8")
+        found: str | None = None
+        for key, name in zip(self._keys, self._names, strict=True):
+            if hmac.compare_digest(candidate, key):
+                found = name
+        return found
+
     def identify(self, presented: str | None) -> str | None:
         """The caller's rate-limit identity for ``presented``; None when the API is open.
 
@@ -71,11 +83,7 @@ class ApiKeys:
             return None
         if not presented:
             raise Unauthorized()
-        candidate = presented.encode("utf-8")
-        match: str | None = None
-        for key, name in zip(self._keys, self._names, strict=True):
-            if hmac.compare_digest(candidate, key):
-                match = name
+        match = self.match(presented)
         if match is None:
             raise Forbidden("The API key is not valid.")
         return match

@@ -1,9 +1,10 @@
 """What one app instance is made of, assembled once in :func:`~amulet_ai.api.app.create_app`.
 
-Cheap parts (metrics, keys, rate limiter, result cache, model slot, forms) are made with
-the app; heavy parts (the inference threads and the model, the GC manager, Redis links)
-start in the lifespan (:meth:`Services.start`) and stop with it. Routes never receive this
-object: :mod:`amulet_ai.api.deps` hands each route only the part it needs.
+Cheap parts (metrics, keys, rate limiter, result cache, model slot, forms, the database
+engine) are made with the app; heavy parts (the inference threads and the model, the GC
+manager, Redis links, the SQLite migration) start in the lifespan (:meth:`Services.start`)
+and stop with it. Routes never receive this object: :mod:`amulet_ai.api.deps` hands each
+route only the part it needs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 
 from limits.storage import Storage
 
+from amulet_ai.api.owners import OwnerResolver
 from amulet_ai.api.readiness import HealthMonitor
+from amulet_ai.api.saved_work import SavedWork
+from amulet_ai.api.saving import HistorySaver
 from amulet_ai.api.security import ApiKeys, RateLimiter
 from amulet_ai.api.shared_state import build_shared_state
 from amulet_ai.api.traffic import Traffic
@@ -32,10 +36,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PredictForms:
-    """The multipart forms of the two predict routes."""
+    """The multipart forms of the routes that classify: predict, batch, a new piece."""
 
     single: FormRules
     batch: FormRules
+    piece: FormRules
 
 
 class Services:
@@ -71,6 +76,13 @@ class Services:
             queue_timeout_s=settings.queue_timeout_s,
         )
         self.api_keys = ApiKeys(settings.api_keys)
+        self.saved = SavedWork(settings)
+        self.owners = OwnerResolver(
+            self.api_keys, self.saved.store.keys, allow_open=settings.env != "production"
+        )
+        self.saver = HistorySaver(
+            self.saved.store.history, settings.history, settings.max_image_pixels
+        )
         self.rate_limiter = RateLimiter(settings.rate_limit, rate_limit_storage)
         self.traffic = Traffic()
         self.health = HealthMonitor(self.memory, self.prediction, self.traffic, self.shared)
@@ -78,6 +90,11 @@ class Services:
             single=FormRules.for_settings(settings, {"front": 1, "back": 1}, ["front"]),
             batch=FormRules.for_settings(
                 settings, {"files": settings.max_batch_files}, ["files"], file_errors=True
+            ),
+            piece=FormRules.for_settings(
+                settings,
+                {"front": 1, "back": 1, "name": 1, "notes": 1, "confirmed_class_id": 1},
+                ["front"],
             ),
         )
         self.gc = GarbageCollectionManager(
@@ -91,8 +108,11 @@ class Services:
         """Connect shared state, start the inference threads and load the model."""
         if self.shared is not None:
             await self.shared.start()
+        await self.saved.start()
         if not self.api_keys.required:
-            logger.warning("no API keys configured: the API is open to anyone who reaches it")
+            logger.warning(
+                "no API keys in AMULET_API_KEYS: the API is open unless keys exist in the database"
+            )
         await self.prediction.start()
         await self.gc.start()
         await self.worker_metrics.start()
@@ -103,6 +123,7 @@ class Services:
         await self.worker_metrics.stop()
         await self.gc.stop()
         await self.prediction.stop()
+        await self.saved.stop()
         if self.shared is not None:
             await self.shared.stop()
 

@@ -93,34 +93,55 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_dataset(root: Path) -> Dataset:
-    """Find every photo under ``root`` in the ``<class>/<side>/`` layout.
-
-    Raises:
-        FileNotFoundError: ``root`` is missing or holds no class folder with photos.
-    """
+def _class_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    classes = tuple(d.name for d in class_dirs)
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def load_dataset(root: Path, *more: Path) -> Dataset:
+    """Find every photo under ``root`` (and the ``more`` folders) in the ``<class>/<side>/`` layout.
+
+    With several folders the classes are the union of their class folders, in sorted order,
+    and a class's photos are gathered from every folder that has it (``train --data A --data
+    B``: the development photos plus an ``export-feedback`` folder, say).
+
+    Raises:
+        FileNotFoundError: a folder is missing, or none holds a class folder with photos.
+    """
+    roots = (root, *more)
+    found = {r: _class_dirs(r) for r in roots}
+    classes = tuple(sorted({d.name for dirs in found.values() for d in dirs}))
+    label_of = {name: label for label, name in enumerate(classes)}
     photos: list[Photo] = []
-    for label, class_dir in enumerate(class_dirs):
-        for side in SIDES:
-            side_dir = class_dir / side
-            if side_dir.is_dir():
-                photos.extend(
-                    Photo(path, label, class_dir.name, side) for path in _image_files(side_dir)
-                )
+    for class_id in classes:
+        for r in roots:
+            class_dir = r / class_id
+            if class_dir not in found[r]:
+                continue
+            for side in SIDES:
+                side_dir = class_dir / side
+                if side_dir.is_dir():
+                    photos.extend(
+                        Photo(path, label_of[class_id], class_id, side)
+                        for path in _image_files(side_dir)
+                    )
     if not photos:
-        raise FileNotFoundError(f"no photos in the <class>/<front|back>/ layout under {root}")
+        where = ", ".join(str(r) for r in roots)
+        raise FileNotFoundError(f"no photos in the <class>/<front|back>/ layout under {where}")
     return Dataset(root, classes, tuple(photos))
+
+
+def _relative(photo: Photo) -> str:
+    # <class>/<side>/<file>: the same under whichever data folder the photo was found.
+    return photo.path.relative_to(photo.path.parents[2]).as_posix()
 
 
 def fingerprint(dataset: Dataset) -> str:
     """SHA-256 over the sorted relative paths and the SHA-256 of each file's bytes."""
     digest = hashlib.sha256()
-    for photo in sorted(dataset.photos, key=lambda p: p.path.relative_to(dataset.root).as_posix()):
-        digest.update(photo.path.relative_to(dataset.root).as_posix().encode())
+    for photo in sorted(dataset.photos, key=_relative):
+        digest.update(_relative(photo).encode())
         digest.update(hashlib.sha256(photo.path.read_bytes()).digest())
     return digest.hexdigest()
 

@@ -54,7 +54,10 @@ SUMMARY_KEYS: Final = (
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="<class>/<front|back>/ photos")
+    parser.add_argument(
+        "--data", type=Path, required=True, action="append",
+        help="<class>/<front|back>/ photos; repeat to train on several folders together",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="folder for ONNX + metadata")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
@@ -204,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(*args.data)
     data_fp = fingerprint(dataset)
     recipe = Recipe(l2=args.l2, detector=args.detector)
     print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")

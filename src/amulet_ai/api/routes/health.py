@@ -3,7 +3,9 @@
 Live answers 200 while the process serves HTTP at all. Ready answers 200 only when the
 model is loaded and warmed, memory is under the ceiling and the app is not draining; else
 503 with the reasons. ``/health`` answers 200 for ``ok`` and ``degraded`` and 503 for
-``unavailable`` (no model). None of them needs an API key: they are for probes.
+``unavailable`` (no model); a database that does not answer makes it ``degraded`` (saved
+work is unavailable, predictions are not). None of them needs an API key: they are for
+probes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from amulet_ai.api.deps import HealthDep
+from amulet_ai.api.deps import HealthDep, SavedWorkDep
 from amulet_ai.api.schemas import HealthReport, ProbeResponse
 
 router = APIRouter(tags=["health"])
@@ -36,9 +38,9 @@ _NOT_READY: dict[int | str, dict[str, Any]] = {
     response_model=HealthReport,
     responses={503: {"model": HealthReport, "description": "No model loaded"}},
 )
-async def health(monitor: HealthDep) -> JSONResponse:
-    """The detailed report: model, memory, cache, work in flight."""
-    report = monitor.report()
+async def health(monitor: HealthDep, saved: SavedWorkDep) -> JSONResponse:
+    """The detailed report: model, memory, cache, work in flight, storage."""
+    report = monitor.report(await saved.health())
     code = 503 if report.status == "unavailable" else 200
     return JSONResponse(report.model_dump(mode="json"), status_code=code)
 

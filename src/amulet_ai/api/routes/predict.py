@@ -1,4 +1,9 @@
-"""``POST /v1/predict`` and ``POST /v1/predict/batch``: read the upload, call the service."""
+"""``POST /v1/predict`` and ``POST /v1/predict/batch``: read the upload, call the service.
+
+With ``save=true`` (needs the ``collection`` scope too) each answer is also kept in the
+caller's history (:mod:`amulet_ai.api.saving`) and the response carries its
+``history_id``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from amulet_ai.api.deps import AdmittedModelDep, ApiKeyDep, PredictFormsDep, PredictionServiceDep
+from amulet_ai.api.deps import (
+    AdmittedModelDep,
+    PredictCallerDep,
+    PredictFormsDep,
+    PredictionServiceDep,
+    SaverDep,
+)
 from amulet_ai.api.docs import error_responses, multipart_body
+from amulet_ai.api.owners import Caller
+from amulet_ai.api.saving import HistorySaver
 from amulet_ai.api.schemas import (
     BatchItem,
     BatchResponse,
@@ -27,8 +40,19 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 
 TopK = Annotated[int, Query(ge=1, le=6, description="How many classes to list.")]
 Explain = Annotated[bool, Query(description="Add class-activation heatmaps (PNG data URLs).")]
+Save = Annotated[
+    bool,
+    Query(description="Keep the answer in the caller's history (needs the collection scope)."),
+]
 
-_ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 429, 503)
+_ERRORS = error_responses(400, 401, 403, 408, 409, 413, 415, 422, 429, 503)
+
+
+def _check_save(save: bool, caller: Caller, saver: HistorySaver) -> None:
+    # Before the upload is read: a save that cannot happen is refused at once.
+    if save:
+        caller.require("collection")
+        saver.check_enabled()
 
 
 def _predict_body() -> dict[str, Any]:
@@ -68,15 +92,19 @@ def _timing(request: Request, decode_s: float, inference_s: float) -> Timing:
 )
 async def predict(
     request: Request,
-    caller: ApiKeyDep,
+    caller: PredictCallerDep,
     classifier: AdmittedModelDep,
     service: PredictionServiceDep,
     forms: PredictFormsDep,
+    saver: SaverDep,
     top_k: TopK = 3,
     explain: Explain = False,
+    save: Save = False,
 ) -> Response:
     """Classify a front photo, or a front and back pair of one piece."""
+    _check_save(save, caller, saver)
     form = await read_upload(request, forms.single, raw_field="front")
+    history_id = None
     try:
         front = form.one("front")
         back = form.one("back")
@@ -88,6 +116,15 @@ async def predict(
             top_k=top_k,
             explain=explain,
         )
+        if save:
+            history_id = await saver.save(
+                caller.owner,
+                outcome.classification,
+                classifier,
+                front.content,
+                back.content if back is not None else None,
+                front.filename,
+            )
     finally:
         form.close()
     request.state.cached = outcome.cached
@@ -97,6 +134,7 @@ async def predict(
         model=_model_ref(classifier),
         cached=outcome.cached,
         timing_ms=_timing(request, outcome.decode_s, outcome.inference_s),
+        history_id=history_id,
     )
     return _json(body)
 
@@ -120,32 +158,45 @@ def _item(index: int, filename: str | None, outcome: Classification | AmuletErro
 )
 async def predict_batch(
     request: Request,
-    caller: ApiKeyDep,
+    caller: PredictCallerDep,
     classifier: AdmittedModelDep,
     service: PredictionServiceDep,
     forms: PredictFormsDep,
+    saver: SaverDep,
     top_k: TopK = 3,
     explain: Explain = False,
+    save: Save = False,
 ) -> Response:
     """Classify several independent photos; a bad or oversized file gets its own error entry."""
+    _check_save(save, caller, saver)
     form = await read_form(request, forms.batch)
+    history_ids: list[int | None] = []
     try:
         entries = form.entries("files")
         files = form.all("files")
         outcome = await service.predict_batch(
             classifier, [f.content for f in files], top_k=top_k, explain=explain
         )
+        for upload, found in zip(files, outcome.items, strict=True):
+            saved = None
+            if save and isinstance(found, Classification):
+                saved = await saver.save(
+                    caller.owner, found, classifier, upload.content, None, upload.filename
+                )
+            history_ids.append(saved)
     finally:
         form.close()
-    answers = iter(zip(outcome.items, outcome.cached, strict=True))
+    # The photos that were read, in order, with their verdict, cache hit and history id.
+    answers = iter(zip(outcome.items, outcome.cached, history_ids, strict=True))
     items = []
     for i, entry in enumerate(entries):
         if isinstance(entry, RejectedFile):
             items.append(_item(i, entry.filename, entry.error))
             continue
-        found, hit = next(answers)
+        found, hit, history_id = next(answers)
         item = _item(i, entry.filename, found)
         item.cached = hit
+        item.history_id = history_id
         items.append(item)
     request.state.cached = bool(files) and len(files) == len(entries) and all(outcome.cached)
     body = BatchResponse(
