@@ -26,9 +26,11 @@ import psutil
 
 from amulet_ai.ops.api_process import ApiProcess, ServiceStartError, free_port
 from amulet_ai.ops.serve import child_env
+from bench.naive_service import RAW_PATH as NAIVE_RAW_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
+PREDICT_PATH = "/v1/predict"
 
 BENCH_SETTINGS = {
     "AMULET_RATE_LIMIT": "",
@@ -42,11 +44,20 @@ BENCH_SETTINGS = {
 
 @dataclass(frozen=True)
 class Server:
-    """A running server: where to reach it and which process serves it."""
+    """A running server: where to reach it, which process serves it, and its predict paths.
+
+    ``raw_path`` is where it takes the photo as the raw body (the real API: the same route
+    as the form; the naive service: a route of its own).
+    """
 
     name: str
     url: str
     pid: int
+    raw_path: str = PREDICT_PATH
+
+    def path(self, form: str) -> str:
+        """The predict route for a request ``form`` ("multipart" or "raw")."""
+        return self.raw_path if form == "raw" else PREDICT_PATH
 
 
 @contextmanager
@@ -90,7 +101,7 @@ def naive_service() -> Iterator[Server]:
                 _wait_ready(url, process)
             except ServiceStartError as exc:
                 raise ServiceStartError(f"naive: {exc}; its log ends:\n{_tail(log)}") from exc
-            yield Server("naive", url, process.pid)
+            yield Server("naive", url, process.pid, raw_path=NAIVE_RAW_PATH)
         finally:
             process.terminate()
             try:
