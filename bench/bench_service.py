@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
-from bench.load import PREDICT_PATH, Form, LoadResult, alternate, post_photos
-from bench.servers import Server
+from bench.load import Form, LoadResult, alternate, post_photos
+from bench.servers import Server, server_timing
 
 BATCHING_MARGIN = 0.05
 FORMS_MEASURED: tuple[Form, ...] = ("multipart", "raw")
@@ -64,35 +61,6 @@ def _load(
     )
 
 
-# Histograms of the API's /metrics: where a request's time went, as the server saw it.
-_TIMINGS = {
-    "amulet_queue_wait_seconds": "queue_wait",
-    "amulet_decode_seconds": "decode",
-    "amulet_inference_seconds": "inference",
-    "amulet_request_duration_seconds": "request",
-}
-
-
-async def _timing_totals(url: str) -> dict[str, list[float]]:
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
-        text = (await client.get("/metrics")).text
-    totals: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        # The parser may drop a histogram's unit suffix from the family name.
-        name = _TIMINGS.get(family.name, _TIMINGS.get(family.name + "_seconds"))
-        if name is None:
-            continue
-        for sample in family.samples:
-            if sample.labels.get("route", PREDICT_PATH) != PREDICT_PATH:
-                continue
-            slot = totals.setdefault(name, [0.0, 0.0])
-            if sample.name.endswith("_sum"):
-                slot[0] += sample.value
-            elif sample.name.endswith("_count"):
-                slot[1] += sample.value
-    return totals
-
-
 def _timed_load(
     server: Server, photos: Sequence[bytes], concurrency: int, **kwargs: Any
 ) -> Callable[[], Awaitable[LoadResult]]:
@@ -100,9 +68,9 @@ def _timed_load(
     run = _load(server, photos, concurrency, **kwargs)
 
     async def timed() -> LoadResult:
-        before = await _timing_totals(server.url)
+        before = await server_timing(server.url)
         result = await run()
-        after = await _timing_totals(server.url)
+        after = await server_timing(server.url)
         zero = [0.0, 0.0]
         result.server_timing = {
             name: [total - before.get(name, zero)[0], count - before.get(name, zero)[1]]

@@ -336,6 +336,39 @@ def _server_side_table(service: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _profile_lines(profile: dict[str, Any]) -> list[str]:
+    """CPU ms per request by stage, one column per request form."""
+    measured = {form: p for form, p in profile.items() if "stages" in p}
+    skipped = [f"{form}: {p['skipped']}" for form, p in profile.items() if "skipped" in p]
+    if not measured:
+        return [f"Profile not run ({'; '.join(skipped)})."]
+    forms = list(measured)
+    first = measured[forms[0]]
+    lines = [
+        "| CPU ms per request, by stage (py-spy) | " + " | ".join(forms) + " |",
+        "|---|" + "---:|" * len(forms),
+    ]
+    for stage in first["stages"]:
+        cells = [_num(p["stages"][stage], 2) for p in measured.values()]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    for role, label in (("loop", "event loop thread"), ("workers", "other threads")):
+        cells = [_num(p["cpu_ms_per_request"][role], 2) for p in measured.values()]
+        lines.append(f"| *{label}, all of it* | " + " | ".join(cells) + " |")
+    total = [_num(p["server_cpu_ms_per_request"], 2) for p in measured.values()]
+    lines.append("| **server process, all threads** | " + " | ".join(total) + " |")
+    answers = ", ".join(str(p["answers"]) for p in measured.values())
+    lines += [
+        "",
+        f"224 px photos, every request a cache miss, concurrency {first['concurrency']}, "
+        f"{first['seconds']:g} s per form ({answers} answers), `bench/profile.py`. The event "
+        "loop thread's CPU time (psutil) is split by `py-spy --gil` samples of it, each "
+        "put in a stage by its innermost known frame; the other threads' CPU time "
+        "(inference workers and onnxruntime's: decode and the model release the GIL) "
+        "is split by the server's decode and inference timings.",
+    ]
+    return lines
+
+
 def _engines(results: dict[str, Any]) -> str:
     """Which load generators the service figures came from."""
     levels = results.get("service", {}).get("levels", {})
@@ -430,6 +463,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             "Hits send one photo again and again; misses send new bytes every time (a JPEG "
             "comment with a counter: the same pixels, a new SHA-256).",
         ]
+    if "profile" in service:
+        out += ["", *_profile_lines(service["profile"])]
     if "batching" in service:
         out += ["", *_batching_lines(service["batching"])]
     raw_batching = results.get("model", {}).get("raw_batching")

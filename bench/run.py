@@ -6,7 +6,9 @@ Sections, in order (``--only`` picks some):
               raw batch of 8 vs single runs
     service   over HTTP on loopback, against the naive service (bench/naive_service.py)
               and raw onnxruntime: 224 px at concurrency 1, 8, 32; 12 MP phone JPEGs
-    batching  micro-batches of 8 vs none at concurrency 8
+    profile   the service sampled by py-spy under load: CPU ms per request by stage, both
+              request forms (bench/profile.py)
+    batching  the inference thread layout: the default vs one session, vs 8 workers
     cache     result-cache hits vs misses over HTTP, 224 px and 12 MP
     memory    20 MB uploads, 8 at a time: the server's RSS against its ceiling
     runtime   pooled vs new client, streaming vs read-all, GC regimes, in-process cache
@@ -38,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from amulet_ai.config import Settings, get_settings
 from amulet_ai.imaging.decode import DecodedImage, decode_image
 from amulet_ai.model.classifier import AmuletClassifier
-from bench import bench_memory, bench_model, bench_runtime, bench_service, bench_workers
+from bench import bench_memory, bench_model, bench_runtime, bench_service, bench_workers, profile
 from bench.bench_service import Plan
 from bench.load import LoadResult
 from bench.photos import large_upload_jpeg, phone_jpeg, small_photos
@@ -47,7 +49,7 @@ from bench.servers import Server, amulet_service, naive_service
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("model", "service", "batching", "cache", "memory", "runtime", "workers")
+SECTIONS = ("model", "service", "profile", "batching", "cache", "memory", "runtime", "workers")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -98,6 +100,15 @@ def _service_vs_naive(
         }
 
 
+def _profile(main: Server, photos: Photos, plan: Plan, *, quick: bool) -> dict[str, Any]:
+    asyncio.run(bench_service.warm_up([main], photos.small, plan))
+    seconds = 3.0 if quick else 8.0
+    return {
+        form: asyncio.run(profile.profile_service(main, photos.small, form=form, seconds=seconds))
+        for form in bench_service.FORMS_MEASURED
+    }
+
+
 def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> dict[str, Any]:
     # "one_session": every run on the many-thread session, as if busy_intra_op_threads
     # were off; the default hands runs that overlap another to a one-thread session.
@@ -141,7 +152,7 @@ def _measure_servers(
     plan = Plan.for_mode(quick)
     levels = (1, 8) if quick else (1, 8, 32)
     results["plan"] = {**dataclasses.asdict(plan), "levels": list(levels)}
-    if not sections & {"service", "batching", "cache", "memory"}:
+    if not sections & {"service", "profile", "batching", "cache", "memory"}:
         return
     service: dict[str, Any] = {}
     with amulet_service("amulet") as main:
@@ -149,8 +160,12 @@ def _measure_servers(
             done = _step("service vs naive and raw onnxruntime")
             service.update(_service_vs_naive(main, photos, classifier, plan, levels))
             done()
+        if "profile" in sections:
+            done = _step("profile")
+            service["profile"] = _profile(main, photos, plan, quick=quick)
+            done()
         if "batching" in sections:
-            done = _step("micro-batching")
+            done = _step("inference thread layout")
             service["batching"] = _batching(main, photos, plan, settings)
             done()
         if "cache" in sections:

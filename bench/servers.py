@@ -23,14 +23,15 @@ from typing import IO
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from amulet_ai.ops.api_process import ApiProcess, ServiceStartError, free_port
 from amulet_ai.ops.serve import child_env
+from bench.load import PREDICT_PATH
 from bench.naive_service import RAW_PATH as NAIVE_RAW_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
-PREDICT_PATH = "/v1/predict"
 
 BENCH_SETTINGS = {
     "AMULET_RATE_LIMIT": "",
@@ -128,6 +129,36 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 def _tail(log: IO[bytes], size: int = 3000) -> str:
     log.seek(0)
     return log.read()[-size:].decode(errors="replace")
+
+
+# Histograms of the API's /metrics: where a request's time went, as the server saw it.
+_TIMINGS = {
+    "amulet_queue_wait_seconds": "queue_wait",
+    "amulet_decode_seconds": "decode",
+    "amulet_inference_seconds": "inference",
+    "amulet_request_duration_seconds": "request",
+}
+
+
+async def server_timing(url: str) -> dict[str, list[float]]:
+    """The API's timing histograms of the predict route: name -> [sum of seconds, count]."""
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        text = (await client.get("/metrics")).text
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        # The parser may drop a histogram's unit suffix from the family name.
+        name = _TIMINGS.get(family.name, _TIMINGS.get(family.name + "_seconds"))
+        if name is None:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route", PREDICT_PATH) != PREDICT_PATH:
+                continue
+            slot = totals.setdefault(name, [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                slot[0] += sample.value
+            elif sample.name.endswith("_count"):
+                slot[1] += sample.value
+    return totals
 
 
 class RssSampler:
