@@ -67,6 +67,8 @@ class LoadResult:
     server_cpu_s: float | None = None
     # The server's own timing histograms over the run: name -> [sum of seconds, count].
     server_timing: dict[str, list[float]] = field(default_factory=dict)
+    # The server's CPU seconds by thread role over the run ("loop", "workers"), when read.
+    thread_cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -103,10 +105,14 @@ class LoadResult:
             slot = timing.setdefault(name, [0.0, 0.0])
             slot[0] += total
             slot[1] += count
+        threads = dict(self.thread_cpu_s)
+        for role, seconds in other.thread_cpu_s.items():
+            threads[role] = threads.get(role, 0.0) + seconds
         return LoadResult(
             concurrency=self.concurrency,
             engine=self.engine,
             server_timing=timing,
+            thread_cpu_s=threads,
             latencies=self.latencies + other.latencies,
             statuses=self.statuses + other.statuses,
             transport_errors=self.transport_errors + other.transport_errors,

@@ -116,7 +116,7 @@ def parse_collapsed(lines: Iterable[str], thread: str = "MainThread") -> Counter
     return stages
 
 
-def _thread_cpu(pid: int) -> dict[str, float]:
+def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of ``pid``'s threads: the event loop's (the main thread) and the others.
 
     The others are the inference workers and onnxruntime's own threads; Python 3.11 does
@@ -146,7 +146,7 @@ async def profile_service(
         command = [spy, "record", "--pid", str(server.pid), "--duration", f"{seconds:g}"]
         command += ["--rate", str(rate_hz), "--format", "raw", "--output", str(out)]
         command += ["--nonblocking", "--threads", "--gil"]
-        cpu_before = _thread_cpu(server.pid)
+        cpu_before = thread_cpu(server.pid)
         timing_before = await server_timing(server.url)
         sampler = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
@@ -160,7 +160,7 @@ async def profile_service(
             path=server.path(form),
             unique=True,
         )
-        cpu_after = _thread_cpu(server.pid)
+        cpu_after = thread_cpu(server.pid)
         timing = _minus(await server_timing(server.url), timing_before)
         _, err = await sampler.communicate()
         if sampler.returncode != 0 or not out.is_file():

@@ -40,7 +40,15 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from amulet_ai.config import Settings, get_settings
 from amulet_ai.imaging.decode import DecodedImage, decode_image
 from amulet_ai.model.classifier import AmuletClassifier
-from bench import bench_memory, bench_model, bench_runtime, bench_service, bench_workers, profile
+from bench import (
+    bench_memory,
+    bench_model,
+    bench_runtime,
+    bench_service,
+    bench_workers,
+    compare,
+    profile,
+)
 from bench.bench_service import Plan
 from bench.load import LoadResult
 from bench.photos import large_upload_jpeg, phone_jpeg, small_photos
@@ -271,9 +279,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=", ".join(SECTIONS)
     )
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="instead: A/B this checkout's API against git revision REF (bench/compare.py)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    if args.against:
+        rounds, seconds = (2, 2.0) if args.quick else (4, 3.0)
+        ab = compare.compare(args.against, small_photos(32), rounds=rounds, seconds=seconds)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "ab.json").write_text(json.dumps(ab, indent=2) + "\n", encoding="utf-8")
+        print(compare.render(ab))
+        return 0
     sections = set(args.only or SECTIONS)
     results = run_benchmarks(sections, quick=args.quick)
     json_path, md_path = write_results(results, args.out, quick=args.quick)
