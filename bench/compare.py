@@ -2,10 +2,13 @@
 
 The API of this checkout and the API of git revision ``REF`` (checked out into a temporary
 worktree, its own ``src/`` first on the child's ``PYTHONPATH``, this checkout's model) run
-side by side with the benchmark settings; loads of 224 px photos, every request a cache
-miss, at concurrency 8 alternate between them round by round, in both request forms. Per
-arm: throughput, p50, and CPU ms per request of the server, of its event loop thread (the
-fixed cost per request lives there) and of its other threads (decode and the model).
+side by side with the benchmark settings and the result cache on; loads of 224 px photos at
+concurrency 8 alternate between them round by round, in both request forms, as cache
+misses (every request new bytes: the whole path) and as cache hits (the same photos again:
+everything but the pool, decode and the model, so the fixed cost per request alone, with
+many more requests per round). Per arm: throughput, p50, and CPU ms per request of the
+server, of its event loop thread (the fixed cost per request lives there) and of its other
+threads (decode and the model).
 
 A change to the serving path is kept when ``this`` beats ``REF`` here, measured like this in
 one run.
@@ -14,6 +17,7 @@ one run.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -24,6 +28,8 @@ from typing import Any
 from bench.load import FORMS, LoadResult, alternate, post_photos
 from bench.profile import thread_cpu
 from bench.servers import REPO_ROOT, Server, amulet_service
+
+KINDS = ("miss", "hit")
 
 
 @contextmanager
@@ -45,7 +51,7 @@ def checkout(ref: str) -> Iterator[Path]:
 
 
 def _arm(
-    server: Server, photos: Sequence[bytes], form: str, seconds: float
+    server: Server, photos: Sequence[bytes], form: str, seconds: float, *, unique: bool
 ) -> Callable[[], Awaitable[LoadResult]]:
     async def run() -> LoadResult:
         before = thread_cpu(server.pid)
@@ -55,7 +61,7 @@ def _arm(
             concurrency=8,
             duration_s=seconds,
             form="raw" if form == "raw" else "multipart",
-            unique=True,
+            unique=unique,
             server_pid=server.pid,
         )
         after = thread_cpu(server.pid)
@@ -79,17 +85,24 @@ def compare(
     """This checkout against ``ref``: each arm's figures and this / ref ratios, per form."""
     with checkout(ref) as tree:
         base_env = {"PYTHONPATH": str(tree / "src"), "AMULET_MODEL_DIR": str(REPO_ROOT / "models")}
-        with amulet_service("this") as this, amulet_service("base", **base_env) as base:
+        cached = {"AMULET_CACHE_ENABLED": "true"}
+        with (
+            amulet_service("this", **cached) as this,
+            amulet_service("base", **cached, **base_env) as base,
+        ):
             arms: dict[str, Callable[[], Awaitable[LoadResult]]] = {}
-            for form in FORMS:
-                arms[f"this/{form}"] = _arm(this, photos, form, seconds)
-                arms[f"base/{form}"] = _arm(base, photos, form, seconds)
-            asyncio.run(alternate(arms, 1))  # warm-up, thrown away
+            for form, kind in itertools.product(FORMS, KINDS):
+                for name, server in (("this", this), ("base", base)):
+                    arms[f"{name}/{form} {kind}"] = _arm(
+                        server, photos, form, seconds, unique=kind == "miss"
+                    )
+            asyncio.run(alternate(arms, 1))  # warm-up (and the hits' photos cached)
             results = asyncio.run(alternate(arms, rounds))
     out: dict[str, Any] = {"ref": ref, "rounds": rounds, "round_s": seconds, "forms": {}}
-    for form in FORMS:
-        mine, theirs = _figures(results[f"this/{form}"]), _figures(results[f"base/{form}"])
-        out["forms"][form] = {
+    for form, kind in itertools.product(FORMS, KINDS):
+        case = f"{form} {kind}"
+        mine, theirs = _figures(results[f"this/{case}"]), _figures(results[f"base/{case}"])
+        out["forms"][case] = {
             "this": mine,
             "base": theirs,
             "throughput_ratio": round(mine["throughput"] / theirs["throughput"], 3)
@@ -107,10 +120,10 @@ def compare(
 def render(result: dict[str, Any]) -> str:
     """The comparison as a Markdown table."""
     lines = [
-        f"This checkout against `{result['ref']}`: 224 px misses, concurrency 8, "
+        f"This checkout against `{result['ref']}`: 224 px, concurrency 8, "
         f"{result['rounds']} alternating rounds of {result['round_s']:g} s.",
         "",
-        "| form | arm | img/s | p50 ms | server CPU ms/req | event loop CPU ms/req "
+        "| request | arm | img/s | p50 ms | server CPU ms/req | event loop CPU ms/req "
         "| other threads CPU ms/req |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -285,6 +286,14 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
     return status, length, chunked, close
 
 
+_RUNS = itertools.count(1)
+
+
+def _run_tag() -> str:
+    """A tag no other load of this process (nor, most likely, of another) has used."""
+    return f"{os.getpid()}.{next(_RUNS)}"
+
+
 def wrk_path() -> str | None:
     """Where ``wrk`` is installed, or None (then the Python client runs the load)."""
     return shutil.which("wrk")
@@ -307,9 +316,10 @@ async def post_photos(
     """Post photos from ``concurrency`` clients until ``duration_s`` or ``requests`` run out.
 
     ``photos`` are taken round robin; ``unique`` makes every request's bytes new (a JPEG
-    comment with a counter, see :func:`bench.photos.with_comment`): a result-cache miss with
-    the same pixels. ``engine="auto"`` runs timed loads on ``wrk`` where it is installed and
-    the rest (a fixed ``requests`` count, or no ``wrk``) on the Python client.
+    comment with a tag of this run and a counter, see :func:`bench.photos.with_comment`): a
+    result-cache miss with the same pixels, in this run and any other. ``engine="auto"``
+    runs timed loads on ``wrk`` where it is installed and the rest (a fixed ``requests``
+    count, or no ``wrk``) on the Python client.
     """
     if duration_s is None and requests is None:
         raise ValueError("give duration_s or requests")
@@ -346,10 +356,11 @@ async def _python_load(
 ) -> LoadResult:
     """The load on this process's own HTTP/1.1 client (see the module docstring)."""
     builder = PhotoRequests(url, path, form)
+    tag = _run_tag()
     if unique:
 
         def request_for(i: int) -> bytes:
-            return builder.build(with_comment(photos[i % len(photos)], i), i)
+            return builder.build(with_comment(photos[i % len(photos)], f"{tag}-{i}"), i)
     else:
         prebuilt = [builder.build(photo, i) for i, photo in enumerate(photos)]
 
@@ -415,7 +426,7 @@ async def _wrk_load(
             files.append(str(file))
         command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s"]
         command += ["--timeout", f"{max(1, round(timeout_s))}s", "-s", str(WRK_SCRIPT), url]
-        command += ["--", path, form, "1" if unique else "0", *files]
+        command += ["--", path, form, _run_tag() if unique else "0", *files]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

@@ -75,7 +75,7 @@ def large_upload_jpeg(seed: int = 2, *, max_bytes: int = 20 * 1024 * 1024) -> by
     raise RuntimeError(f"could not make a JPEG under {max_bytes} bytes")
 
 
-def with_comment(jpeg: bytes, n: int) -> bytes:
+def with_comment(jpeg: bytes, n: int | str) -> bytes:
     """``jpeg`` with a COM segment after SOI holding ``n``: different bytes, same pixels."""
     text = f"amulet-bench {n}".encode()
     return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text + jpeg[2:]

@@ -1,10 +1,11 @@
 -- wrk script of bench/load.py: POST photos to one path, as multipart or as the raw body.
 --
---   wrk -s bench/post_photos.lua URL -- PATH FORM UNIQUE PHOTO...
+--   wrk -s bench/post_photos.lua URL -- PATH FORM TAG PHOTO...
 --
 -- FORM is "multipart" (the photo as the "front" part) or "raw" (Content-Type: image/jpeg).
--- UNIQUE "1" puts a JPEG comment with a per-thread counter after SOI in every request: new
--- bytes each time (a result-cache miss), the same pixels. done() prints one JSON line with
+-- TAG other than "0" puts a JPEG comment holding TAG, the thread and a counter after SOI in
+-- every request: new bytes each time (a result-cache miss, also across runs with different
+-- tags), the same pixels. done() prints one JSON line with
 -- the counts by status and the latency histogram (microseconds, count) for bench/load.py to read.
 
 local threads = {}
@@ -14,13 +15,13 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local path, form, unique
+local path, form, tag
 local photos = {}
 local counter = 0
 local boundary = "amulet-bench-wrk-boundary"
 
 function init(args)
-  path, form, unique = args[1], args[2], args[3] == "1"
+  path, form, tag = args[1], args[2], args[3]
   for i = 4, #args do
     local file = assert(io.open(args[i], "rb"))
     table.insert(photos, file:read("*a"))
@@ -29,7 +30,7 @@ function init(args)
 end
 
 local function with_comment(jpeg, n)
-  local text = "amulet-bench " .. thread_id .. "-" .. n
+  local text = "amulet-bench " .. tag .. "-" .. thread_id .. "-" .. n
   local length = #text + 2
   local size = string.char(math.floor(length / 256), length % 256)
   return jpeg:sub(1, 2) .. "\255\254" .. size .. text .. jpeg:sub(3)
@@ -38,7 +39,7 @@ end
 function request()
   counter = counter + 1
   local photo = photos[(counter % #photos) + 1]
-  if unique then
+  if tag ~= "0" then
     photo = with_comment(photo, counter)
   end
   if form == "raw" then
