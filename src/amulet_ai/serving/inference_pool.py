@@ -89,26 +89,15 @@ class InferencePool:
             self._pending.decrement()
             raise ShuttingDown() from exc
         future.add_done_callback(self._job_done)
-        # One timer per job withdraws it if no worker has taken it in time (a job that has
-        # started runs to its end); cheaper on the event loop than asyncio.wait.
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = future.cancel()
-
-        timer = asyncio.get_running_loop().call_later(self.queue_timeout_s, expire)
+        waiter = asyncio.wrap_future(future)
         try:
-            return await asyncio.wrap_future(future)
+            done, _ = await asyncio.wait({waiter}, timeout=self.queue_timeout_s)
         except asyncio.CancelledError:
-            if expired:
-                raise Overloaded(
-                    f"No inference worker became free within {self.queue_timeout_s:g} s."
-                ) from None
             future.cancel()  # the client left; drop the job if it has not started
             raise
-        finally:
-            timer.cancel()
+        if not done and future.cancel():
+            raise Overloaded(f"No inference worker became free within {self.queue_timeout_s:g} s.")
+        return await waiter
 
     def _job_done(self, _: Future[Any]) -> None:
         self._pending.decrement()
