@@ -21,9 +21,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amulet_ai.api.error_handlers import error_response
@@ -35,17 +35,11 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("amulet_ai.api.access")
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-# Raw (lower-case name, value) pairs, appended to the response's own header list as they are.
-_SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-)
-_NO_STORE = (b"cache-control", b"no-store")
-_SET_HERE = frozenset({b"x-request-id", *(name for name, _ in _SECURITY_HEADERS)})
-# Metric children by label values, so a request does not look them up again; bounded,
-# since the method label comes from the client.
-_MAX_CACHED_LABELS = 512
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 # Answered while draining, so orchestrators see the truth about the process.
 _DRAIN_EXEMPT = ("/health", "/v2/health", "/metrics")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
@@ -75,20 +69,6 @@ class RequestContextMiddleware:
         self.app = app
         self.traffic = traffic
         self.metrics = metrics
-        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
-
-    def _metric_children(self, route: str, method: str, status: int) -> tuple[Any, Any]:
-        """The request counter's and duration histogram's children for these labels."""
-        key = (route, method, str(status))
-        children = self._children.get(key)
-        if children is None:
-            children = (
-                self.metrics.requests.labels(*key),
-                self.metrics.request_seconds.labels(route),
-            )
-            if len(self._children) < _MAX_CACHED_LABELS:
-                self._children[key] = children
-        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,9 +91,14 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = _with_headers(
-                    message.get("headers", ()), request_id, context.get("response_headers")
-                )
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                for name, value in _SECURITY_HEADERS.items():
+                    headers[name] = value
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                for name, value in context.get("response_headers", {}).items():
+                    headers[name] = value
             await send(message)
 
         traffic, metrics = self.traffic, self.metrics
@@ -140,28 +125,10 @@ class RequestContextMiddleware:
             traffic.in_flight -= 1
             metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
-            counted, timed = self._metric_children(_route_label(scope), scope["method"], status)
-            counted.inc()
-            timed.observe(elapsed)
+            route = _route_label(scope)
+            metrics.requests.labels(route, scope["method"], str(status)).inc()
+            metrics.request_seconds.labels(route).observe(elapsed)
             _log_access(scope, status, elapsed, request_id, bool(context.get("cached", False)))
-
-
-def _with_headers(
-    headers: Iterable[tuple[bytes, bytes]], request_id: str, extra: dict[str, str] | None
-) -> list[tuple[bytes, bytes]]:
-    """The response's headers with the request id, the security headers, ``Cache-Control:
-    no-store`` unless the route set a policy, and ``extra``; each replaces one of its name."""
-    replaced = _SET_HERE
-    added = [(b"x-request-id", request_id.encode("latin-1")), *_SECURITY_HEADERS]
-    if extra:
-        pairs = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
-        replaced = replaced | {name for name, _ in pairs}
-        added += pairs
-    out = [(name, value) for name, value in headers if name not in replaced]
-    if not any(name == b"cache-control" for name, _ in out):
-        out.append(_NO_STORE)
-    out += added
-    return out
 
 
 def _printable(text: str, limit: int = 200) -> str:
