@@ -84,11 +84,14 @@ def compare(
 ) -> dict[str, Any]:
     """This checkout against ``ref``: each arm's figures and this / ref ratios, per form."""
     with checkout(ref) as tree:
-        base_env = {"PYTHONPATH": str(tree / "src"), "AMULET_MODEL_DIR": str(REPO_ROOT / "models")}
-        cached = {"AMULET_CACHE_ENABLED": "true"}
         with (
-            amulet_service("this", **cached) as this,
-            amulet_service("base", **cached, **base_env) as base,
+            amulet_service("this", AMULET_CACHE_ENABLED="true") as this,
+            amulet_service(
+                "base",
+                AMULET_CACHE_ENABLED="true",
+                AMULET_MODEL_DIR=str(REPO_ROOT / "models"),
+                PYTHONPATH=str(tree / "src"),
+            ) as base,
         ):
             arms: dict[str, Callable[[], Awaitable[LoadResult]]] = {}
             for form, kind in itertools.product(FORMS, KINDS):

@@ -62,19 +62,22 @@ class Server:
 
 
 @contextmanager
-def amulet_service(name: str = "amulet", **settings: str) -> Iterator[Server]:
-    """The real API with the benchmark settings plus ``settings`` (``AMULET_*`` names).
+def amulet_service(name: str = "amulet", *, workers: int = 1, **settings: str) -> Iterator[Server]:
+    """The real API (``workers`` processes) with the benchmark settings plus ``settings``
+    (``AMULET_*`` names, or ``PYTHONPATH`` to serve another source tree).
 
     Example::
 
-        >>> with amulet_service(AMULET_BATCH_MAX_SIZE="8") as server:   # doctest: +SKIP
+        >>> with amulet_service(AMULET_CACHE_ENABLED="true") as server:  # doctest: +SKIP
         ...     httpx.get(server.url + "/health").status_code
         200
     """
     with tempfile.TemporaryFile() as log:
-        api = ApiProcess(free_port(), env={**BENCH_SETTINGS, **settings}, output=log)
+        env = {**BENCH_SETTINGS, **settings}
+        api = ApiProcess(free_port(), env=env, output=log, workers=workers)
         try:
-            api.start().wait_ready()
+            # With several workers, a streak of answers: every worker has loaded its model.
+            api.start().wait_ready(streak=1 if workers == 1 else 10)
         except ServiceStartError as exc:
             api.stop()
             raise ServiceStartError(f"{name}: {exc}; its log ends:\n{_tail(log)}") from exc
@@ -92,8 +95,7 @@ def naive_service() -> Iterator[Server]:
     command = [sys.executable, "-m", "uvicorn", "bench.naive_service:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     command += ["--log-level", "warning"]
-    env = child_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    env = bench_env()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
@@ -110,6 +112,13 @@ def naive_service() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def bench_env() -> dict[str, str]:
+    """The environment of a child that imports ``bench`` and this checkout's ``amulet_ai``."""
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    return env
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
