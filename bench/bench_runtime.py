@@ -9,21 +9,17 @@
     gc         peak RSS growth of a workload that leaves cyclic garbage: gc defaults, gc off,
                and each with the GarbageCollectionManager; every mode in a fresh subprocess
 
-Run ``python bench/bench_runtime.py [--quick] [--json]``; import ``run_all`` (or one
-``bench_*``) to get the same numbers as a dict. Nothing is written to disk except temporary
-files, removed afterwards.
+``production_runner.py bench --only runtime`` runs them; each ``bench_*`` returns its
+figures as a dict. Nothing is written to disk except temporary files, removed afterwards.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import hashlib
-import io
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -38,7 +34,6 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
-from PIL import Image
 
 from amulet_ai.imaging.decode import decode_image, to_tensor
 from amulet_ai.runtime import (
@@ -48,7 +43,10 @@ from amulet_ai.runtime import (
     StreamingFileHandler,
     content_key,
 )
+from bench.photos import scene_jpeg
+from bench.servers import bench_env
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
 TARGETS = {"cache": 10.0, "pool": 1.5, "streaming": 0.95}
 
@@ -113,9 +111,12 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def _run_child(*args: str) -> dict[str, Any]:
-    """Run this file in a fresh interpreter with ``--child ...``; return its JSON line."""
+    """Run :func:`child` with ``args`` in a fresh interpreter; return its JSON line."""
+    code = "import sys; from bench.bench_runtime import child; child(sys.argv[1:])"
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *args],
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=bench_env(),
         check=True,
         capture_output=True,
         text=True,
@@ -126,24 +127,6 @@ def _run_child(*args: str) -> dict[str, Any]:
 
 
 # --- cache -----------------------------------------------------------------------------
-
-
-def photo_jpeg(width: int, height: int, seed: int = 7) -> bytes:
-    """A photo-like JPEG: smooth gradients plus sensor-like noise (compresses like a photo)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            128 + 90 * np.sin(x / 97.0) * np.cos(y / 71.0),
-            128 + 80 * np.cos((x + y) / 131.0),
-            128 + 70 * np.sin(y / 53.0),
-        ],
-        axis=-1,
-    )
-    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 def decode_work(data: bytes) -> np.ndarray:
@@ -169,7 +152,7 @@ def bench_cache(
     The hit path includes hashing the upload, as the API's does.
     """
     work = work or decode_work
-    data = image or (photo_jpeg(800, 600) if quick else photo_jpeg(2000, 1500))
+    data = image or (scene_jpeg(800, 600) if quick else scene_jpeg(2000, 1500))
     repeats = 10 if quick else 30
     cache: ByteBudgetCache[str, object] = ByteBudgetCache(64 * MB, 3600, getsizeof=_result_size)
 
@@ -428,96 +411,11 @@ def bench_gc(*, quick: bool = False) -> dict[str, Any]:
 # --- all -------------------------------------------------------------------------------
 
 
-def run_all(
-    *, quick: bool = False, work: Callable[[bytes], object] | None = None
-) -> dict[str, Any]:
-    """Every runtime benchmark, one dict: ``{"env", "cache", "pool", "streaming", "gc"}``."""
-    return {
-        "env": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "machine": platform.machine(),
-            "quick": quick,
-        },
-        "cache": bench_cache(work, quick=quick),
-        "pool": bench_pool(quick=quick),
-        "streaming": bench_streaming(),
-        "gc": bench_gc(quick=quick),
-    }
-
-
-def format_table(results: dict[str, Any]) -> str:
-    """The results as a plain text table."""
-    c, p, s, g = (results[k] for k in ("cache", "pool", "streaming", "gc"))
-    rows = [
-        (
-            "cache hit vs miss",
-            f"{c['miss_ms']:.2f} ms -> {c['hit_ms']:.3f} ms",
-            f"{c['speedup']:.0f}x",
-            f">= {c['target']:g}x",
-        ),
-        (
-            "pool vs new client",
-            f"{p['new_client_ms']:.2f} ms -> {p['pooled_ms']:.2f} ms",
-            f"{p['speedup']:.2f}x",
-            f">= {p['target']:g}x",
-        ),
-        (
-            "pool vs new connection",
-            f"{p['new_connection_ms']:.2f} ms -> {p['pooled_ms']:.2f} ms",
-            f"{p['speedup_vs_new_connection']:.2f}x",
-            "-",
-        ),
-        (
-            f"stream file {s['size_mb']} MB (mmap)",
-            f"{s['read_all_peak_mb']:.1f} MB -> {s['stream_file_peak_mb']:.1f} MB",
-            f"-{s['reduction']:.1%}",
-            f"-{s['target']:.0%}",
-        ),
-        (
-            f"stream upload {s['size_mb']} MB (spool)",
-            f"{s['read_all_peak_mb']:.1f} MB -> {s['stream_upload_peak_mb']:.1f} MB",
-            f"-{s['upload_reduction']:.1%}",
-            f"-{s['target']:.0%}",
-        ),
-    ]
-    for mode, m in g["modes"].items():
-        rows.append(
-            (
-                f"gc {mode}",
-                f"peak +{m['peak_growth_mb']:.1f} MB in {m['seconds']:.2f} s",
-                f"{m['manager_collections']} manager gc",
-                "report",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    header = ("benchmark", "feature off -> on", "result", "target")
-    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI")
-    parser.add_argument("--json", action="store_true", help="print the dict as JSON too")
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        kind, *rest = args.child
-        if kind == "streaming":
-            child_result = _streaming_child(rest[0], rest[1])
-        else:
-            child_result = _gc_child(rest[0], int(rest[1]), float(rest[2]))
-        print(json.dumps(child_result))
-        return child_result
-    results = run_all(quick=args.quick)
-    print(format_table(results))
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return results
-
-
-if __name__ == "__main__":
-    main()
+def child(argv: list[str]) -> None:
+    """What :func:`_run_child` runs in a fresh interpreter: one measurement, one JSON line."""
+    kind, *rest = argv
+    if kind == "streaming":
+        result = _streaming_child(rest[0], rest[1])
+    else:
+        result = _gc_child(rest[0], int(rest[1]), float(rest[2]))
+    print(json.dumps(result))

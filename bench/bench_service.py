@@ -14,20 +14,16 @@ settings in rounds (:func:`bench.load.alternate`).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
-from bench.load import PREDICT_PATH, LoadResult, Payloads, alternate, post_photos
-from bench.photos import with_comment
-from bench.servers import Server
+from bench.load import Form, LoadResult, alternate, post_photos
+from bench.servers import Server, server_timing
 
 BATCHING_MARGIN = 0.05
+FORMS_MEASURED: tuple[Form, ...] = ("multipart", "raw")
 
 
 @dataclass(frozen=True)
@@ -42,57 +38,39 @@ class Plan:
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(rounds=2, round_s=1.0, warmup_s=0.5, phone_one_client_requests=6)
-        return cls(rounds=3, round_s=2.5, warmup_s=1.0, phone_one_client_requests=24)
+            return cls(rounds=2, round_s=1.0, warmup_s=1.0, phone_one_client_requests=6)
+        return cls(rounds=3, round_s=3.0, warmup_s=1.0, phone_one_client_requests=24)
 
 
 def _load(
-    server: Server, photos: Payloads, concurrency: int, **kwargs: Any
+    server: Server,
+    photos: Sequence[bytes],
+    concurrency: int,
+    *,
+    form: Form = "multipart",
+    **kwargs: Any,
 ) -> Callable[[], Awaitable[LoadResult]]:
     return lambda: post_photos(
-        server.url, photos, concurrency=concurrency, server_pid=server.pid, **kwargs
+        server.url,
+        photos,
+        concurrency=concurrency,
+        server_pid=server.pid,
+        form=form,
+        path=server.path(form),
+        **kwargs,
     )
 
 
-# Histograms of the API's /metrics: where a request's time went, as the server saw it.
-_TIMINGS = {
-    "amulet_queue_wait_seconds": "queue_wait",
-    "amulet_decode_seconds": "decode",
-    "amulet_inference_seconds": "inference",
-    "amulet_request_duration_seconds": "request",
-}
-
-
-async def _timing_totals(url: str) -> dict[str, list[float]]:
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
-        text = (await client.get("/metrics")).text
-    totals: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        # The parser may drop a histogram's unit suffix from the family name.
-        name = _TIMINGS.get(family.name, _TIMINGS.get(family.name + "_seconds"))
-        if name is None:
-            continue
-        for sample in family.samples:
-            if sample.labels.get("route", PREDICT_PATH) != PREDICT_PATH:
-                continue
-            slot = totals.setdefault(name, [0.0, 0.0])
-            if sample.name.endswith("_sum"):
-                slot[0] += sample.value
-            elif sample.name.endswith("_count"):
-                slot[1] += sample.value
-    return totals
-
-
 def _timed_load(
-    server: Server, photos: Payloads, concurrency: int, **kwargs: Any
+    server: Server, photos: Sequence[bytes], concurrency: int, **kwargs: Any
 ) -> Callable[[], Awaitable[LoadResult]]:
     """Like ``_load``, and reads the server's timing histograms before and after."""
     run = _load(server, photos, concurrency, **kwargs)
 
     async def timed() -> LoadResult:
-        before = await _timing_totals(server.url)
+        before = await server_timing(server.url)
         result = await run()
-        after = await _timing_totals(server.url)
+        after = await server_timing(server.url)
         zero = [0.0, 0.0]
         result.server_timing = {
             name: [total - before.get(name, zero)[0], count - before.get(name, zero)[1]]
@@ -130,29 +108,40 @@ async def levels_vs_naive(
     plan: Plan,
     raw: RawRun,
 ) -> dict[str, Any]:
-    """224 px uploads at each concurrency: ours, naive and raw onnxruntime, alternated.
+    """224 px uploads at each concurrency, every request a cache miss, in both request forms.
 
-    ``raw(threads, seconds)`` runs the model alone on the same photos from as many threads
-    as there are clients.
+    Ours and the naive service, each with a multipart form and with the photo as the raw
+    body, and raw onnxruntime, alternated round by round. Every request carries new bytes
+    (a JPEG comment with a counter), so the result cache never answers. ``raw(threads,
+    seconds)`` runs the model alone on the same photos from as many threads as there are
+    clients. A level's top-level figures are the multipart form's; ``raw_body`` holds the
+    raw-body form's.
     """
     out = {}
     for concurrency in levels:
-        results = await alternate(
-            {
-                "amulet": _timed_load(ours, photos, concurrency, duration_s=plan.round_s),
-                "naive": _load(naive, photos, concurrency, duration_s=plan.round_s),
-                "raw": partial(raw, concurrency, plan.round_s),
-            },
-            plan.rounds,
-        )
-        row = _compare(results, "amulet", "naive")
-        mine, model = results["amulet"], results["raw"]
+        arms: dict[str, Callable[[], Awaitable[LoadResult]]] = {}
+        for form in FORMS_MEASURED:
+            for name, server in (("amulet", ours), ("naive", naive)):
+                load = _timed_load if name == "amulet" else _load
+                arms[f"{name}/{form}"] = load(
+                    server, photos, concurrency, form=form, unique=True, duration_s=plan.round_s
+                )
+        arms["raw"] = partial(raw, concurrency, plan.round_s)
+        results = await alternate(arms, plan.rounds)
+        model = results["raw"]
+        forms = {}
+        for form in FORMS_MEASURED:
+            mine = results[f"amulet/{form}"]
+            row = _compare({"amulet": mine, "naive": results[f"naive/{form}"]}, "amulet", "naive")
+            row["amulet_vs_raw"] = round(mine.throughput / model.throughput, 3)
+            if mine.p50_ms and mine.p99_ms:
+                row["p99_over_p50"] = round(mine.p99_ms / mine.p50_ms, 2)
+            forms[form] = row
+        row = forms["multipart"]
         row["raw"] = model.as_dict()
         # In process, the load generator's CPU is the model's own.
         row["raw"]["cpu_ms_per_image"] = row["raw"].pop("client_cpu_ms_per_request")
-        row["amulet_vs_raw"] = round(mine.throughput / model.throughput, 3)
-        if mine.p50_ms and mine.p99_ms:
-            row["p99_over_p50"] = round(mine.p99_ms / mine.p50_ms, 2)
+        row["raw_body"] = forms["raw"]
         out[str(concurrency)] = row
     return out
 
@@ -183,18 +172,13 @@ async def cache_hit_vs_miss(
     cached: Server, photos: dict[str, bytes], plan: Plan, concurrency: int = 8
 ) -> dict[str, Any]:
     """Per photo kind: hits (one photo, repeated) vs misses (fresh bytes every request)."""
-    serial = itertools.count()
     out = {}
     for kind, photo in photos.items():
         await post_photos(cached.url, [photo], concurrency=1, requests=1)  # store it
-
-        def fresh(_: int, photo: bytes = photo) -> bytes:
-            return with_comment(photo, next(serial))
-
         results = await alternate(
             {
                 "hit": _load(cached, [photo], concurrency, duration_s=plan.round_s),
-                "miss": _load(cached, fresh, concurrency, duration_s=plan.round_s),
+                "miss": _load(cached, [photo], concurrency, unique=True, duration_s=plan.round_s),
             },
             plan.rounds,
         )

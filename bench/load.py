@@ -1,17 +1,21 @@
 """Load generation on loopback: ``concurrency`` clients posting photos for a bounded time.
 
-Each client loops: take the next photo, POST it as the ``front`` part of a multipart form,
-wait for the answer, repeat, until the time (or the request budget) runs out. Only 200s count
-towards throughput and latency; other statuses are counted by code. The figures include the
-load generator's own CPU time per request (it shares the machine with the server) and, when
-the server's pid is known, the server's.
+The one load generator of the benchmarks. Each client loops: take the next photo, POST it
+(as the ``front`` part of a multipart form, or as the raw body with ``Content-Type:
+image/jpeg``), wait for the answer, repeat, until the time (or the request budget) runs out.
+Only 200s count towards throughput and latency; other statuses are counted by code. The
+figures include the load generator's own CPU time per request (it shares the machine with
+the server) and, when the server's pid is known, the server's.
 
-The clients speak HTTP/1.1 over keep-alive connections themselves, the way load tools such
-as wrk do: a request's bytes are built once per photo and written as they are, and a
-response is read by its ``Content-Length`` (or chunks). A general client (httpx) spends
-about 2 ms of CPU per request here, a tenth of what a model run costs, and on a two-core
-machine that time comes out of the server's share; this one spends a fraction of that, so
-the ratios measure the server, not the load generator.
+Two engines send the same requests:
+
+* ``wrk`` (Debian's ``wrk``, a C load generator, with ``bench/post_photos.lua``), used for
+  timed loads where it is installed: it spends a few tens of microseconds of CPU per
+  request, so on a two-core machine nearly all the CPU is left to the server;
+* the Python client here, the fallback and the engine of fixed-count loads: it speaks
+  HTTP/1.1 over keep-alive connections itself, the way wrk does (a request's bytes are
+  built once per photo, a response is read by its ``Content-Length`` or chunks), and spends
+  a fraction of a general client's (httpx: about 2 ms) CPU per request.
 
 Example::
 
@@ -23,20 +27,31 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
+import resource
+import shutil
 import statistics
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import psutil
 
-PREDICT_PATH = "/v1/predict"
+from bench.photos import with_comment
 
-Payloads = Sequence[bytes] | Callable[[int], bytes]
+PREDICT_PATH = "/v1/predict"
+WRK_SCRIPT = Path(__file__).resolve().with_name("post_photos.lua")
+
+Form = Literal["multipart", "raw"]
+FORMS: tuple[Form, ...] = ("multipart", "raw")
+Engine = Literal["auto", "wrk", "python"]
 
 
 @dataclass
@@ -44,6 +59,7 @@ class LoadResult:
     """What one load run measured; ``as_dict`` is what goes into the JSON."""
 
     concurrency: int
+    engine: str = "python"  # what generated the load: "wrk" or "python"
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)  # answers other than 200
     transport_errors: int = 0
@@ -52,6 +68,8 @@ class LoadResult:
     server_cpu_s: float | None = None
     # The server's own timing histograms over the run: name -> [sum of seconds, count].
     server_timing: dict[str, list[float]] = field(default_factory=dict)
+    # The server's CPU seconds by thread role over the run ("loop", "workers"), when read.
+    thread_cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -88,9 +106,14 @@ class LoadResult:
             slot = timing.setdefault(name, [0.0, 0.0])
             slot[0] += total
             slot[1] += count
+        threads = dict(self.thread_cpu_s)
+        for role, seconds in other.thread_cpu_s.items():
+            threads[role] = threads.get(role, 0.0) + seconds
         return LoadResult(
             concurrency=self.concurrency,
+            engine=self.engine,
             server_timing=timing,
+            thread_cpu_s=threads,
             latencies=self.latencies + other.latencies,
             statuses=self.statuses + other.statuses,
             transport_errors=self.transport_errors + other.transport_errors,
@@ -103,6 +126,7 @@ class LoadResult:
         per_request = max(1, self.ok)
         result: dict[str, Any] = {
             "concurrency": self.concurrency,
+            "engine": self.engine,
             "ok": self.ok,
             "failed": sum(self.statuses.values()) + self.transport_errors,
             "failed_statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -149,31 +173,47 @@ class HttpError(Exception):
     """The connection broke or the server's answer was not HTTP/1.1 as expected."""
 
 
-class MultipartRequests:
-    """The bytes of ``POST path`` requests carrying one photo as the ``front`` part."""
+class PhotoRequests:
+    """The bytes of ``POST path`` requests carrying one photo.
 
-    def __init__(self, url: str, path: str) -> None:
+    ``form`` is ``"multipart"`` (the photo as the ``front`` part of a form) or ``"raw"``
+    (the photo as the whole body, ``Content-Type: image/jpeg``).
+    """
+
+    def __init__(self, url: str, path: str, form: Form = "multipart") -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"an http:// URL is needed, not {url!r}")
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, not {form!r}")
         self.host = parts.hostname
         self.port = parts.port or 80
+        self.form = form
         self._path = (parts.path.rstrip("/") + path).encode("ascii")
         self._boundary = b"amulet-bench-" + os.urandom(12).hex().encode("ascii")
 
     def build(self, photo: bytes, i: int) -> bytes:
-        part_head = (
-            b'--%s\r\nContent-Disposition: form-data; name="front"; filename="photo%d.jpg"'
-            b"\r\nContent-Type: image/jpeg\r\n\r\n" % (self._boundary, i)
-        )
-        tail = b"\r\n--%s--\r\n" % self._boundary
-        length = len(part_head) + len(photo) + len(tail)
+        if self.form == "raw":
+            content_type, body = b"image/jpeg", [photo]
+        else:
+            part_head = (
+                b'--%s\r\nContent-Disposition: form-data; name="front"; filename="photo%d.jpg"'
+                b"\r\nContent-Type: image/jpeg\r\n\r\n" % (self._boundary, i)
+            )
+            content_type = b"multipart/form-data; boundary=" + self._boundary
+            body = [part_head, photo, b"\r\n--%s--\r\n" % self._boundary]
         head = (
             b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: amulet-bench\r\n"
-            b"Content-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n"
-            % (self._path, self.host.encode("ascii"), self.port, self._boundary, length)
+            b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n"
+            % (
+                self._path,
+                self.host.encode("ascii"),
+                self.port,
+                content_type,
+                sum(map(len, body)),
+            )
         )
-        return b"".join((head, part_head, photo, tail))
+        return b"".join((head, *body))
 
 
 class Connection:
@@ -246,40 +286,89 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
     return status, length, chunked, close
 
 
+_RUNS = itertools.count(1)
+
+
+def _run_tag() -> str:
+    """A tag no other load of this process (nor, most likely, of another) has used."""
+    return f"{os.getpid()}.{next(_RUNS)}"
+
+
+def wrk_path() -> str | None:
+    """Where ``wrk`` is installed, or None (then the Python client runs the load)."""
+    return shutil.which("wrk")
+
+
 async def post_photos(
     url: str,
-    photos: Payloads,
+    photos: Sequence[bytes],
     *,
     concurrency: int,
     duration_s: float | None = None,
     requests: int | None = None,
+    form: Form = "multipart",
+    unique: bool = False,
     path: str = PREDICT_PATH,
     server_pid: int | None = None,
     timeout_s: float = 60.0,
+    engine: Engine = "auto",
 ) -> LoadResult:
     """Post photos from ``concurrency`` clients until ``duration_s`` or ``requests`` run out.
 
-    ``photos`` is a list (taken round robin; each request's bytes are built once) or a
-    function of the request number (for example, to make every request a different file).
-    Each simulated user keeps one connection open for all its requests.
+    ``photos`` are taken round robin; ``unique`` makes every request's bytes new (a JPEG
+    comment with a tag of this run and a counter, see :func:`bench.photos.with_comment`): a
+    result-cache miss with the same pixels, in this run and any other. ``engine="auto"``
+    runs timed loads on ``wrk`` where it is installed and the rest (a fixed ``requests``
+    count, or no ``wrk``) on the Python client.
     """
     if duration_s is None and requests is None:
         raise ValueError("give duration_s or requests")
-    builder = MultipartRequests(url, path)
-    if callable(photos):
-        make = photos
+    if not photos:
+        raise ValueError("no photos to send")
+    wrk = wrk_path() if engine in ("auto", "wrk") else None
+    if engine == "wrk" and (wrk is None or duration_s is None):
+        raise ValueError("the wrk engine needs wrk installed and a duration_s")
+    server = psutil.Process(server_pid) if server_pid else None
+    server_start = _tree_cpu_seconds(server.pid) if server else 0.0
+    if wrk is not None and duration_s is not None:
+        result = await _wrk_load(
+            wrk, url, photos, concurrency, duration_s, form, unique, path, timeout_s
+        )
+    else:
+        result = await _python_load(
+            url, photos, concurrency, duration_s, requests, form, unique, path, timeout_s
+        )
+    if server:
+        result.server_cpu_s = _tree_cpu_seconds(server.pid) - server_start
+    return result
+
+
+async def _python_load(
+    url: str,
+    photos: Sequence[bytes],
+    concurrency: int,
+    duration_s: float | None,
+    requests: int | None,
+    form: Form,
+    unique: bool,
+    path: str,
+    timeout_s: float,
+) -> LoadResult:
+    """The load on this process's own HTTP/1.1 client (see the module docstring)."""
+    builder = PhotoRequests(url, path, form)
+    tag = _run_tag()
+    if unique:
 
         def request_for(i: int) -> bytes:
-            return builder.build(make(i), i)
+            return builder.build(with_comment(photos[i % len(photos)], f"{tag}-{i}"), i)
     else:
         prebuilt = [builder.build(photo, i) for i, photo in enumerate(photos)]
 
         def request_for(i: int) -> bytes:
             return prebuilt[i % len(prebuilt)]
 
-    result = LoadResult(concurrency)
+    result = LoadResult(concurrency, engine="python")
     counter = iter(range(requests if requests is not None else 1 << 62))
-    server = psutil.Process(server_pid) if server_pid else None
 
     async def one_user(deadline: float) -> None:
         connection = Connection(builder.host, builder.port)
@@ -305,14 +394,60 @@ async def post_photos(
             connection.close()
 
     cpu_start = time.process_time()
-    server_start = _tree_cpu_seconds(server.pid) if server else 0.0
     started = time.perf_counter()
     deadline = started + duration_s if duration_s is not None else float("inf")
     await asyncio.gather(*(one_user(deadline) for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started
     result.client_cpu_s = time.process_time() - cpu_start
-    if server:
-        result.server_cpu_s = _tree_cpu_seconds(server.pid) - server_start
+    return result
+
+
+async def _wrk_load(
+    wrk: str,
+    url: str,
+    photos: Sequence[bytes],
+    concurrency: int,
+    duration_s: float,
+    form: Form,
+    unique: bool,
+    path: str,
+    timeout_s: float,
+) -> LoadResult:
+    """The load on ``wrk`` (one thread, ``concurrency`` connections) with bench/post_photos.lua.
+
+    wrk's histogram holds every answer's latency; the 200s' share of it is taken as the
+    200s' latencies (a run with other answers counts them by status, as usual).
+    """
+    with tempfile.TemporaryDirectory(prefix="amulet-wrk-") as folder:
+        files = []
+        for i, photo in enumerate(photos):
+            file = Path(folder) / f"photo{i}.jpg"
+            file.write_bytes(photo)
+            files.append(str(file))
+        command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s"]
+        command += ["--timeout", f"{max(1, round(timeout_s))}s", "-s", str(WRK_SCRIPT), url]
+        command += ["--", path, form, _run_tag() if unique else "0", *files]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await process.communicate()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {err.decode()[-2000:]}")
+    summary = json.loads(lines[-1])
+    result = LoadResult(concurrency, engine="wrk")
+    result.seconds = summary["duration_us"] / 1e6
+    result.client_cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    statuses = {int(code): n for code, n in summary["statuses"].items()}
+    result.transport_errors = sum(summary[k] for k in ("connect", "read", "write", "timeout"))
+    ok = statuses.pop(200, 0)
+    result.statuses.update(statuses)
+    latencies = [us / 1e6 for us, n in summary["latency_us"] for _ in range(n)]
+    if len(latencies) > ok:  # the fastest answers are the likeliest refusals
+        latencies = latencies[len(latencies) - ok :]
+    result.latencies = latencies
     return result
 
 

@@ -8,6 +8,9 @@ This is what a first version usually looks like, and what the benchmark compares
 * ``session.run`` called on the event loop, with onnxruntime's default session options;
 * no cache, no limits, no worker pool.
 
+``POST /v1/predict/raw`` is the same with the photo as the raw body (``await
+request.body()``), for the comparison with the raw-body form of the real API.
+
 It shares the model file and the one preprocessing function with the real service, so the
 comparison is about serving, not about the model. Run it with::
 
@@ -22,10 +25,12 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from fastapi import FastAPI, UploadFile
+from fastapi import FastAPI, Request, UploadFile
 
 from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.imaging.decode import decode_image, to_tensor
+
+RAW_PATH = "/v1/predict/raw"
 
 
 def create_app(model_dir: Path = DEFAULT_MODEL_DIR) -> FastAPI:
@@ -38,9 +43,7 @@ def create_app(model_dir: Path = DEFAULT_MODEL_DIR) -> FastAPI:
     classes = [c["id"] for c in metadata["classes"]]
     app = FastAPI(title="naive amulet service")
 
-    @app.post("/v1/predict")
-    async def predict(front: UploadFile) -> dict[str, Any]:
-        data = await front.read()
+    def classify(data: bytes) -> dict[str, Any]:
         decoded = decode_image(data, draft=False)
         logits = session.run(None, {input_name: to_tensor(decoded.image)[None]})[0][0]
         probabilities = np.exp(logits - logits.max())
@@ -53,6 +56,14 @@ def create_app(model_dir: Path = DEFAULT_MODEL_DIR) -> FastAPI:
             "width": decoded.width,
             "height": decoded.height,
         }
+
+    @app.post("/v1/predict")
+    async def predict(front: UploadFile) -> dict[str, Any]:
+        return classify(await front.read())
+
+    @app.post(RAW_PATH)
+    async def predict_raw(request: Request) -> dict[str, Any]:
+        return classify(await request.body())
 
     @app.get("/health/ready")
     async def ready() -> dict[str, str]:

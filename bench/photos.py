@@ -1,6 +1,7 @@
-"""The photos the benchmarks send: generated on the spot, photo-like, deterministic per seed.
+"""The photos the benchmarks send, all made here: on the spot, photo-like, one per seed.
 
     small_photos(n)      n different 224 x 224 JPEGs (about 10 KB each), the model's own size
+    scene_jpeg(w, h)     a photo-like JPEG of any size
     phone_jpeg()         a 12 MP (4000 x 3000) JPEG of about 1.5 MB, like a phone's photo
     large_upload_jpeg()  a 24 MP JPEG just under the 20 MB upload ceiling, for the RSS run
     with_comment(j, n)   the same picture with a JPEG comment holding ``n``: new bytes (a
@@ -18,15 +19,30 @@ import struct
 import numpy as np
 from PIL import Image
 
-from bench.bench_workers import photo_jpeg
-
 PHONE_SIZE = (4000, 3000)
 LARGE_SIZE = (6000, 4000)
 
 
 def small_photos(count: int) -> list[bytes]:
-    """``count`` different 224 px photo-like JPEGs (the images of the 2-worker benchmark)."""
+    """``count`` different 224 px photo-like JPEGs, the model's own size."""
     return [photo_jpeg(seed) for seed in range(count)]
+
+
+def photo_jpeg(seed: int, size: int = 224) -> bytes:
+    """A smooth photo-like square JPEG, different for each seed."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    channels = [
+        127 + 100 * np.sin(xx / size * rng.uniform(1, 6) * 6.28) * np.cos(yy / size * 6.28)
+        for _ in range(3)
+    ]
+    image = np.clip(np.stack(channels, -1), 0, 255).astype(np.uint8)
+    return _encode(image, 90)
+
+
+def scene_jpeg(width: int, height: int, seed: int = 7) -> bytes:
+    """A photo-like JPEG of any size: the scene of :func:`phone_jpeg`, quality 90."""
+    return _encode(_scene(width, height, seed), 90)
 
 
 def _scene(width: int, height: int, seed: int) -> np.ndarray:
@@ -75,7 +91,7 @@ def large_upload_jpeg(seed: int = 2, *, max_bytes: int = 20 * 1024 * 1024) -> by
     raise RuntimeError(f"could not make a JPEG under {max_bytes} bytes")
 
 
-def with_comment(jpeg: bytes, n: int) -> bytes:
+def with_comment(jpeg: bytes, n: int | str) -> bytes:
     """``jpeg`` with a COM segment after SOI holding ``n``: different bytes, same pixels."""
     text = f"amulet-bench {n}".encode()
     return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text + jpeg[2:]

@@ -6,7 +6,9 @@ Sections, in order (``--only`` picks some):
               raw batch of 8 vs single runs
     service   over HTTP on loopback, against the naive service (bench/naive_service.py)
               and raw onnxruntime: 224 px at concurrency 1, 8, 32; 12 MP phone JPEGs
-    batching  micro-batches of 8 vs none at concurrency 8
+    profile   the service sampled by py-spy under load: CPU ms per request by stage, both
+              request forms (bench/profile.py)
+    batching  the inference thread layout: the default vs one session, vs 8 workers
     cache     result-cache hits vs misses over HTTP, 224 px and 12 MP
     memory    20 MB uploads, 8 at a time: the server's RSS against its ceiling
     runtime   pooled vs new client, streaming vs read-all, GC regimes, in-process cache
@@ -14,8 +16,9 @@ Sections, in order (``--only`` picks some):
 
 The full run writes ``latest.json`` and ``latest.md`` to ``--out`` (default bench/results/)
 and refreshes README.md's generated blocks from them; it reports each target and exits 0.
-``--quick`` (CI, about two minutes) writes ``quick.json`` and ``quick.md`` instead and exits
-1 when one of its wide-margin ratios fails.
+``--quick`` (CI, under three minutes on 2 cores; 224 px at concurrency 8 only) writes
+``quick.json`` and ``quick.md`` instead and exits 1 when one of its wide-margin ratios fails.
+``--against REF`` instead runs an A/B of this checkout's API against git revision REF.
 """
 
 from __future__ import annotations
@@ -32,13 +35,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from amulet_ai.config import Settings, get_settings
 from amulet_ai.imaging.decode import DecodedImage, decode_image
 from amulet_ai.model.classifier import AmuletClassifier
-from bench import bench_memory, bench_model, bench_runtime, bench_service, bench_workers
+from bench import (
+    bench_memory,
+    bench_model,
+    bench_runtime,
+    bench_service,
+    bench_workers,
+    compare,
+    profile,
+)
 from bench.bench_service import Plan
 from bench.load import LoadResult
 from bench.photos import large_upload_jpeg, phone_jpeg, small_photos
@@ -47,7 +55,7 @@ from bench.servers import Server, amulet_service, naive_service
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("model", "service", "batching", "cache", "memory", "runtime", "workers")
+SECTIONS = ("model", "service", "profile", "batching", "cache", "memory", "runtime", "workers")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -98,6 +106,15 @@ def _service_vs_naive(
         }
 
 
+def _profile(main: Server, photos: Photos, plan: Plan, *, quick: bool) -> dict[str, Any]:
+    asyncio.run(bench_service.warm_up([main], photos.small, plan))
+    seconds = 2.0 if quick else 8.0
+    return {
+        form: asyncio.run(profile.profile_service(main, photos.small, form=form, seconds=seconds))
+        for form in bench_service.FORMS_MEASURED
+    }
+
+
 def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> dict[str, Any]:
     # "one_session": every run on the many-thread session, as if busy_intra_op_threads
     # were off; the default hands runs that overlap another to a one-thread session.
@@ -139,9 +156,9 @@ def _measure_servers(
 ) -> None:
     """The sections that need servers; the default server is started once for all."""
     plan = Plan.for_mode(quick)
-    levels = (1, 8) if quick else (1, 8, 32)
+    levels = (8,) if quick else (1, 8, 32)
     results["plan"] = {**dataclasses.asdict(plan), "levels": list(levels)}
-    if not sections & {"service", "batching", "cache", "memory"}:
+    if not sections & {"service", "profile", "batching", "cache", "memory"}:
         return
     service: dict[str, Any] = {}
     with amulet_service("amulet") as main:
@@ -149,8 +166,12 @@ def _measure_servers(
             done = _step("service vs naive and raw onnxruntime")
             service.update(_service_vs_naive(main, photos, classifier, plan, levels))
             done()
+        if "profile" in sections:
+            done = _step("profile")
+            service["profile"] = _profile(main, photos, plan, quick=quick)
+            done()
         if "batching" in sections:
-            done = _step("micro-batching")
+            done = _step("inference thread layout")
             service["batching"] = _batching(main, photos, plan, settings)
             done()
         if "cache" in sections:
@@ -256,9 +277,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=", ".join(SECTIONS)
     )
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="instead: A/B this checkout's API against git revision REF (bench/compare.py)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    if args.against:
+        rounds, seconds = (2, 2.0) if args.quick else (4, 3.0)
+        ab = compare.compare(args.against, small_photos(32), rounds=rounds, seconds=seconds)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "ab.json").write_text(json.dumps(ab, indent=2) + "\n", encoding="utf-8")
+        print(compare.render(ab))
+        return 0
     sections = set(args.only or SECTIONS)
     results = run_benchmarks(sections, quick=args.quick)
     json_path, md_path = write_results(results, args.out, quick=args.quick)

@@ -23,9 +23,12 @@ from typing import IO
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from amulet_ai.ops.api_process import ApiProcess, ServiceStartError, free_port
 from amulet_ai.ops.serve import child_env
+from bench.load import PREDICT_PATH
+from bench.naive_service import RAW_PATH as NAIVE_RAW_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -42,27 +45,39 @@ BENCH_SETTINGS = {
 
 @dataclass(frozen=True)
 class Server:
-    """A running server: where to reach it and which process serves it."""
+    """A running server: where to reach it, which process serves it, and its predict paths.
+
+    ``raw_path`` is where it takes the photo as the raw body (the real API: the same route
+    as the form; the naive service: a route of its own).
+    """
 
     name: str
     url: str
     pid: int
+    raw_path: str = PREDICT_PATH
+
+    def path(self, form: str) -> str:
+        """The predict route for a request ``form`` ("multipart" or "raw")."""
+        return self.raw_path if form == "raw" else PREDICT_PATH
 
 
 @contextmanager
-def amulet_service(name: str = "amulet", **settings: str) -> Iterator[Server]:
-    """The real API with the benchmark settings plus ``settings`` (``AMULET_*`` names).
+def amulet_service(name: str = "amulet", *, workers: int = 1, **settings: str) -> Iterator[Server]:
+    """The real API (``workers`` processes) with the benchmark settings plus ``settings``
+    (``AMULET_*`` names, or ``PYTHONPATH`` to serve another source tree).
 
     Example::
 
-        >>> with amulet_service(AMULET_BATCH_MAX_SIZE="8") as server:   # doctest: +SKIP
+        >>> with amulet_service(AMULET_CACHE_ENABLED="true") as server:  # doctest: +SKIP
         ...     httpx.get(server.url + "/health").status_code
         200
     """
     with tempfile.TemporaryFile() as log:
-        api = ApiProcess(free_port(), env={**BENCH_SETTINGS, **settings}, output=log)
+        env = {**BENCH_SETTINGS, **settings}
+        api = ApiProcess(free_port(), env=env, output=log, workers=workers)
         try:
-            api.start().wait_ready()
+            # With several workers, a streak of answers: every worker has loaded its model.
+            api.start().wait_ready(streak=1 if workers == 1 else 10)
         except ServiceStartError as exc:
             api.stop()
             raise ServiceStartError(f"{name}: {exc}; its log ends:\n{_tail(log)}") from exc
@@ -80,8 +95,7 @@ def naive_service() -> Iterator[Server]:
     command = [sys.executable, "-m", "uvicorn", "bench.naive_service:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     command += ["--log-level", "warning"]
-    env = child_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    env = bench_env()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
@@ -90,7 +104,7 @@ def naive_service() -> Iterator[Server]:
                 _wait_ready(url, process)
             except ServiceStartError as exc:
                 raise ServiceStartError(f"naive: {exc}; its log ends:\n{_tail(log)}") from exc
-            yield Server("naive", url, process.pid)
+            yield Server("naive", url, process.pid, raw_path=NAIVE_RAW_PATH)
         finally:
             process.terminate()
             try:
@@ -98,6 +112,13 @@ def naive_service() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def bench_env() -> dict[str, str]:
+    """The environment of a child that imports ``bench`` and this checkout's ``amulet_ai``."""
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
+    return env
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
@@ -117,6 +138,36 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 def _tail(log: IO[bytes], size: int = 3000) -> str:
     log.seek(0)
     return log.read()[-size:].decode(errors="replace")
+
+
+# Histograms of the API's /metrics: where a request's time went, as the server saw it.
+_TIMINGS = {
+    "amulet_queue_wait_seconds": "queue_wait",
+    "amulet_decode_seconds": "decode",
+    "amulet_inference_seconds": "inference",
+    "amulet_request_duration_seconds": "request",
+}
+
+
+async def server_timing(url: str) -> dict[str, list[float]]:
+    """The API's timing histograms of the predict route: name -> [sum of seconds, count]."""
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        text = (await client.get("/metrics")).text
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        # The parser may drop a histogram's unit suffix from the family name.
+        name = _TIMINGS.get(family.name, _TIMINGS.get(family.name + "_seconds"))
+        if name is None:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route", PREDICT_PATH) != PREDICT_PATH:
+                continue
+            slot = totals.setdefault(name, [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                slot[0] += sample.value
+            elif sample.name.endswith("_count"):
+                slot[1] += sample.value
+    return totals
 
 
 class RssSampler:

@@ -15,7 +15,18 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SECTIONS = {"model", "service", "batching", "cache", "memory", "runtime", "workers"}
+SECTIONS = {"model", "service", "profile", "batching", "cache", "memory", "runtime", "workers"}
+STAGES = {
+    "HTTP and routing",
+    "body reading",
+    "hashing",
+    "decode",
+    "inference",
+    "response",
+    "logging and metrics",
+    "serving",
+    "other",
+}
 ASSERTED_IN_QUICK = {
     "classifier_vs_raw",
     "decode_draft_speedup",
@@ -48,9 +59,18 @@ def test_quick_bench_measures_everything_and_its_ratios_hold(
         if check["asserted"]:
             assert check["quick_passed"], check
     assert ASSERTED_IN_QUICK <= {key for key, check in checks.items() if check["asserted"]}
-    for level in ("1", "8"):
-        row = results["service"]["levels"][level]
-        assert row["amulet"]["failed"] == 0 and row["amulet"]["ok"] > 0
+    assert set(results["service"]["levels"]) == {"8"}
+    row = results["service"]["levels"]["8"]
+    assert row["amulet"]["failed"] == 0 and row["amulet"]["ok"] > 0
+    raw_body = row["raw_body"]
+    assert raw_body["amulet"]["failed"] == 0 and raw_body["amulet"]["ok"] > 0
+    for form in ("multipart", "raw"):
+        profile = results["service"]["profile"][form]
+        assert profile["answers"] > 0 and profile["failed"] == 0
+        assert set(profile["stages"]) == STAGES
+        # The stages account for the server's CPU: the model's share is the largest.
+        assert sum(profile["stages"].values()) <= profile["server_cpu_ms_per_request"] * 1.05
+        assert max(profile["stages"], key=profile["stages"].get) == "inference"
     assert results["memory"]["statuses"] == {"200": results["memory"]["uploads"]}
     table = (tmp_path / "quick.md").read_text(encoding="utf-8")
     assert "| Promise | Measured | Target |" in table

@@ -1,0 +1,84 @@
+-- wrk script of bench/load.py: POST photos to one path, as multipart or as the raw body.
+--
+--   wrk -s bench/post_photos.lua URL -- PATH FORM TAG PHOTO...
+--
+-- FORM is "multipart" (the photo as the "front" part) or "raw" (Content-Type: image/jpeg).
+-- TAG other than "0" puts a JPEG comment holding TAG, the thread and a counter after SOI in
+-- every request: new bytes each time (a result-cache miss, also across runs with different
+-- tags), the same pixels. done() prints one JSON line with
+-- the counts by status and the latency histogram (microseconds, count) for bench/load.py to read.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+local path, form, tag
+local photos = {}
+local counter = 0
+local boundary = "amulet-bench-wrk-boundary"
+
+function init(args)
+  path, form, tag = args[1], args[2], args[3]
+  for i = 4, #args do
+    local file = assert(io.open(args[i], "rb"))
+    table.insert(photos, file:read("*a"))
+    file:close()
+  end
+end
+
+local function with_comment(jpeg, n)
+  local text = "amulet-bench " .. tag .. "-" .. thread_id .. "-" .. n
+  local length = #text + 2
+  local size = string.char(math.floor(length / 256), length % 256)
+  return jpeg:sub(1, 2) .. "\255\254" .. size .. text .. jpeg:sub(3)
+end
+
+function request()
+  counter = counter + 1
+  local photo = photos[(counter % #photos) + 1]
+  if tag ~= "0" then
+    photo = with_comment(photo, counter)
+  end
+  if form == "raw" then
+    return wrk.format("POST", path, { ["Content-Type"] = "image/jpeg" }, photo)
+  end
+  local body = "--" .. boundary .. "\r\n"
+    .. "Content-Disposition: form-data; name=\"front\"; filename=\"photo.jpg\"\r\n"
+    .. "Content-Type: image/jpeg\r\n\r\n" .. photo .. "\r\n--" .. boundary .. "--\r\n"
+  local headers = { ["Content-Type"] = "multipart/form-data; boundary=" .. boundary }
+  return wrk.format("POST", path, headers, body)
+end
+
+statuses = {}
+
+function response(status, headers, body)
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(counts) do
+    table.insert(parts, string.format('"%s":%d', status, n))
+  end
+  local buckets = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    table.insert(buckets, string.format("[%d,%d]", value, count))
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"statuses":{%s},"connect":%d,"read":%d,"write":%d,'
+      .. '"timeout":%d,"latency_us":[%s]}\n',
+    summary.requests, summary.duration, table.concat(parts, ","), errors.connect, errors.read,
+    errors.write, errors.timeout, table.concat(buckets, ",")))
+end
