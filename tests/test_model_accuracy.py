@@ -56,6 +56,7 @@ def test_metadata_matches_the_graph(
         batch = np.stack(
             [to_tensor(decode_image(make_photo(size, size, seed=s)).image) for s in range(n)]
         )
-        logits, unknown, cam = session.run(None, {"image": batch})
+        logits, unknown, cam, embedding = session.run(None, {"image": batch})
         assert logits.shape == (n, 6) and unknown.shape == (n,) and cam.shape == (n, 6, 7, 7)
+        assert embedding.shape == (n, metadata["embedding"]["dims"])
         assert logits.dtype == unknown.dtype == cam.dtype == np.float32

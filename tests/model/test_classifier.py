@@ -34,7 +34,7 @@ def test_metadata_matches_the_model_outputs(classifier: AmuletClassifier, model_
     assert len(onnx_bytes) <= 20 * 1024 * 1024
     assert meta.onnx_sha256 == hashlib.sha256(onnx_bytes).hexdigest()
     batch = np.zeros((3, 3, 224, 224), np.float32)
-    logits, unknown, cam = classifier.run(batch)
+    logits, unknown, cam, *_ = classifier.run(batch)
     assert logits.shape == (3, 6)
     assert unknown.shape == (3,)
     assert cam.shape[:2] == (3, 6) and cam.ndim == 4
@@ -71,7 +71,7 @@ def test_calibrated_probabilities_apply_the_temperature(
     classifier: AmuletClassifier, make_photo: Callable[..., bytes]
 ) -> None:
     decoded = decode_image(make_photo(seed=5))
-    logits, _, _ = classifier.run(to_tensor(decoded.image)[None])
+    logits, *_ = classifier.run(to_tensor(decoded.image)[None])
     scaled = logits[0] / classifier.metadata.temperature
     expected = np.exp(scaled - scaled.max())
     expected /= expected.sum()

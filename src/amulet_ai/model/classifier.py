@@ -65,6 +65,8 @@ class PhotoScores:
     unknown_score: float
     cam: np.ndarray
     decoded: DecodedImage
+    # The unknown detector's embedding (standardised features), when the model outputs it.
+    embedding: np.ndarray | None = None
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -103,6 +105,8 @@ class AmuletClassifier:
         self._input_name = metadata.input.name
         outputs = metadata.outputs
         self._output_names = [outputs.logits, outputs.unknown_score, outputs.cam]
+        if outputs.embedding is not None:
+            self._output_names.append(outputs.embedding)
         present = {o.name for o in session.get_outputs()} | {i.name for i in session.get_inputs()}
         missing = [n for n in [self._input_name, *self._output_names] if n not in present]
         if missing:
@@ -216,12 +220,20 @@ class AmuletClassifier:
     def threshold(self) -> float:
         return self.metadata.unknown.threshold
 
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the model outputs the embedding (enrolled types and search need it)."""
+        return self.metadata.outputs.embedding is not None
+
     # --- inference -----------------------------------------------------------------------
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run the graph on a ``(N, 3, size, size)`` batch: logits, unknown scores, maps."""
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run the graph on a ``(N, 3, size, size)`` batch.
+
+        Returns logits, unknown scores and maps, then the embeddings when the model has them.
+        """
         feeds = {self._input_name: batch}
         if self.busy_session is None:
-            logits, unknown, cam = self.session.run(self._output_names, feeds)
+            outputs = self.session.run(self._output_names, feeds)
         else:
             overlapping = self._running.increment() > 1
             try:
@@ -229,10 +241,10 @@ class AmuletClassifier:
                 if overlapping:
                     session = self.busy_session
                     self.busy_runs.increment()
-                logits, unknown, cam = session.run(self._output_names, feeds)
+                outputs = session.run(self._output_names, feeds)
             finally:
                 self._running.decrement()
-        return np.asarray(logits), np.asarray(unknown), np.asarray(cam)
+        return tuple(np.asarray(o) for o in outputs)
 
     def decode(self, source: ImageSource) -> DecodedImage:
         """Decode a photo at this model's input size, within this classifier's limits.
@@ -253,7 +265,8 @@ class AmuletClassifier:
             return []
         decoded = [img if isinstance(img, DecodedImage) else self.decode(img) for img in images]
         batch = np.stack([to_tensor(d.image) for d in decoded])
-        logits, unknown, cam = self.run(batch)
+        logits, unknown, cam, *rest = self.run(batch)
+        embeddings = rest[0] if rest else None
         log_probs = _log_softmax(logits / self.metadata.temperature)
         return [
             PhotoScores(
@@ -262,6 +275,7 @@ class AmuletClassifier:
                 unknown_score=float(unknown[i]),
                 cam=cam[i],
                 decoded=decoded[i],
+                embedding=embeddings[i] if embeddings is not None else None,
             )
             for i in range(len(decoded))
         ]
