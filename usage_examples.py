@@ -203,26 +203,8 @@ def demo_memory_limit() -> None:
 
 
 def demo_locks() -> None:
-    section("LockManager: named locks in one global order, typed timeouts")
+    section("LockManager: named locks with typed timeouts")
     locks = LockManager(default_timeout=5.0)
-    finished: list[str] = []
-
-    def worker(first: str, second: str) -> None:
-        for _ in range(2_000):
-            with locks.acquire_locks(first, second):
-                pass
-        finished.append(f"{first}+{second}")
-
-    threads = [
-        threading.Thread(target=worker, args=("model", "cache")),
-        threading.Thread(target=worker, args=("cache", "model")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    print(f"two threads naming the locks in opposite orders, 2,000 times each: done {finished}")
-
     held = threading.Event()
     release = threading.Event()
 
@@ -274,15 +256,12 @@ def demo_atomic_and_structures() -> None:
         for item in range(20):
             jobs.put(item, timeout=5)
 
-    async def consume() -> list[int]:
-        return [await jobs.get_async(timeout=5) for _ in range(20)]
-
     producer = threading.Thread(target=produce)
     producer.start()
-    received = asyncio.run(consume())
+    received = [jobs.get(timeout=5) for _ in range(20)]
     producer.join()
     print(
-        "a thread -> a coroutine through a 4-slot queue: 20 items in order: "
+        "one thread -> another through a 4-slot queue: 20 items in order: "
         f"{received == list(range(20))}"
     )
     try:
@@ -473,6 +452,55 @@ def demo_rate_limit(log: Any) -> None:
         print(f"the refusal: {response.json()['error']}")
 
 
+def demo_saved_work(log: Any) -> None:
+    section("Saved work: owners' keys, history, feedback, a collection, export for training")
+    from amulet_ai.store import Database, Store, export_feedback, upgrade
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/amulet.db"
+        store = Store(Database(url))
+        upgrade(store.db)  # what `production_runner.py db upgrade` does
+        # What `production_runner.py keys create --owner NAME` does: the key is shown once.
+        ann = {"X-API-Key": store.keys.create("ann").key}
+        bob = {"X-API-Key": store.keys.create("bob").key}
+        print(f"keys: {[(k.owner, k.prefix + '...', k.scopes) for k in store.keys.list()]}")
+        env = {"AMULET_DATABASE_URL": url, "AMULET_HISTORY": "photos", "AMULET_RATE_LIMIT": ""}
+        with (
+            ApiProcess(free_port(), env=env, output=log) as api,
+            httpx.Client(base_url=api.url, timeout=30) as http,
+        ):
+            photo, where = sample_photo()
+            files = {"front": ("front.jpg", photo, "image/jpeg")}
+            print(f"no key -> {http.get('/v1/history').status_code} (keys exist now)")
+            saved = http.post("/v1/predict?save=true", files=files, headers=ann).json()
+            item = saved["history_id"]
+            print(f"POST /v1/predict?save=true ({where}) -> history_id {item}")
+            page = http.get("/v1/history", headers=ann).json()
+            entry = page["items"][0]
+            print(f"GET /v1/history -> {len(page['items'])} item: {entry['top1']['class_id']}, "
+                  f"photos {entry['photos']}, thumbnail {entry['thumbnail_url']}")  # fmt: skip
+            thumb = http.get(entry["thumbnail_url"], headers=ann)
+            print(f"the thumbnail: {thumb.headers['content-type']}, {len(thumb.content):,} bytes")
+            classes = [c["id"] for c in http.get("/v1/classes", headers=ann).json()["classes"]]
+            right = next(c for c in classes if c != entry["top1"]["class_id"])
+            wrong = {"correct": False, "class_id": right}
+            fb = http.post(f"/v1/history/{item}/feedback", json=wrong, headers=ann).json()
+            print(f"feedback 'this answer is wrong, it is {right}' -> {fb['class_id']}")
+            other = http.get(f"/v1/history/{item}", headers=bob)
+            print(f"another owner's id -> {other.status_code} {other.json()['error']['code']}")
+            piece = http.post(
+                "/v1/pieces",
+                files={**files, "name": (None, "Grandfather's"), "notes": (None, "ตลาดพระ 2530")},
+                headers=ann,
+            ).json()
+            print(f"POST /v1/pieces -> piece {piece['id']} {piece['name']!r}: "
+                  f"{piece['top1']['class_id']}")  # fmt: skip
+            print(f"bob's pieces: {http.get('/v1/pieces', headers=bob).json()['items']}")
+        manifest = export_feedback(store.db, Path(folder) / "feedback")
+        print(f"export-feedback -> {[e['path'] for e in manifest['entries']]}")
+        store.close()
+
+
 def api_under_test(log: Any) -> tuple[str, str | None, ApiProcess | None]:
     """The API at AMULET_PUBLIC_URL when it is healthy, else one started here."""
     settings = get_settings()
@@ -515,6 +543,7 @@ def main() -> int:
             if started is not None:
                 started.stop()
         demo_rate_limit(log)
+        demo_saved_work(log)
         log.seek(0)
         access = [
             line for line in log.read().decode().splitlines() if "amulet_ai.api.access" in line

@@ -110,3 +110,16 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AMULET_PORT", "70000")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_production_may_take_its_keys_from_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMULET_ENV", "production")
+    monkeypatch.setenv("AMULET_DATABASE_URL", "postgresql+psycopg://amulet@db/amulet")
+    settings = Settings()
+    assert settings.api_keys == [] and settings.database.startswith("postgresql+psycopg://")
+
+
+def test_the_database_defaults_to_a_sqlite_file_in_the_data_folder(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    assert settings.database == f"sqlite:///{(tmp_path / 'amulet.db').as_posix()}"
+    assert settings.history == "results"

@@ -36,4 +36,6 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert "HTML posing as a JPEG -> 415" in out
     assert '"status": "ok"' in out
     assert "request 6: 429" in out, "the sixth request in a minute is refused at 5/minute"
+    assert "POST /v1/predict?save=true" in out and "another owner's id -> 404 not_found" in out
+    assert "/front/history-1.jpg']" in out, "the corrected photo is exported"
     assert "all examples ran" in out

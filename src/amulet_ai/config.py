@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import sysconfig
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,8 +23,27 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CPU_COUNT = os.cpu_count() or 1
+# In a checkout (``pip install -e .``) the package is src/amulet_ai, under the repository.
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO_ROOT / "models"
+# Where a wheel installs the shipped model (pyproject's data-files), under the environment.
+INSTALLED_MODEL_DIR = Path(sysconfig.get_path("data")) / "share" / "amulet-ai" / "models"
+
+
+def default_model_dir() -> Path:
+    """The shipped model's folder: the checkout's ``models/``, else the installed copy.
+
+    Example::
+
+        >>> default_model_dir().name
+        'models'
+    """
+    checkout = REPO_ROOT / "models"
+    if (checkout / "metadata.json").is_file() or not INSTALLED_MODEL_DIR.is_dir():
+        return checkout
+    return INSTALLED_MODEL_DIR
+
+
+DEFAULT_MODEL_DIR = default_model_dir()
 
 
 class Settings(BaseSettings):
@@ -45,7 +65,9 @@ class Settings(BaseSettings):
 
     # --- Model ---------------------------------------------------------------------------
     model_dir: Path = Field(
-        DEFAULT_MODEL_DIR, description="Folder holding the ONNX model and its metadata."
+        DEFAULT_MODEL_DIR,
+        description="Folder holding the ONNX model and its metadata (default: the checkout's "
+        "models/, or the copy an installed wheel carries).",
     )
     model_file: str = Field("amulet_classifier.onnx", description="ONNX file inside model_dir.")
     metadata_file: str = Field("metadata.json", description="Metadata file inside model_dir.")
@@ -187,8 +209,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
-            if not self.api_keys:
-                raise ValueError("AMULET_API_KEYS must be set when AMULET_ENV=production")
+            if not self.api_keys and self.database_url is None:
+                # Keys may live in the database instead; then the API is never open in
+                # production: with no key anywhere, every call needs one (and gets 401).
+                raise ValueError(
+                    "AMULET_API_KEYS must be set when AMULET_ENV=production "
+                    "(or AMULET_DATABASE_URL, with keys made by `keys create`)"
+                )
             if "*" in self.cors_origins:
                 raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
         return self

@@ -135,3 +135,14 @@ def test_another_owners_ids_are_not_found_on_every_route(
     assert saved.client.get(f"/v1/history/{item}", headers=ann).json()["feedback"] is None
     assert saved.client.get(f"/v1/pieces/{piece}", headers=ann).json()["notes"] == ""
     assert saved.client.get(f"/v1/history/{item}/photo", headers=ann).status_code == 200
+
+
+def test_production_is_never_open_even_with_no_key_anywhere(
+    app_for: Callable[..., Saved], photo: bytes, database_url: str
+) -> None:
+    saved = app_for(env="production")  # keys come from the database (none yet)
+    r = saved.client.post("/v1/predict", files={"front": ("a.jpg", photo)})
+    assert r.status_code == 401
+    key = saved.key("shop-a")
+    r = saved.client.post("/v1/predict", files={"front": ("a.jpg", photo)}, headers=key)
+    assert r.status_code == 200

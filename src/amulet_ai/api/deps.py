@@ -23,7 +23,7 @@ from amulet_ai.api.saving import HistorySaver
 from amulet_ai.api.security import RateLimiter, check_admin_key
 from amulet_ai.api.services import PredictForms, Services
 from amulet_ai.config import Settings
-from amulet_ai.errors import Forbidden
+from amulet_ai.errors import Forbidden, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
@@ -129,13 +129,21 @@ async def require_admin(
     x_admin_key: Annotated[str | None, Header(description="The admin key.")] = None,
     x_api_key: _ApiKeyHeader = None,
 ) -> None:
-    """Allow the admin key, or an API key with the ``admin`` scope; else 401/403."""
+    """Allow the admin key, or an API key with the ``admin`` scope; else 401/403.
+
+    A valid API key without the scope is 403 ``forbidden`` (it names the scope); any other
+    ``X-API-Key`` (not a key, or one that cannot be checked now) is judged as if absent:
+    the admin key decides.
+    """
     if x_admin_key is None and x_api_key:
         host = request.client.host if request.client else "unknown"
-        caller = await _services(request).owners.resolve(x_api_key, host)
-        if "admin" in caller.scopes:
+        try:
+            caller = await _services(request).owners.resolve(x_api_key, host)
+        except (Forbidden, StorageUnavailable):
+            caller = None
+        if caller is not None:
+            caller.require("admin")
             return
-        raise Forbidden("This API key does not have the 'admin' scope.", details={"scope": "admin"})
     check_admin_key(settings.admin_key, x_admin_key)
 
 

@@ -7,7 +7,8 @@ Three kinds of key, checked in this order:
 * a key made with ``keys create`` (looked up by its SHA-256 in the database): its owner and
   scopes;
 * no key at all: allowed only while no key exists anywhere (neither in the environment nor
-  in the database, development), as owner ``local`` with ``predict`` and ``collection``.
+  in the database, development), as owner ``local`` with ``predict`` and ``collection``;
+  never with ``AMULET_ENV=production``, where every call needs a key.
   Once any key exists, no key is 401 ``unauthorized``; a key that matches nothing is 403
   ``forbidden``; a key without the scope a route needs is 403 ``forbidden`` too.
 
@@ -63,9 +64,12 @@ class Caller:
 class OwnerResolver:
     """Turns an ``X-API-Key`` header (or its absence) into a :class:`Caller`."""
 
-    def __init__(self, env_keys: ApiKeys, keys: KeyRepository | None) -> None:
+    def __init__(
+        self, env_keys: ApiKeys, keys: KeyRepository | None, *, allow_open: bool = True
+    ) -> None:
         self._env = env_keys
         self._keys = keys
+        self._allow_open = allow_open
         self._keys_exist: bool | None = None
 
     async def resolve(self, presented: str | None, client_host: str) -> Caller:
@@ -79,7 +83,7 @@ class OwnerResolver:
                 if principal is not None:
                     return Caller(principal.owner, principal.scopes, f"key:{principal.key_id}")
             raise Forbidden("The API key is not valid.")
-        if self._env.required or await self._database_keys_exist():
+        if not self._allow_open or self._env.required or await self._database_keys_exist():
             raise Unauthorized()
         return Caller(LOCAL_OWNER, USER_SCOPES, f"ip:{client_host}")
 

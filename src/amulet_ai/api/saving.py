@@ -2,7 +2,7 @@
 
 ``POST /v1/predict?save=true`` answers the prediction whatever happens to the save: when
 the database cannot be reached the answer comes without ``history_id`` (and the failure is
-logged and counted), because the prediction itself is still right. What is kept follows
+logged), because the prediction itself is still right. What is kept follows
 ``AMULET_HISTORY``: ``results`` the answer only, ``photos`` the answer and the photos
 re-encoded (:func:`~amulet_ai.store.images.keep_photo`), ``off`` nothing (``save=true``
 is then 409 ``history_disabled``, before the upload is read).

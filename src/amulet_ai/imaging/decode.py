@@ -119,7 +119,11 @@ def _check_pixels(img: Image.Image, max_pixels: int) -> None:
         )
 
 
-_BYTES_PER_PIXEL: Final = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "RGB": 3}
+_BYTES_PER_PIXEL: Final = {
+    **dict.fromkeys(("1", "L", "P"), 1),
+    **dict.fromkeys(("LA", "La", "PA", "I;16", "I;16B", "I;16L", "I;16N"), 2),
+    "RGB": 3,
+}
 _WIDE_MODES: Final = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
 

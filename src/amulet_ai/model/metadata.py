@@ -90,7 +90,3 @@ class ModelMetadata(BaseModel):
             raise ModelUnavailable(f"Model metadata {path.name} is missing.") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
             raise ModelUnavailable(f"Model metadata {path.name} is not valid.") from exc
-
-    @property
-    def class_ids(self) -> list[str]:
-        return [c.id for c in self.classes]

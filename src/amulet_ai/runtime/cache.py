@@ -300,15 +300,6 @@ class ImageCache:
         """The picture under ``key``, or None when absent or expired."""
         return self._cache.get(key)
 
-    def get_base64(self, key: str) -> str | None:
-        """The picture under ``key`` as base64 text, or None."""
-        image = self._cache.get(key)
-        return None if image is None else image.to_base64()
-
-    def cache_base64(self, text: str, filename: str = "") -> str:
-        """Store a picture given as base64 text (or a data URI); return its key."""
-        return self.cache_image(decode_base64(text), filename)
-
     def remove(self, key: str) -> bool:
         """Forget the picture under ``key``; True when it was there."""
         return self._cache.pop(key) is not None

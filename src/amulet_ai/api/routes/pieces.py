@@ -8,6 +8,7 @@ scope (creating one ``predict`` too) and sees only the caller's owner's pieces.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -35,11 +36,12 @@ from amulet_ai.api.saved_schemas import (
     PieceUpdate,
     Side,
 )
-from amulet_ai.api.saving import keep_or_none, stored_result
+from amulet_ai.api.saving import stored_result
 from amulet_ai.api.uploads import Form, read_form
-from amulet_ai.errors import CorruptImage, ValidationFailed
+from amulet_ai.errors import ValidationFailed
 from amulet_ai.model.results import ClassScore
-from amulet_ai.store.images import keep_photo
+from amulet_ai.runtime.streaming import StreamedFile
+from amulet_ai.store.images import KeptPhoto, keep_photo
 from amulet_ai.store.models import CLASS_ID_MAX, NAME_MAX, NOTES_MAX
 from amulet_ai.store.pieces import UNCHANGED, PieceRecord
 
@@ -76,6 +78,16 @@ def _text(form: Form, field: str) -> str | None:
         message = exc.errors()[0]["msg"]
         raise ValidationFailed(f"{field}: {message}.", details={"field": field}) from None
     return cleaned
+
+
+def _keep_sides(
+    front: StreamedFile, back: StreamedFile | None, max_pixels: int
+) -> tuple[KeptPhoto, KeptPhoto | None]:
+    """Both photos re-encoded for keeping (CPU work: called on a worker thread)."""
+    kept_front = keep_photo(front.read_bytes(), max_pixels=max_pixels)
+    if back is None:
+        return kept_front, None
+    return kept_front, keep_photo(back.read_bytes(), max_pixels=max_pixels)
 
 
 def _body(record: PieceRecord) -> PieceBody:
@@ -130,28 +142,23 @@ async def create_piece(
         outcome = await service.predict(
             classifier, front.content, back.content if back else None, top_k=3, explain=False
         )
-        max_pixels = classifier.max_pixels
-        kept_front = await asyncio.to_thread(keep_photo, front.content.read_bytes(),
-                                             max_pixels=max_pixels)  # fmt: skip
-        kept_back = await asyncio.to_thread(keep_or_none, back.content if back else None,
-                                            max_pixels)  # fmt: skip
-        if back is not None and kept_back is None:
-            raise CorruptImage("The back photo could not be kept.")
+        kept = await asyncio.to_thread(
+            _keep_sides, front.content, back.content if back else None, classifier.max_pixels
+        )
     finally:
         form.close()
-    result = stored_result(outcome.classification)
-    record = await asyncio.to_thread(
-        lambda: store.pieces.create(
-            caller.owner,
-            name=name or outcome.classification.top1.name_en,
-            notes=notes or "",
-            front=kept_front,
-            back=kept_back,
-            result=result,
-            model=(classifier.name, classifier.version),
-            confirmed_class_id=confirmed,
-        )
+    create = partial(
+        store.pieces.create,
+        caller.owner,
+        name=name or outcome.classification.top1.name_en,
+        notes=notes or "",
+        front=kept[0],
+        back=kept[1],
+        result=stored_result(outcome.classification),
+        model=(classifier.name, classifier.version),
+        confirmed_class_id=confirmed,
     )
+    record = await asyncio.to_thread(create)
     return JSONResponse(_body(record).model_dump(mode="json"), status_code=201)
 
 
@@ -183,16 +190,15 @@ async def update_piece(
     if "name" in given and body.name is None:
         raise ValidationFailed("name: cannot be null.", details={"field": "name"})
     check_class_id(classifier, body.confirmed_class_id)
-    confirmed = body.confirmed_class_id if "confirmed_class_id" in given else UNCHANGED
-    record = await asyncio.to_thread(
-        lambda: store.pieces.update(
-            caller.owner,
-            piece_id,
-            name=body.name,
-            notes=body.notes,
-            confirmed_class_id=confirmed,
-        )
+    update = partial(
+        store.pieces.update,
+        caller.owner,
+        piece_id,
+        name=body.name,
+        notes=body.notes,
+        confirmed_class_id=body.confirmed_class_id if "confirmed_class_id" in given else UNCHANGED,
     )
+    record = await asyncio.to_thread(update)
     return _body(record)
 
 
