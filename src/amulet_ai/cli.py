@@ -13,6 +13,7 @@ Subcommands::
     test             pytest, arguments passed through
     train            train the model (needs the `train` extra), arguments passed through
     evaluate         evaluate the model on a photo folder, arguments passed through
+                     (--enrolment: leave one class out and enrol it, model card)
     bench            the benchmarks in bench/, arguments passed through
 
 Exit status of ``all``: 0 stopped on request, 3 the API exited, 4 the page exited,
@@ -68,6 +69,12 @@ def _run_train(argv: list[str]) -> int:
 
 
 def _run_evaluate(argv: list[str]) -> int:
+    if "--enrolment" in argv:
+        try:
+            from amulet_ai.training.enrolment_eval import enrolment_main
+        except ImportError as exc:
+            return _missing_extra(exc, "train")
+        return int(enrolment_main([a for a in argv if a != "--enrolment"]))
     try:
         from amulet_ai.training.evaluate import evaluate_main
     except ImportError as exc:

@@ -29,7 +29,7 @@ from typing import Final, Generic, TypeVar
 
 import numpy as np
 
-from amulet_ai.errors import ModelUnavailable
+from amulet_ai.errors import ModelUnavailable, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import EnrolledClass, EnrolledIndex, rms_distances
 from amulet_ai.runtime.atomic import ThreadSafeDict
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 # Photos embedded per model run when an index is built.
 EMBED_CHUNK: Final = 16
 ENROLLED_PREFIX: Final = "enrolled_"
+BUILD_ATTEMPTS: Final = 10
 
 T = TypeVar("T")
 
@@ -59,6 +60,13 @@ def _newest(new: Versioned[T]) -> Callable[[Versioned[T] | None], Versioned[T]]:
         return old
 
     return pick
+
+
+def _cache_part(owner: str, own: int, published: int) -> str:
+    if own == 0:
+        return f"types=*.{published}"  # published types only: the same for every owner
+    digest = hashlib.sha256(owner.encode()).hexdigest()[:16]
+    return f"types={digest}.{own}.{published}"
 
 
 def embed_jpegs(classifier: AmuletClassifier, jpegs: dict[int, bytes]) -> dict[int, np.ndarray]:
@@ -115,25 +123,29 @@ class OwnerIndexes:
     def enrolled(self, owner: str, classifier: AmuletClassifier) -> TypesLookup:
         """The owner's enrolled types now (blocking: database, maybe the model).
 
+        The revision is read before and after the types are read: every change bumps it
+        in its own transaction, so equal readings mean the index is exactly that revision.
+
         Raises:
-            StorageUnavailable: the database cannot be reached.
+            StorageUnavailable: the database cannot be reached, or the owner's types kept
+                changing during :data:`BUILD_ATTEMPTS` reads.
         """
-        own, published = self._types.revision(owner)
-        if own == 0 and published == 0:
-            return TypesLookup("", None)  # nobody ever enrolled a type this owner sees
         tag = model_tag(classifier)
-        if own == 0:
-            part = f"types=*.{published}"
-        else:
-            digest = hashlib.sha256(owner.encode()).hexdigest()[:16]
-            part = f"types={digest}.{own}.{published}"
-        version = (tag, (own, published))
-        entry = self._enrolled.get(owner)
-        if entry is not None and entry.version == version:
-            return TypesLookup(part, entry.value)
-        built = Versioned(version, self._build_enrolled(owner, classifier, tag, part))
-        self._enrolled.update(owner, _newest(built))
-        return TypesLookup(part, built.value)
+        for _ in range(BUILD_ATTEMPTS):
+            own, published = self._types.revision(owner)
+            if own == 0 and published == 0:
+                return TypesLookup("", None)  # nobody ever enrolled a type this owner sees
+            part = _cache_part(owner, own, published)
+            version = (tag, (own, published))
+            entry = self._enrolled.get(owner)
+            if entry is not None and entry.version == version:
+                return TypesLookup(part, entry.value)
+            index = self._build_enrolled(owner, classifier, tag, part)
+            if self._types.revision(owner) != (own, published):
+                continue  # changed while it was read: read again
+            self._enrolled.update(owner, _newest(Versioned(version, index)))
+            return TypesLookup(part, index)
+        raise StorageUnavailable("The enrolled types kept changing while they were read.")
 
     def _build_enrolled(
         self, owner: str, classifier: AmuletClassifier, tag: str, part: str

@@ -12,7 +12,11 @@ For each of the six types ``H`` and each of five stratified folds (seed 0):
    :class:`~amulet_ai.model.enrolment.EnrolmentRule`, the rule the service runs.
 
 Reported: the enrolled type's recall and precision, and the five types' top-1 without and
-with the enrolled type, pooled over types, folds and draws. Torch (the train extra) computes
+with the enrolled type, pooled over types, folds and draws. Also the share of held-out type
+photos and of non-amulet pictures (:mod:`~amulet_ai.training.nonamulet`) that enrolment
+would refuse as "not an amulet" (unknown score above ``NOT_AN_AMULET_FACTOR`` times the
+threshold; held-out photos scored by the fold's five-class detector, both against the
+shipped model's threshold). Torch (the train extra) computes
 the frozen features once (about 20 s); everything after is numpy.
 
 Example::
@@ -32,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from amulet_ai.imaging.decode import decode_image, to_tensor
-from amulet_ai.model.enrolment import EnrolmentRule, rms_distances
+from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR, EnrolmentRule, rms_distances
 from amulet_ai.training.crossval import Recipe, fit_parts, head_columns, stratified_folds
 from amulet_ai.training.data import Dataset, load_dataset
 
@@ -94,6 +99,7 @@ def evaluate_enrolment(
     # Per rule and k: true positives, predicted as held, held, five right with, without.
     tallies = {(r, k): np.zeros(5) for r in range(len(rules)) for k in ks}
     five_total = 0
+    held_scores: list[np.ndarray] = []
     for held in range(n_classes):
         for test in stratified_folds(labels, FOLDS, SEED):
             train = np.setdiff1d(np.arange(len(labels)), test)
@@ -104,6 +110,7 @@ def evaluate_enrolment(
             unknown = parts.detector.score(z)
             truth = labels[test]
             is_held = truth == held
+            held_scores.append(unknown[is_held])
             without = mapping[np.argmax(probs, axis=1)]
             five_total += int((~is_held).sum()) * draws * len(ks)
             pool = train[labels[train] == held]
@@ -121,14 +128,14 @@ def evaluate_enrolment(
                         t[2] += int(is_held.sum())
                         t[3] += int((top[~is_held] == truth[~is_held]).sum())
                         t[4] += int((without[~is_held] == truth[~is_held]).sum())
+    scores = np.concatenate(held_scores)
     return [
         {
             "rule": {"margin": rule.margin, "temperature": rule.temperature},
             "folds": FOLDS,
             "draws": draws,
-            "per_k": {
-                str(k): _figures(tallies[(r, k)], five_total // len(ks)) for k in ks
-            },
+            "held_out_unknown_scores": scores.tolist(),
+            "per_k": {str(k): _figures(tallies[(r, k)], five_total // len(ks)) for k in ks},
         }
         for r, rule in enumerate(rules)
     ]
@@ -173,6 +180,35 @@ def format_enrolment(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def refusals(held_out_scores: np.ndarray) -> dict[str, float]:
+    """Shares refused as not an amulet: held-out type photos and non-amulet pictures."""
+    from amulet_ai.training.nonamulet import non_amulet_images
+
+    model = AmuletClassifier.load(warmup_runs=0)
+    batch = np.stack([to_tensor(img) for img in non_amulet_images()])
+    non_amulet = model.run(batch)[1]
+    limit = NOT_AN_AMULET_FACTOR * model.threshold
+    return {
+        "factor": NOT_AN_AMULET_FACTOR,
+        "limit": limit,
+        "held_out_refused": float((held_out_scores > limit).mean()),
+        "held_out_max_over_threshold": float(held_out_scores.max() / model.threshold),
+        "non_amulet_refused": float((non_amulet > limit).mean()),
+        "non_amulet_min_over_threshold": float(non_amulet.min() / model.threshold),
+        "non_amulet_pictures": len(non_amulet),
+    }
+
+
+def format_refusals(r: dict[str, float]) -> str:
+    return (
+        f"\nrefused as not an amulet (score > {r['factor']:g} x threshold = {r['limit']:.3f}): "
+        f"held-out type photos {r['held_out_refused']:.3f} "
+        f"(max {r['held_out_max_over_threshold']:.3f} x threshold), "
+        f"non-amulet pictures {r['non_amulet_refused']:.3f} of "
+        f"{r['non_amulet_pictures']:.0f} (min {r['non_amulet_min_over_threshold']:.3f} x threshold)"
+    )
+
+
 def enrolment_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Leave one class out, enrol it, measure.")
     parser.add_argument("--data", type=Path, required=True)
@@ -193,6 +229,10 @@ def enrolment_main(argv: list[str] | None = None) -> int:
     for rule, result in zip(rules, results, strict=True):
         print(f"\nmargin {rule.margin:g}, temperature {rule.temperature:g}")  # noqa: T201
         print(format_enrolment(result))  # noqa: T201
+    refused = refusals(np.asarray(results[0]["held_out_unknown_scores"]))
+    print(format_refusals(refused))  # noqa: T201
+    for result in results:
+        result["refused"] = refused
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
