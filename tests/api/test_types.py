@@ -93,6 +93,12 @@ def test_enrol_predict_list_delete(saved: Saved, sideways: list[bytes]) -> None:
     assert after["top1"]["probability"] > 0.5
     assert {p["source"] for p in after["predictions"]} == {"enrolled", "model"}
     assert after["images"]["front"]["predictions"][0]["class_id"] == type_id
+    batch = saved.client.post(
+        "/v1/predict/batch",
+        files=[("files", ("a.jpg", probe, "image/jpeg")), ("files", ("b.jpg", b"nope", "x/y"))],
+        headers=ann,
+    ).json()["results"]
+    assert batch[0]["result"]["top1"]["class_id"] == type_id and batch[1]["error"]
     # An enrolled photo is known: its distance to the type is 0.
     assert after["unknown"]["is_unknown"] is False and after["unknown"]["score"] == 0.0
 
@@ -105,9 +111,7 @@ def test_enrol_predict_list_delete(saved: Saved, sideways: list[bytes]) -> None:
     assert Image.open(io.BytesIO(thumb.content)).size[0] <= 256
     assert saved.client.get(f"/v1/types/{type_id}", headers=ann).json()["photos"] == 5
 
-    r = saved.client.post(
-        f"/v1/types/{type_id}/photos", files=_files(sideways[5:6]), headers=ann
-    )
+    r = saved.client.post(f"/v1/types/{type_id}/photos", files=_files(sideways[5:6]), headers=ann)
     assert r.status_code == 200, r.text
     assert r.json()["photos"] == 6
     assert predict(saved, sideways[5], ann)["top1"]["class_id"] == type_id

@@ -2,7 +2,8 @@
 
 Searches the photos of the caller's pieces, of their history items (where photos are kept)
 and of their enrolled types, by the distance between embeddings (the unknown score's
-scale). Each hit names what the photo belongs to and where its thumbnail is.
+scale). Each hit names what the photo belongs to and where its thumbnail is. Needs the
+``collection`` and ``predict`` scopes.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ async def similar(
     ] = None,
 ) -> SimilarResponse:
     """The caller's pieces, history and enrolled-type photos most like this one."""
+    caller.require("predict")  # it runs the model on the photo sent
     form = await read_form(request, forms.similar)
     try:
         count = _limit(form_text(form, "limit", limit=8), limit)
