@@ -464,7 +464,7 @@ def demo_rate_limit(log: Any) -> None:
 
 
 def demo_saved_work(log: Any) -> None:
-    section("Saved work: owners' keys, history, feedback, a collection, export for training")
+    section("Saved work: owners' keys, history, feedback, a collection, enrolled types, export")
     from amulet_ai.store import Database, Store, export_feedback, upgrade
 
     with tempfile.TemporaryDirectory() as folder:
@@ -507,9 +507,41 @@ def demo_saved_work(log: Any) -> None:
             print(f"POST /v1/pieces -> piece {piece['id']} {piece['name']!r}: "
                   f"{piece['top1']['class_id']}")  # fmt: skip
             print(f"bob's pieces: {http.get('/v1/pieces', headers=bob).json()['items']}")
+            demo_enrolled_types(http, ann, bob)
         manifest = export_feedback(store.db, Path(folder) / "feedback")
         print(f"export-feedback -> {[e['path'] for e in manifest['entries']]}")
         store.close()
+
+
+def sideways_photos(count: int) -> list[bytes]:
+    """Development photos of one type turned on their side: a stand-in for a new type
+    (amulet-like, unlike every training photo); empty without the shared photos."""
+    fronts = sorted((SHARED_PHOTOS / "phra_sivali" / "front").glob("*.jpg"))[:count]
+    return [jpeg_bytes(Image.open(p).convert("RGB").rotate(90, expand=True)) for p in fronts]
+
+
+def demo_enrolled_types(http: httpx.Client, ann: dict[str, str], bob: dict[str, str]) -> None:
+    """Enrol a type, predict with it, search the collection, delete it."""
+    photos = sideways_photos(6)
+    if len(photos) < 6:
+        print("enrolled types: skipped (needs the development photos in ../shared)")
+        return
+    files = [("photos", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos[:5])]
+    files += [("name_en", (None, b"Sideways Sivali")), ("photos", ("x.txt", b"not a photo"))]
+    made = http.post("/v1/types", files=files, headers=ann).json()
+    print(f"POST /v1/types -> {made['type_id']} {made['name_en']!r}: {made['photos']} photos, "
+          f"rejected {[(r['index'], r['reason']) for r in made['rejected']]}")  # fmt: skip
+    probe = {"front": ("probe.jpg", photos[0], "image/jpeg")}
+    top1 = http.post("/v1/predict", files=probe, headers=ann).json()["top1"]
+    print(f"ann's prediction -> {top1['class_id']} ({top1['source']}, p={top1['probability']})")
+    theirs = http.post("/v1/predict", files=probe, headers=bob).json()["top1"]
+    print(f"bob's prediction of the same photo -> {theirs['class_id']} ({theirs['source']})")
+    similar = http.post("/v1/similar", files={**probe, "limit": (None, b"3")}, headers=ann).json()
+    hits = [(h["kind"], h["id"], h["distance"]) for h in similar["results"]]
+    print(f"POST /v1/similar -> {hits} of {similar['searched']} photos")
+    http.delete(f"/v1/types/{made['type_id']}", headers=ann)
+    after = http.post("/v1/predict", files=probe, headers=ann).json()["top1"]
+    print(f"after DELETE /v1/types/{made['type_id']} -> {after['class_id']} ({after['source']})")
 
 
 def api_under_test(log: Any) -> tuple[str, str | None, ApiProcess | None]:

@@ -166,3 +166,24 @@ def test_nearest_reference_score_in_the_graph_matches_the_detector(
     np.testing.assert_allclose(unknown, expected, rtol=1e-3, atol=1e-3)
     assert float(np.abs(unknown[::2]).max()) < 1e-2  # the references themselves
     assert float(unknown[1::2].min()) > 0.1
+
+
+def test_embedding_output_equals_the_detector_features(
+    exported: tuple[DeployableModel, Path, np.ndarray], tmp_path: Path
+) -> None:
+    # The train command adds the embedding output to every graph it exports: it must be
+    # the standardised features the torch detector measures its distances on.
+    from amulet_ai.training.embedding_output import EMBEDDING_OUTPUT, add_embedding_output
+
+    model, path, batch = exported
+    edited = tmp_path / "with_embedding.onnx"
+    edited.write_bytes(path.read_bytes())
+    dims = add_embedding_output(edited)
+    session = ort.InferenceSession(str(edited), providers=["CPUExecutionProvider"])
+    (embedding,) = session.run([EMBEDDING_OUTPUT], {"image": batch})
+    with torch.no_grad():
+        maps = model.backbone(torch.from_numpy(batch))
+        feats = torch.cat([maps[lv].mean(dim=(2, 3)) for lv in model.detector_levels], 1)
+        z = ((feats - model.feat_mean) / model.feat_std).numpy()
+    assert embedding.shape == z.shape == (len(batch), dims)
+    np.testing.assert_allclose(embedding, z, rtol=1e-4, atol=1e-4)

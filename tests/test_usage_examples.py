@@ -39,3 +39,8 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert "POST /v1/predict?save=true" in out and "another owner's id -> 404 not_found" in out
     assert "/front/history-1.jpg']" in out, "the corrected photo is exported"
     assert "all examples ran" in out
+    if (REPO_ROOT.parent / "shared" / "data" / "amulets").is_dir():
+        assert "POST /v1/types -> enrolled_" in out and "rejected [(5, 'unreadable')]" in out
+        assert "(enrolled, p=" in out, "ann's own type wins for its own photo"
+        assert "bob's prediction of the same photo -> phra_sivali (model)" in out
+        assert "after DELETE /v1/types/enrolled_" in out and out.rstrip().count("(model)") >= 2

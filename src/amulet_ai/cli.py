@@ -13,6 +13,7 @@ Subcommands::
     test             pytest (needs the `dev` extra), arguments passed through
     train            train the model (needs the `train` extra), arguments passed through
     evaluate         evaluate the model on a photo folder, arguments passed through
+                     (--enrolment: leave one class out and enrol it, model card)
     bench            the benchmarks in bench/, arguments passed through
 
 A passthrough command whose extra is missing still answers ``--help`` (exit 0) with the
@@ -92,6 +93,12 @@ def _run_train(argv: list[str]) -> int:
 
 
 def _run_evaluate(argv: list[str]) -> int:
+    if "--enrolment" in argv:
+        try:
+            from amulet_ai.training.enrolment_eval import enrolment_main
+        except ImportError as exc:
+            return _missing_extra(exc, "train")
+        return int(enrolment_main([a for a in argv if a != "--enrolment"]))
     try:
         from amulet_ai.training.evaluate import evaluate_main
     except ImportError as exc:

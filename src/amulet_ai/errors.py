@@ -16,6 +16,7 @@ HTTP status and the stable machine ``code`` that the API puts in its error envel
     ├── NotFound                     404 not_found
     ├── MethodNotAllowed             405 method_not_allowed
     ├── HistoryDisabled              409 history_disabled   (AMULET_HISTORY=off)
+    ├── DuplicateName                409 duplicate_name     (an enrolled type's name is taken)
     ├── RequestTimeout               408 request_timeout    (an upload stalled)
     ├── RateLimited                  429 rate_limited       (retryable, Retry-After)
     ├── Overloaded                   503 overloaded         (retryable, Retry-After)
@@ -145,6 +146,12 @@ class HistoryDisabled(AmuletError):
     status_code = 409
     code = "history_disabled"
     default_message = "This server keeps no history (AMULET_HISTORY=off)."
+
+
+class DuplicateName(AmuletError):
+    status_code = 409
+    code = "duplicate_name"
+    default_message = "A type with this name already exists."
 
 
 class RequestTimeout(AmuletError):

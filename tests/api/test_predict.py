@@ -15,7 +15,7 @@ from PIL import Image
 from amulet_ai.api.schemas import PredictResponse
 
 HEADERS = {"X-Request-ID": REQUEST_ID}
-CLASS_FIELDS = {"class_id", "name_en", "name_th", "probability"}
+CLASS_FIELDS = {"class_id", "name_en", "name_th", "probability", "source"}
 
 
 def test_prediction_has_every_contract_field(
@@ -44,6 +44,7 @@ def test_prediction_has_every_contract_field(
     assert set(body["top1"]) == CLASS_FIELDS
     assert len(body["predictions"]) == 3
     assert body["predictions"][0] == body["top1"]
+    assert {p["source"] for p in body["predictions"]} == {"model"}  # no enrolled types
     probabilities = [p["probability"] for p in body["predictions"]]
     assert probabilities == sorted(probabilities, reverse=True)
     assert all(0.0 <= p <= 1.0 for p in probabilities)

@@ -41,13 +41,15 @@ def test_metadata_matches_the_model_outputs(classifier: AmuletClassifier, model_
         meta.outputs.logits,
         meta.outputs.unknown_score,
         meta.outputs.cam,
+        meta.outputs.embedding,
     ]
     for n in (1, 3):  # the batch axis is dynamic
-        logits, unknown, cam = classifier.run(np.zeros((n, 3, 224, 224), np.float32))
+        logits, unknown, cam, embedding = classifier.run(np.zeros((n, 3, 224, 224), np.float32))
         assert logits.shape == (n, 6)
         assert unknown.shape == (n,)
         assert cam.shape[:2] == (n, 6) and cam.ndim == 4
-        assert logits.dtype == unknown.dtype == cam.dtype == np.float32
+        assert embedding.shape == (n, meta.model_extra["embedding"]["dims"])
+        assert logits.dtype == unknown.dtype == cam.dtype == embedding.dtype == np.float32
 
 
 def test_accuracy_on_its_training_photos(classifier: AmuletClassifier, shared_data: Path) -> None:
@@ -90,7 +92,7 @@ def test_calibrated_probabilities_apply_the_temperature(
     classifier: AmuletClassifier, make_photo: Callable[..., bytes]
 ) -> None:
     decoded = decode_image(make_photo(seed=5))
-    logits, _, _ = classifier.run(to_tensor(decoded.image)[None])
+    logits, *_ = classifier.run(to_tensor(decoded.image)[None])
     scaled = logits[0] / classifier.metadata.temperature
     expected = np.exp(scaled - scaled.max())
     expected /= expected.sum()

@@ -13,6 +13,12 @@ Routes (error bodies are always ``{"error": {"code", "message", "request_id"}}``
     POST   /v1/pieces               a piece of the collection (classified)   collection
     GET    /v1/pieces               the caller's pieces, newest first        collection
     GET|PATCH|DELETE /v1/pieces/{id}  (+ /photo/{front|back}?size=)          collection
+    POST   /v1/types                enrol a type from 3-50 photos            collection+predict
+    GET    /v1/types                the six model types and the enrolled     collection
+    GET|DELETE /v1/types/{id}       one enrolled type (+ /photos/{photo_id})  collection
+    POST   /v1/types/{id}/photos    add photos to an enrolled type           collection+predict
+    PUT    /v1/types/{id}/published publish an enrolled type to every owner  admin
+    POST   /v1/similar              the caller's photos closest to a photo   collection
     POST   /v1/admin/reload         swap in the model on disk                admin
     GET  /health                  detailed report (200 ok/degraded, 503 unavailable)
     GET  /health/live             liveness (200)
@@ -48,7 +54,18 @@ from amulet_ai.api.docs import install_docs
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
-from amulet_ai.api.routes import admin, catalog, health, history, metrics, oip, pieces, predict
+from amulet_ai.api.routes import (
+    admin,
+    catalog,
+    health,
+    history,
+    metrics,
+    oip,
+    pieces,
+    predict,
+    similar,
+    types,
+)
 from amulet_ai.api.services import Services
 from amulet_ai.config import Settings, get_settings
 
@@ -95,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Added last, so outermost: every response, CORS preflights included, passes through it.
     app.add_middleware(RequestContextMiddleware, traffic=services.traffic, metrics=services.metrics)
-    for module in (predict, catalog, history, pieces, admin, health, oip, metrics):
+    for module in (predict, catalog, history, pieces, types, similar, admin, health, oip, metrics):
         app.include_router(module.router)
     install_docs(app)
     return app

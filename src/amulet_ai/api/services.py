@@ -28,19 +28,27 @@ from amulet_ai.runtime.gc_manager import GarbageCollectionManager
 from amulet_ai.serving.memory_ceiling import MemoryCeiling
 from amulet_ai.serving.metrics import LiveFigures, ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
+from amulet_ai.serving.owner_indexes import OwnerIndexes
 from amulet_ai.serving.result_cache import ResultCache, ResultStore, build_result_store
 from amulet_ai.serving.service import PredictionService
 
 logger = logging.getLogger(__name__)
 
+# Photos of one enrolled type (POST /v1/types and its /photos together).
+MAX_TYPE_PHOTOS = 50
+
 
 @dataclass(frozen=True, slots=True)
 class PredictForms:
-    """The multipart forms of the routes that classify: predict, batch, a new piece."""
+    """The multipart forms of the routes that classify: predict, batch, a new piece, a new
+    enrolled type and its added photos, a similarity search."""
 
     single: FormRules
     batch: FormRules
     piece: FormRules
+    types: FormRules
+    type_photos: FormRules
+    similar: FormRules
 
 
 class Services:
@@ -66,6 +74,8 @@ class Services:
         cache = ResultCache(store)
         self.memory = MemoryCeiling(settings.memory_limit_mb, relieve=lambda: cache.shrink(0.5))
         self.model = ModelSlot(settings, lock_timeout_s=settings.request_timeout_s)
+        self.saved = SavedWork(settings)
+        self.indexes = OwnerIndexes(self.saved.store.types, self.saved.store.collection)
         self.prediction = PredictionService(
             self.model,
             cache,
@@ -74,9 +84,9 @@ class Services:
             workers=settings.inference_workers,
             queue_size=settings.queue_size,
             queue_timeout_s=settings.queue_timeout_s,
+            indexes=self.indexes,
         )
         self.api_keys = ApiKeys(settings.api_keys)
-        self.saved = SavedWork(settings)
         self.owners = OwnerResolver(
             self.api_keys, self.saved.store.keys, allow_open=settings.env != "production"
         )
@@ -95,6 +105,15 @@ class Services:
                 settings,
                 {"front": 1, "back": 1, "name": 1, "notes": 1, "confirmed_class_id": 1},
                 ["front"],
+            ),
+            types=FormRules.for_settings(
+                settings,
+                {"name_en": 1, "name_th": 1, "description": 1, "photos": MAX_TYPE_PHOTOS},
+                ["name_en", "photos"],
+            ),
+            type_photos=FormRules.for_settings(settings, {"photos": MAX_TYPE_PHOTOS}, ["photos"]),
+            similar=FormRules.for_settings(
+                settings, {"front": 1, "back": 1, "limit": 1}, ["front"]
             ),
         )
         self.gc = GarbageCollectionManager(

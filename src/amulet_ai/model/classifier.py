@@ -40,6 +40,7 @@ from amulet_ai.imaging.decode import (
     to_tensor,
 )
 from amulet_ai.imaging.heatmap import png_data_url, render_overlay
+from amulet_ai.model.enrolment import EnrolledIndex, EnrolmentRule
 from amulet_ai.model.fusion import fuse_pair
 from amulet_ai.model.metadata import ModelMetadata
 from amulet_ai.model.results import (
@@ -65,6 +66,8 @@ class PhotoScores:
     unknown_score: float
     cam: np.ndarray
     decoded: DecodedImage
+    # The unknown detector's embedding (standardised features), when the model outputs it.
+    embedding: np.ndarray | None = None
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -99,10 +102,13 @@ class AmuletClassifier:
         self.busy_session = busy_session
         self.metadata = metadata
         self._running = AtomicCounter()
+        self.enrolment_rule = EnrolmentRule()
         self.busy_runs = AtomicCounter()  # runs that overlapped another and used busy_session
         self._input_name = metadata.input.name
         outputs = metadata.outputs
         self._output_names = [outputs.logits, outputs.unknown_score, outputs.cam]
+        if outputs.embedding is not None:
+            self._output_names.append(outputs.embedding)
         present = {o.name for o in session.get_outputs()} | {i.name for i in session.get_inputs()}
         missing = [n for n in [self._input_name, *self._output_names] if n not in present]
         if missing:
@@ -216,12 +222,20 @@ class AmuletClassifier:
     def threshold(self) -> float:
         return self.metadata.unknown.threshold
 
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the model outputs the embedding (enrolled types and search need it)."""
+        return self.metadata.outputs.embedding is not None
+
     # --- inference -----------------------------------------------------------------------
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run the graph on a ``(N, 3, size, size)`` batch: logits, unknown scores, maps."""
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run the graph on a ``(N, 3, size, size)`` batch.
+
+        Returns logits, unknown scores and maps, then the embeddings when the model has them.
+        """
         feeds = {self._input_name: batch}
         if self.busy_session is None:
-            logits, unknown, cam = self.session.run(self._output_names, feeds)
+            outputs = self.session.run(self._output_names, feeds)
         else:
             overlapping = self._running.increment() > 1
             try:
@@ -229,10 +243,10 @@ class AmuletClassifier:
                 if overlapping:
                     session = self.busy_session
                     self.busy_runs.increment()
-                logits, unknown, cam = session.run(self._output_names, feeds)
+                outputs = session.run(self._output_names, feeds)
             finally:
                 self._running.decrement()
-        return np.asarray(logits), np.asarray(unknown), np.asarray(cam)
+        return tuple(np.asarray(o) for o in outputs)
 
     def decode(self, source: ImageSource) -> DecodedImage:
         """Decode a photo at this model's input size, within this classifier's limits.
@@ -253,7 +267,8 @@ class AmuletClassifier:
             return []
         decoded = [img if isinstance(img, DecodedImage) else self.decode(img) for img in images]
         batch = np.stack([to_tensor(d.image) for d in decoded])
-        logits, unknown, cam = self.run(batch)
+        logits, unknown, cam, *rest = self.run(batch)
+        embeddings = rest[0] if rest else None
         log_probs = _log_softmax(logits / self.metadata.temperature)
         return [
             PhotoScores(
@@ -262,6 +277,7 @@ class AmuletClassifier:
                 unknown_score=float(unknown[i]),
                 cam=cam[i],
                 decoded=decoded[i],
+                embedding=embeddings[i] if embeddings is not None else None,
             )
             for i in range(len(decoded))
         ]
@@ -296,32 +312,55 @@ class AmuletClassifier:
         *,
         top_k: int = 3,
         explain: bool = False,
+        enrolled: EnrolledIndex | None = None,
     ) -> Classification:
         """Classify from evidence already computed by :meth:`score`.
 
         For callers that run the model for several requests at once (the API's
-        micro-batcher) and assemble each request's verdict afterwards.
+        micro-batcher) and assemble each request's verdict afterwards. With ``enrolled``
+        (and a model with an embedding output) the owner's enrolled types compete with the
+        model's classes by :attr:`enrolment_rule` (:mod:`amulet_ai.model.enrolment`).
         """
         self._check_top_k(top_k)
-        return self._build(front, back, top_k, explain)
+        return self._build(front, back, top_k, explain, enrolled)
 
     # --- assembling results --------------------------------------------------------------
     def _check_top_k(self, top_k: int) -> None:
         if not 1 <= top_k <= len(self.metadata.classes):
             raise InvalidInput(f"top_k must be between 1 and {len(self.metadata.classes)}.")
 
-    def _ranked(self, probabilities: np.ndarray, top_k: int) -> list[ClassScore]:
+    def _ranked(
+        self, probabilities: np.ndarray, top_k: int, enrolled: EnrolledIndex | None = None
+    ) -> list[ClassScore]:
         order = np.argsort(-probabilities, kind="stable")[:top_k]
         classes = self.metadata.classes
-        return [
-            ClassScore(
-                class_id=classes[i].id,
-                name_en=classes[i].name_en,
-                name_th=classes[i].name_th,
-                probability=round(float(probabilities[i]), 6),
-            )
-            for i in order
-        ]
+        ranked = []
+        for i in order:
+            probability = round(float(probabilities[i]), 6)
+            if i < len(classes):
+                c = classes[i]
+                ranked.append(ClassScore(class_id=c.id, name_en=c.name_en, name_th=c.name_th,
+                                         probability=probability))  # fmt: skip
+            else:
+                assert enrolled is not None
+                e = enrolled.classes[i - len(classes)]
+                ranked.append(ClassScore(class_id=e.class_id, name_en=e.name_en,
+                                         name_th=e.name_th, probability=probability,
+                                         source="enrolled"))  # fmt: skip
+        return ranked
+
+    def _with_enrolled(
+        self, scores: PhotoScores, enrolled: EnrolledIndex | None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Probabilities, log-probabilities and unknown score, the enrolled types included."""
+        if enrolled is None or not enrolled.classes or scores.embedding is None:
+            return scores.probabilities, scores.log_probabilities, scores.unknown_score
+        distances = enrolled.type_distances(scores.embedding[None])[0]
+        rule = self.enrolment_rule
+        probs = rule.combine(scores.probabilities, scores.unknown_score, distances)
+        with np.errstate(divide="ignore"):
+            log_probs = np.log(probs)
+        return probs, log_probs, rule.unknown_score(scores.unknown_score, distances)
 
     def _verdict(self, score: float) -> UnknownVerdict:
         return UnknownVerdict(
@@ -330,11 +369,14 @@ class AmuletClassifier:
             threshold=round(self.threshold, 4),
         )
 
-    def _photo(self, scores: PhotoScores, top_k: int) -> PhotoResult:
+    def _photo(
+        self, scores: PhotoScores, top_k: int, enrolled: EnrolledIndex | None
+    ) -> PhotoResult:
         d = scores.decoded
+        probabilities, _, unknown_score = self._with_enrolled(scores, enrolled)
         return PhotoResult(
-            predictions=self._ranked(scores.probabilities, top_k),
-            unknown=self._verdict(scores.unknown_score),
+            predictions=self._ranked(probabilities, top_k, enrolled),
+            unknown=self._verdict(unknown_score),
             width=d.width,
             height=d.height,
             format=d.format,
@@ -344,21 +386,27 @@ class AmuletClassifier:
         return png_data_url(render_overlay(scores.decoded.image, scores.cam[class_index]))
 
     def _build(
-        self, front: PhotoScores, back: PhotoScores | None, top_k: int, explain: bool
+        self,
+        front: PhotoScores,
+        back: PhotoScores | None,
+        top_k: int,
+        explain: bool,
+        enrolled: EnrolledIndex | None = None,
     ) -> Classification:
-        if back is None:
-            probabilities, unknown_score = front.probabilities, front.unknown_score
-        else:
+        if enrolled is not None and not enrolled.classes:
+            enrolled = None
+        probabilities, front_log, unknown_score = self._with_enrolled(front, enrolled)
+        if back is not None:
+            _, back_log, back_unknown = self._with_enrolled(back, enrolled)
             probabilities, unknown_score = fuse_pair(
-                front.log_probabilities,
-                back.log_probabilities,
-                front.unknown_score,
-                back.unknown_score,
+                front_log, back_log, unknown_score, back_unknown
             )
-        predictions = self._ranked(probabilities, top_k)
+        predictions = self._ranked(probabilities, top_k, enrolled)
         heatmap = None
         if explain:
-            top = int(np.argmax(probabilities))
+            # The maps explain the model's classes: the best of them, even when an
+            # enrolled type ranks first.
+            top = int(np.argmax(probabilities[: len(self.metadata.classes)]))
             heatmap = {"front": self._heatmap(front, top)}
             if back is not None:
                 heatmap["back"] = self._heatmap(back, top)
@@ -367,8 +415,8 @@ class AmuletClassifier:
             predictions=predictions,
             unknown=self._verdict(unknown_score),
             images=SideResults(
-                front=self._photo(front, top_k),
-                back=self._photo(back, top_k) if back is not None else None,
+                front=self._photo(front, top_k, enrolled),
+                back=self._photo(back, top_k, enrolled) if back is not None else None,
             ),
             heatmap=heatmap,
         )

@@ -44,6 +44,8 @@ class OutputNames(BaseModel):
     logits: str = "logits"
     unknown_score: str = "unknown_score"
     cam: str = "cam"
+    # Optional: older models have no embedding output (no enrolled types, no search).
+    embedding: str | None = None
 
 
 class UnknownSpec(BaseModel):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+Source = Literal["model", "enrolled"]
 
 
 class ClassScore(BaseModel):
-    """One known type and its calibrated probability."""
+    """One known type and its probability: one of the model's, or an enrolled type."""
 
     class_id: str = Field(examples=["somdej_pratanporn_buddhagavak"])
     name_en: str = Field(examples=["Somdej Pratanporn, Buddhagavak material"])
     name_th: str = Field(examples=["พระสมเด็จประธานพร เนื้อพุทธกวัก"])
     probability: float = Field(ge=0.0, le=1.0, examples=[0.93])
+    source: Source = Field(
+        "model",
+        description="model: one of GET /v1/classes; enrolled: a type enrolled with "
+        "POST /v1/types (class_id is then enrolled_<type_id>).",
+    )
 
 
 class UnknownVerdict(BaseModel):

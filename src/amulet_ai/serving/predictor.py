@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from amulet_ai.errors import AmuletError
 from amulet_ai.imaging.decode import DecodedImage
-from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
+from amulet_ai.model.enrolment import EnrolledIndex
 from amulet_ai.model.results import Classification
 from amulet_ai.runtime.streaming import StreamedFile
 
@@ -50,6 +51,21 @@ class Predictor:
         >>> Predictor().predict(clf, front_bytes, None, top_k=3, explain=False)  # doctest: +SKIP
     """
 
+    def score_each(
+        self, classifier: AmuletClassifier, uploads: Sequence[StreamedFile | bytes]
+    ) -> list[PhotoScores | AmuletError]:
+        """Each photo's evidence (embedding included) from one model run; a photo that
+        cannot be decoded has its error in its place (enrolment, ``/v1/similar``)."""
+        items: list[DecodedImage | AmuletError] = []
+        for upload in uploads:
+            try:
+                items.append(self.decode(classifier, upload))
+            except AmuletError as exc:
+                items.append(exc)
+        good = [item for item in items if isinstance(item, DecodedImage)]
+        scores = iter(classifier.score(good) if good else [])
+        return [next(scores) if isinstance(item, DecodedImage) else item for item in items]
+
     def decode(self, classifier: AmuletClassifier, source: StreamedFile | bytes) -> DecodedImage:
         """Decode one photo at the model's input size, within the classifier's limits."""
         if isinstance(source, StreamedFile):
@@ -65,8 +81,9 @@ class Predictor:
         *,
         top_k: int,
         explain: bool,
+        enrolled: EnrolledIndex | None = None,
     ) -> Prediction:
-        """Classify a front photo, or a front and back pair."""
+        """Classify a front photo, or a front and back pair (with ``enrolled`` types)."""
         started = time.perf_counter()
         images = [self.decode(classifier, front)]
         if back is not None:
@@ -74,7 +91,11 @@ class Predictor:
         decoded = time.perf_counter()
         scores = classifier.score(images)
         verdict = classifier.classify_scores(
-            scores[0], scores[1] if back is not None else None, top_k=top_k, explain=explain
+            scores[0],
+            scores[1] if back is not None else None,
+            top_k=top_k,
+            explain=explain,
+            enrolled=enrolled,
         )
         return Prediction(verdict, decoded - started, time.perf_counter() - decoded)
 
@@ -85,6 +106,7 @@ class Predictor:
         *,
         top_k: int,
         explain: bool,
+        enrolled: EnrolledIndex | None = None,
     ) -> BatchPrediction:
         """Classify independent photos in one model run; a bad file fails only itself."""
         started = time.perf_counter()
@@ -98,7 +120,9 @@ class Predictor:
         good = [item for item in items if isinstance(item, DecodedImage)]
         scores = iter(classifier.score(good) if good else [])
         results: list[Classification | AmuletError] = [
-            classifier.classify_scores(next(scores), top_k=top_k, explain=explain)
+            classifier.classify_scores(
+                next(scores), top_k=top_k, explain=explain, enrolled=enrolled
+            )
             if isinstance(item, DecodedImage)
             else item
             for item in items

@@ -2,8 +2,10 @@
 
 Key: the SHA-256 of each photo's bytes (computed while the upload streams in), the model's
 identity (version, plus its file's checksum when the metadata has one, so a retrained model
-under an old version string never reads stale results) and the options (``top_k``,
-``explain``). Value: the verdict as compact JSON text, so the store may be the in-process
+under an old version string never reads stale results), the options (``top_k``,
+``explain``) and, for an owner who sees enrolled types, the owner and the types' revisions
+(so a new type is seen at once and one owner's verdicts never reach another). Value: the
+verdict as compact JSON text, so the store may be the in-process
 :class:`~amulet_ai.runtime.cache.ByteBudgetCache` (TTL + byte budget, least recently used
 evicted first) or any store with the same calls (Redis, shared by several processes).
 """
@@ -70,10 +72,22 @@ class ResultCache:
 
     @staticmethod
     def key(
-        model: str, front_sha256: str, back_sha256: str | None, *, top_k: int, explain: bool
+        model: str,
+        front_sha256: str,
+        back_sha256: str | None,
+        *,
+        top_k: int,
+        explain: bool,
+        types: str = "",
     ) -> str:
-        """The key of one verdict; a pair's key names both photos, front first."""
+        """The key of one verdict; a pair's key names both photos, front first.
+
+        ``types`` names the enrolled types the verdict considered (the owner and revisions,
+        :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`); empty when there are none.
+        """
         options = f"back={back_sha256 or '-'},top_k={top_k},explain={int(explain)}"
+        if types:
+            options += f",{types}"
         return result_key(model, front_sha256, options)
 
     def get(self, key: str) -> Classification | None:

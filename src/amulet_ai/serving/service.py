@@ -8,29 +8,49 @@ happens here, in this order:
    model is loaded, or the inference pool and its queue are full (before the upload is
    read), and pin the model serving now, so a reload meanwhile does not change the model
    the request finishes on;
-2. look each photo up in the result cache by its SHA-256 (computed while it streamed in);
-3. on a miss, one hop onto an inference worker decodes and classifies
-   (:class:`~amulet_ai.serving.predictor.Predictor`), and the verdict is cached;
-4. decode and inference times go to the metrics.
+2. find the enrolled types the caller's owner sees (their revision, from the database; the
+   index of their photos' embeddings, rebuilt only when the revision changed:
+   :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`);
+3. look each photo up in the result cache by its SHA-256 (computed while it streamed in),
+   the owner's enrolled-type revision part of the key;
+4. on a miss, one hop onto an inference worker decodes and classifies, the enrolled types
+   competing with the model's classes (:class:`~amulet_ai.serving.predictor.Predictor`),
+   and the verdict is cached;
+5. decode and inference times go to the metrics.
+
+The same service embeds photos for enrolment (:meth:`PredictionService.score_photos`) and
+searches an owner's collection (:meth:`PredictionService.similar`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from amulet_ai.errors import AmuletError, ShuttingDown
-from amulet_ai.model.classifier import AmuletClassifier
+import numpy as np
+
+from amulet_ai.errors import AmuletError, ModelUnavailable, ShuttingDown, StorageUnavailable
+from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.results import Classification
 from amulet_ai.runtime.streaming import StreamedFile
 from amulet_ai.serving.inference_pool import InferencePool
 from amulet_ai.serving.memory_ceiling import MemoryCeiling
 from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
+from amulet_ai.serving.owner_indexes import OwnerIndexes, TypesLookup
 from amulet_ai.serving.predictor import Predictor
 from amulet_ai.serving.result_cache import ResultCache, model_tag
+from amulet_ai.store.collection import PhotoRef
+
+logger = logging.getLogger(__name__)
+
+NO_TYPES = TypesLookup("", None)
+# While the database cannot be reached: answers of the six alone, kept apart in the cache.
+TYPES_UNAVAILABLE = TypesLookup("types=unavailable", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +71,15 @@ class BatchOutcome:
     cached: list[bool]
     decode_s: float = 0.0
     inference_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarOutcome:
+    """The closest photos with their distances, and the time the search itself took."""
+
+    hits: list[tuple[PhotoRef, float]]
+    searched: int
+    search_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +114,10 @@ class PredictionService:
         workers: int,
         queue_size: int,
         queue_timeout_s: float,
+        indexes: OwnerIndexes | None = None,
     ) -> None:
         self.model = model
+        self.indexes = indexes
         self.cache = cache
         self._memory = memory
         self._metrics = metrics
@@ -147,20 +178,32 @@ class PredictionService:
         *,
         top_k: int,
         explain: bool,
+        owner: str | None = None,
     ) -> PredictOutcome:
-        """Classify a front photo, or a front and back pair, from the cache when it can."""
+        """Classify a front photo, or a front and back pair, from the cache when it can.
+
+        With ``owner``, the enrolled types that owner sees compete with the model's classes.
+        """
+        types = await self.enrolled_types(owner, classifier)
         key = ResultCache.key(
             model_tag(classifier),
             front.sha256,
             back.sha256 if back is not None else None,
             top_k=top_k,
             explain=explain,
+            types=types.cache_part,
         )
         verdict = self.cache.get(key)
         if verdict is not None:
             return PredictOutcome(verdict, cached=True)
         job = partial(
-            self._predictor.predict, classifier, front, back, top_k=top_k, explain=explain
+            self._predictor.predict,
+            classifier,
+            front,
+            back,
+            top_k=top_k,
+            explain=explain,
+            enrolled=types.index,
         )
         done = await self.pool.run(job)
         self.cache.put(key, done.classification)
@@ -174,11 +217,15 @@ class PredictionService:
         *,
         top_k: int,
         explain: bool,
+        owner: str | None = None,
     ) -> BatchOutcome:
         """Classify independent photos: cached ones from the cache, the rest in one job."""
         tag = model_tag(classifier)
+        types = await self.enrolled_types(owner, classifier)
         keys = [
-            ResultCache.key(tag, photo.sha256, None, top_k=top_k, explain=explain)
+            ResultCache.key(
+                tag, photo.sha256, None, top_k=top_k, explain=explain, types=types.cache_part
+            )
             for photo in photos
         ]
         found: list[Classification | AmuletError | None] = [self.cache.get(k) for k in keys]
@@ -192,6 +239,7 @@ class PredictionService:
             [photos[i] for i in todo],
             top_k=top_k,
             explain=explain,
+            enrolled=types.index,
         )
         done = await self.pool.run(job)
         for i, item in zip(todo, done.items, strict=True):
@@ -201,6 +249,64 @@ class PredictionService:
         self._observe(done.decode_s, done.inference_s)
         items = [item for item in found if item is not None]
         return BatchOutcome(items, cached, done.decode_s, done.inference_s)
+
+    async def enrolled_types(self, owner: str | None, classifier: AmuletClassifier) -> TypesLookup:
+        """The enrolled types ``owner`` sees, for one prediction (none without an owner,
+        a database or a model with an embedding output)."""
+        if owner is None or self.indexes is None or not classifier.has_embedding:
+            return NO_TYPES
+        try:
+            return await asyncio.to_thread(self.indexes.enrolled, owner, classifier)
+        except StorageUnavailable:
+            logger.warning("enrolled types of %s skipped: database unavailable", owner)
+            return TYPES_UNAVAILABLE
+
+    async def score_photos(
+        self, classifier: AmuletClassifier, photos: Sequence[StreamedFile]
+    ) -> list[PhotoScores | AmuletError]:
+        """Each photo's evidence and embedding from one job (a bad photo fails alone).
+
+        Raises:
+            ModelUnavailable: the model serving now has no embedding output.
+        """
+        if not classifier.has_embedding:
+            raise ModelUnavailable("The model serving now has no embedding output.")
+        started = time.perf_counter()
+        done = await self.pool.run(partial(self._predictor.score_each, classifier, list(photos)))
+        self._metrics.inference_seconds.observe(time.perf_counter() - started)
+        return done
+
+    async def similar(
+        self,
+        classifier: AmuletClassifier,
+        owner: str,
+        photos: Sequence[StreamedFile],
+        *,
+        limit: int,
+    ) -> SimilarOutcome:
+        """The owner's photos closest to ``photos`` (a front, or a front and back).
+
+        Raises:
+            AmuletError: a photo cannot be decoded (its own error), or as :meth:`score_photos`.
+        """
+        if self.indexes is None:
+            raise StorageUnavailable()
+        scored = await self.score_photos(classifier, photos)
+        for item in scored:
+            if isinstance(item, AmuletError):
+                raise item
+        queries = np.stack(
+            [s.embedding for s in scored if isinstance(s, PhotoScores) and s.embedding is not None]
+        )
+        indexes = self.indexes
+
+        def search() -> SimilarOutcome:
+            index = indexes.collection(owner, classifier)
+            started = time.perf_counter()
+            hits = index.search(queries, limit)
+            return SimilarOutcome(hits, len(index.refs), time.perf_counter() - started)
+
+        return await asyncio.to_thread(search)
 
     def _observe(self, decode_s: float, inference_s: float) -> None:
         self._metrics.decode_seconds.observe(decode_s)

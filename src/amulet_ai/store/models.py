@@ -9,6 +9,12 @@
     feedback    at most one per history item: correct, or the right class / a free-text type
     pieces      a collector's own amulet: photos, name, notes, the answer it got, a
                 confirmed class
+    enrolled_types    an owner's own amulet type, taught from a few photos; ``published``
+                      (set by an admin) shows it to every owner
+    type_photos       the photos of an enrolled type
+    photo_embeddings  a photo's embedding (the model's ``embedding`` output), per model
+    type_revisions    a counter per owner (``*``: published types) bumped by every change
+                      to enrolled types, so caches and in-memory indexes see it at once
 
 Photos are their own table so that history items, pieces and, later, enrolled types and
 their embeddings can all point at the same kind of row. Every row that belongs to someone
@@ -33,6 +39,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,6 +50,8 @@ NAME_MAX = 200
 NOTES_MAX = 4000
 TYPE_NAME_MAX = 200
 CLASS_ID_MAX = 100
+DESCRIPTION_MAX = 2000
+MODEL_TAG_MAX = 100
 
 # Named constraints, so that migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -171,3 +180,48 @@ class Piece(Base):
     predicted_class_id: Mapped[str] = mapped_column(String(CLASS_ID_MAX))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     confirmed_class_id: Mapped[str | None] = mapped_column(String(CLASS_ID_MAX), nullable=True)
+
+
+class EnrolledType(Base):
+    __tablename__ = "enrolled_types"
+    __table_args__ = (UniqueConstraint("owner", "name_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(ForeignKey("owners.name", ondelete="CASCADE"), index=True)
+    name_en: Mapped[str] = mapped_column(String(TYPE_NAME_MAX))
+    name_th: Mapped[str | None] = mapped_column(String(TYPE_NAME_MAX), nullable=True)
+    # The English name case-folded and with runs of spaces collapsed: one per owner.
+    name_key: Mapped[str] = mapped_column(String(TYPE_NAME_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TypePhoto(Base):
+    __tablename__ = "type_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type_id: Mapped[int] = mapped_column(
+        ForeignKey("enrolled_types.id", ondelete="CASCADE"), index=True
+    )
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), unique=True)
+
+
+class PhotoEmbedding(Base):
+    __tablename__ = "photo_embeddings"
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The model the vector came from (version + checksum): another model's space differs.
+    model: Mapped[str] = mapped_column(String(MODEL_TAG_MAX))
+    dims: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+
+
+class TypeRevision(Base):
+    __tablename__ = "type_revisions"
+
+    scope: Mapped[str] = mapped_column(String(OWNER_MAX), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

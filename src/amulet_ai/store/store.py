@@ -17,22 +17,26 @@ from pathlib import Path
 
 from amulet_ai.config import Settings
 from amulet_ai.store import migrate
+from amulet_ai.store.collection import CollectionRepository
 from amulet_ai.store.database import Database
 from amulet_ai.store.history import HistoryRepository
 from amulet_ai.store.keys import KeyRepository
 from amulet_ai.store.pieces import PieceRepository
+from amulet_ai.store.types import TypeRepository
 
 logger = logging.getLogger(__name__)
 
 
 class Store:
-    """Keys, history and pieces over one :class:`Database`."""
+    """Keys, history, pieces and enrolled types over one :class:`Database`."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.keys = KeyRepository(db)
         self.history = HistoryRepository(db)
         self.pieces = PieceRepository(db)
+        self.types = TypeRepository(db)
+        self.collection = CollectionRepository(db)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

@@ -26,6 +26,11 @@ from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, MODEL_INPUT_SIZE, 
 from amulet_ai.training.activations import embed_with_cut, extract_cut_views
 from amulet_ai.training.crossval import FittedParts, Recipe, Refine, cross_validate, fit_parts
 from amulet_ai.training.data import Dataset, class_entries, fingerprint, load_dataset
+from amulet_ai.training.embedding_output import (
+    EMBEDDING_OUTPUT,
+    add_embedding_output,
+    embedding_description,
+)
 from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
 from amulet_ai.training.features import ARCHITECTURE, TAP_BLOCKS, Backbone, load_backbone
 from amulet_ai.training.finetune import FineTuneConfig, fine_tune
@@ -95,7 +100,7 @@ def _level_names(levels: tuple[int, ...]) -> str:
 
 def _metadata(
     dataset: Dataset, data_fp: str, cv: dict[str, Any], parity: float, onnx_path: Path,
-    training: dict[str, Any], recipe: Recipe,
+    training: dict[str, Any], recipe: Recipe, embedding_dims: int,
 ) -> dict[str, Any]:  # fmt: skip
     cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
     return {
@@ -114,7 +119,13 @@ def _metadata(
             "color": "RGB",
             "resize": "shorter-side+center-crop",
         },  # fmt: skip
-        "outputs": {"logits": "logits", "unknown_score": "unknown_score", "cam": "cam"},
+        "outputs": {
+            "logits": "logits",
+            "unknown_score": "unknown_score",
+            "cam": "cam",
+            EMBEDDING_OUTPUT: EMBEDDING_OUTPUT,
+        },
+        "embedding": embedding_description(embedding_dims),
         "classes": class_entries(dataset.classes),
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
@@ -238,6 +249,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = _deployable(backbone, parts, recipe, cut_maps, labels, config, args)
     onnx_path = args.out / ONNX_FILE
     export_onnx(model, onnx_path)
+    embedding_dims = add_embedding_output(onnx_path)
     sample = dataset.photos[:: max(1, len(dataset.photos) // PARITY_PHOTOS)][:PARITY_PHOTOS]
     batch = np.stack([to_tensor(load_path(p.path).image) for p in sample])
     parity = check_parity(model, onnx_path, batch)
@@ -252,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(time.monotonic() - started, 1),
         "command": "python -m amulet_ai.training.train --data DATA --out models/",
     }  # fmt: skip
-    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training, recipe)
+    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training, recipe, embedding_dims)
     (args.out / "metadata.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
     )

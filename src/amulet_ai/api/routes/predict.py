@@ -115,6 +115,7 @@ async def predict(
             back.content if back is not None else None,
             top_k=top_k,
             explain=explain,
+            owner=caller.owner,
         )
         if save:
             history_id = await saver.save(
@@ -175,7 +176,11 @@ async def predict_batch(
         entries = form.entries("files")
         files = form.all("files")
         outcome = await service.predict_batch(
-            classifier, [f.content for f in files], top_k=top_k, explain=explain
+            classifier,
+            [f.content for f in files],
+            top_k=top_k,
+            explain=explain,
+            owner=caller.owner,
         )
         for upload, found in zip(files, outcome.items, strict=True):
             saved = None
