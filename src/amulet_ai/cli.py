@@ -8,8 +8,10 @@ Subcommands::
     health           GET /health as an exit code: 0 ok, 1 degraded, 2 unavailable/unreachable
     config-template  print or write config_template.env, generated from the settings
     test             pytest, arguments passed through
-    train            train the model (needs the `train` extra), arguments passed through
-    evaluate         evaluate the model on a photo folder, arguments passed through
+    train            train the model (needs the `train` extra), arguments passed through;
+                     `train --localiser ...` trains the localiser instead
+    evaluate         evaluate the model on a photo folder, arguments passed through;
+                     `evaluate --scenes ...` measures localiser and crops on phone scenes
     bench            the benchmarks in bench/, arguments passed through
 
 Exit status of ``all``: 0 stopped on request, 3 the API exited, 4 the page exited,
@@ -54,6 +56,10 @@ def _run_tests(argv: list[str]) -> int:
 
 def _run_train(argv: list[str]) -> int:
     try:
+        if "--localiser" in argv:  # the localiser has its own command and arguments
+            from amulet_ai.training.localise import localise_main
+
+            return int(localise_main([a for a in argv if a != "--localiser"]))
         from amulet_ai.training.train import train_main
     except ImportError as exc:
         return _missing_extra(exc, "train")
@@ -62,6 +68,10 @@ def _run_train(argv: list[str]) -> int:
 
 def _run_evaluate(argv: list[str]) -> int:
     try:
+        if "--scenes" in argv:  # phone-style scenes: localiser and crop classifier figures
+            from amulet_ai.training.crops import crops_main
+
+            return int(crops_main([a for a in argv if a != "--scenes"]))
         from amulet_ai.training.evaluate import evaluate_main
     except ImportError as exc:
         return _missing_extra(exc, "train")
