@@ -203,26 +203,8 @@ def demo_memory_limit() -> None:
 
 
 def demo_locks() -> None:
-    section("LockManager: named locks in one global order, typed timeouts")
+    section("LockManager: named locks with typed timeouts")
     locks = LockManager(default_timeout=5.0)
-    finished: list[str] = []
-
-    def worker(first: str, second: str) -> None:
-        for _ in range(2_000):
-            with locks.acquire_locks(first, second):
-                pass
-        finished.append(f"{first}+{second}")
-
-    threads = [
-        threading.Thread(target=worker, args=("model", "cache")),
-        threading.Thread(target=worker, args=("cache", "model")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    print(f"two threads naming the locks in opposite orders, 2,000 times each: done {finished}")
-
     held = threading.Event()
     release = threading.Event()
 
@@ -274,15 +256,12 @@ def demo_atomic_and_structures() -> None:
         for item in range(20):
             jobs.put(item, timeout=5)
 
-    async def consume() -> list[int]:
-        return [await jobs.get_async(timeout=5) for _ in range(20)]
-
     producer = threading.Thread(target=produce)
     producer.start()
-    received = asyncio.run(consume())
+    received = [jobs.get(timeout=5) for _ in range(20)]
     producer.join()
     print(
-        "a thread -> a coroutine through a 4-slot queue: 20 items in order: "
+        "one thread -> another through a 4-slot queue: 20 items in order: "
         f"{received == list(range(20))}"
     )
     try:
@@ -456,6 +435,11 @@ def demo_client(base_url: str, api_key: str | None) -> None:
         catalog = client.classes()
         print(f"client.classes() -> {[c.id for c in catalog.classes]}")
         print(f"client.health().status -> {client.health().status}")
+        limits = client.model_info().limits
+        print(
+            f"client.model_info().limits -> {limits.max_upload_mb:g} MB per photo, "
+            f"{limits.max_batch_files} files per batch"
+        )
 
 
 def demo_rate_limit(log: Any) -> None:
@@ -471,6 +455,12 @@ def demo_rate_limit(log: Any) -> None:
             extra = f", Retry-After {retry_after} s" if retry_after else ""
             print(f"request {attempt}: {response.status_code} (remaining {remaining}{extra})")
         print(f"the refusal: {response.json()['error']}")
+        # The page sits on 127.0.0.1, the address the API believes X-Forwarded-For from
+        # (AMULET_FORWARDED_ALLOW_IPS): each collector it forwards has a limit of its own.
+        for collector in ("198.51.100.7", "198.51.100.8"):
+            forwarded = {"X-Forwarded-For": collector}
+            statuses = [http.get("/v1/classes", headers=forwarded).status_code for _ in range(6)]
+            print(f"collector {collector} through the page: {statuses}")
 
 
 def api_under_test(log: Any) -> tuple[str, str | None, ApiProcess | None]:

@@ -349,12 +349,11 @@ def _batching_lines(b: dict[str, Any]) -> list[str]:
     agrees = "agrees" if b["default_is_best"] else "does not agree"
     lines += [
         "",
-        f"Default: `AMULET_BATCH_MAX_SIZE={b['default_batch_max_size']}`, "
-        f"`AMULET_INFERENCE_WORKERS={b['default_inference_workers']}`, "
+        f"Default: `AMULET_INFERENCE_WORKERS={b['default_inference_workers']}`, "
         f"`AMULET_INTRA_OP_THREADS={b.get('default_intra_op_threads', '-')}`, "
         f"`AMULET_BUSY_INTRA_OP_THREADS={b.get('default_busy_intra_op_threads', '-')}` "
-        "(one_session: every run on the many-thread session; batch_8: micro-batches of up "
-        "to 8; batch_1_threads_8: 8 inference workers); best measured "
+        "(one_session: every run on the many-thread session; batch_1_threads_8: 8 inference "
+        "workers); best measured "
         f"(beating the default by more than {b['margin']:.0%}, else the default): "
         f"`{b['best']}`; the default {agrees}.",
     ]

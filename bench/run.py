@@ -102,7 +102,6 @@ def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> d
     # "one_session": every run on the many-thread session, as if busy_intra_op_threads
     # were off; the default hands runs that overlap another to a one-thread session.
     with (
-        amulet_service("batch_8", AMULET_BATCH_MAX_SIZE="8") as batched,
         amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
         amulet_service(
             "one_session", AMULET_BUSY_INTRA_OP_THREADS=str(settings.intra_op_threads)
@@ -112,11 +111,9 @@ def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> d
             "default": main,
             "one_session": one_session,
             "batch_1_threads_8": threaded,
-            "batch_8": batched,
         }
         asyncio.run(bench_service.warm_up(list(arms.values()), photos.small, plan))
         verdict = asyncio.run(bench_service.batching(arms, photos.small, plan))
-    verdict["default_batch_max_size"] = settings.batch_max_size
     verdict["default_inference_workers"] = settings.inference_workers
     verdict["default_intra_op_threads"] = settings.intra_op_threads
     verdict["default_busy_intra_op_threads"] = settings.busy_intra_op_threads
@@ -184,8 +181,6 @@ def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
             "inference_workers",
             "intra_op_threads",
             "inter_op_threads",
-            "batch_max_size",
-            "batch_max_wait_ms",
             "queue_size",
             "memory_limit_mb",
             "max_upload_mb",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -127,6 +128,36 @@ def test_delegated_commands_receive_their_arguments(command: str, expected: str)
     result = run_runner(*command.split(), "--help", env=runner_env(), timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout
+
+
+def without_modules(*modules: str) -> str:
+    """A ``python -c`` program running the CLI as if ``modules`` were not installed."""
+    hidden = "; ".join(f"sys.modules[{name!r}] = None" for name in modules)
+    run_cli = "from amulet_ai.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    return f"import sys; {hidden}; {run_cli}"
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "extra"),
+    [("test", "pytest", "dev"), ("train", "torch", "train")],
+)
+def test_help_works_without_the_extra_and_a_run_names_the_install_command(
+    command: str, missing: str, extra: str
+) -> None:
+    program = without_modules(missing)
+    env = runner_env(PYTHONPATH=str(REPO_ROOT / "src"))
+    run = functools.partial(
+        subprocess.run, env=env, cwd=NEUTRAL_DIR, capture_output=True, text=True, timeout=60
+    )
+    install = f"{sys.executable} -m pip install -e '{REPO_ROOT}[{extra}]'"
+    helped = run([sys.executable, "-c", program, command, "--help"])
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    assert f"usage: amulet-ai {command}" in helped.stdout and install in helped.stdout
+    assert f"'{missing}'" in helped.stdout
+    refused = run([sys.executable, "-c", program, command, "--data", "x", "--out", "y"])
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: ") and install in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_config_template_prints_writes_and_checks(

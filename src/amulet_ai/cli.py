@@ -7,21 +7,24 @@ Subcommands::
     all              the API, then the page once the API is ready; stops both together
     health           GET /health as an exit code: 0 ok, 1 degraded, 2 unavailable/unreachable
     config-template  print or write config_template.env, generated from the settings
-    test             pytest, arguments passed through
+    test             pytest (needs the `dev` extra), arguments passed through
     train            train the model (needs the `train` extra), arguments passed through;
                      `train --localiser ...` trains the localiser instead
     evaluate         evaluate the model on a photo folder, arguments passed through;
                      `evaluate --scenes ...` measures localiser and crops on phone scenes
     bench            the benchmarks in bench/, arguments passed through
 
-Exit status of ``all``: 0 stopped on request, 3 the API exited, 4 the page exited,
-5 the API was not ready in time. Settings come from ``AMULET_*`` variables and ``.env``
+A passthrough command whose extra is missing still answers ``--help`` (exit 0) with the
+exact install command, and a real run exits 2 with the same command. Exit status of
+``all``: 0 stopped on request, 3 the API exited, 4 the page exited, 5 the API was not ready
+in time. Settings come from ``AMULET_*`` variables and ``.env``
 (see ``config_template.env``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,19 +41,40 @@ from amulet_ai.logging_setup import configure_logging
 EXIT_USAGE = 2
 
 
-def _missing_extra(exc: ImportError, extra: str) -> int:
+HELP_FLAGS = frozenset({"-h", "--help"})
+
+
+def install_command(extra: str) -> str:
+    """The exact command that installs ``extra`` for this interpreter and this clone.
+
+    >>> install_command("train").endswith("[train]'")
+    True
+    """
+    return f"{sys.executable} -m pip install -e '{REPO_ROOT}[{extra}]'"
+
+
+def _missing_extra(command: str, extra: str, argv: list[str], reason: str) -> int:
+    """Say what ``command`` needs; ``--help`` still answers (exit 0), a real run exits 2."""
+    needs = f"`{command}` needs the '{extra}' extra ({reason}). Install it with:\n  "
+    needs += install_command(extra)
+    if HELP_FLAGS.intersection(argv):
+        print(f"usage: amulet-ai {command} [ARGS ...]\n\n{needs}")
+        return 0
+    print(f"error: {needs}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _import_error(exc: ImportError) -> str:
     if (exc.name or "").startswith("amulet_ai"):
         raise exc
-    print(
-        f"error: {exc}. Install the '{extra}' extra: pip install -e '.[{extra}]'",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
+    return f"no module named {exc.name!r}"
 
 
 def _run_tests(argv: list[str]) -> int:
     from amulet_ai.ops.serve import child_env
 
+    if importlib.util.find_spec("pytest") is None:
+        return _missing_extra("test", "dev", argv, "no module named 'pytest'")
     return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=REPO_ROOT, env=child_env())
 
 
@@ -62,7 +86,7 @@ def _run_train(argv: list[str]) -> int:
             return int(localise_main([a for a in argv if a != "--localiser"]))
         from amulet_ai.training.train import train_main
     except ImportError as exc:
-        return _missing_extra(exc, "train")
+        return _missing_extra("train", "train", argv, _import_error(exc))
     return int(train_main(argv))
 
 
@@ -74,7 +98,7 @@ def _run_evaluate(argv: list[str]) -> int:
             return int(crops_main([a for a in argv if a != "--scenes"]))
         from amulet_ai.training.evaluate import evaluate_main
     except ImportError as exc:
-        return _missing_extra(exc, "train")
+        return _missing_extra("evaluate", "train", argv, _import_error(exc))
     return int(evaluate_main(argv))
 
 

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import sysconfig
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,8 +23,27 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CPU_COUNT = os.cpu_count() or 1
+# In a checkout (``pip install -e .``) the package is src/amulet_ai, under the repository.
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO_ROOT / "models"
+# Where a wheel installs the shipped model (pyproject's data-files), under the environment.
+INSTALLED_MODEL_DIR = Path(sysconfig.get_path("data")) / "share" / "amulet-ai" / "models"
+
+
+def default_model_dir() -> Path:
+    """The shipped model's folder: the checkout's ``models/``, else the installed copy.
+
+    Example::
+
+        >>> default_model_dir().name
+        'models'
+    """
+    checkout = REPO_ROOT / "models"
+    if (checkout / "metadata.json").is_file() or not INSTALLED_MODEL_DIR.is_dir():
+        return checkout
+    return INSTALLED_MODEL_DIR
+
+
+DEFAULT_MODEL_DIR = default_model_dir()
 
 
 class Settings(BaseSettings):
@@ -45,7 +65,9 @@ class Settings(BaseSettings):
 
     # --- Model ---------------------------------------------------------------------------
     model_dir: Path = Field(
-        DEFAULT_MODEL_DIR, description="Folder holding the ONNX model and its metadata."
+        DEFAULT_MODEL_DIR,
+        description="Folder holding the ONNX model and its metadata (default: the checkout's "
+        "models/, or the copy an installed wheel carries).",
     )
     model_file: str = Field("amulet_classifier.onnx", description="ONNX file inside model_dir.")
     metadata_file: str = Field("metadata.json", description="Metadata file inside model_dir.")
@@ -89,10 +111,6 @@ class Settings(BaseSettings):
     queue_timeout_s: float = Field(
         10.0, gt=0, description="Longest a request waits for a worker before 503."
     )
-    batch_max_size: int = Field(
-        1, ge=1, description="Micro-batch size; 1 turns micro-batching off (best measured here)."
-    )
-    batch_max_wait_ms: float = Field(2.0, ge=0, description="Longest wait to fill a micro-batch.")
     shutdown_grace_s: float = Field(
         20.0, ge=0, description="Seconds requests in flight get to finish on SIGTERM."
     )
@@ -146,6 +164,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma separated."
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Peers whose X-Forwarded-For the API trusts (the page's address), comma "
+        "separated; `all` sets the page's loopback address.",
+    )
 
     # --- Frontend and client -------------------------------------------------------------
     frontend_host: str = Field("127.0.0.1", description="Address the Streamlit page binds to.")
@@ -161,7 +184,7 @@ class Settings(BaseSettings):
         15.0, gt=0, description="Seconds the circuit stays open before a trial request."
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -176,10 +199,6 @@ class Settings(BaseSettings):
             if "*" in self.cors_origins:
                 raise ValueError("AMULET_CORS_ORIGINS='*' is refused when AMULET_ENV=production")
         return self
-
-    @property
-    def model_path(self) -> Path:
-        return self.model_dir / self.model_file
 
     @property
     def metadata_path(self) -> Path:

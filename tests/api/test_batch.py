@@ -84,3 +84,50 @@ def test_more_files_than_allowed_is_422(
             "details": {"field": "files", "max_files": 2},
         }
     }
+
+
+def test_an_oversized_file_gets_its_own_413_entry_and_the_rest_are_classified(
+    make_client: Callable[..., TestClient], make_photo: Callable[..., bytes]
+) -> None:
+    client = make_client(max_upload_mb=0.25, max_batch_files=4)
+    good = make_photo(224, 224, seed=31)
+    huge = good + b"\0" * (300 * 1024)  # a JPEG with 300 KB of trailing bytes: over 256 KB
+    files = [
+        ("files", ("good.jpg", good)),
+        ("files", ("huge.jpg", huge)),
+        ("files", ("also_good.jpg", make_photo(200, 200, seed=32))),
+    ]
+    r = client.post("/v1/predict/batch", files=files, headers=HEADERS)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [item["filename"] for item in results] == ["good.jpg", "huge.jpg", "also_good.jpg"]
+    assert results[0]["result"] and results[2]["result"]
+    assert results[1]["result"] is None
+    assert results[1]["error"] == {
+        "code": "payload_too_large",
+        "message": "The upload is larger than 256 KB.",
+        "request_id": None,
+        "details": {"max_bytes": 262_144},
+    }
+
+
+def test_the_batch_body_cap_still_refuses_the_whole_request(
+    make_client: Callable[..., TestClient], make_photo: Callable[..., bytes]
+) -> None:
+    client = make_client(max_upload_mb=0.25, max_batch_files=2)
+    huge = b"\xff\xd8" + b"\0" * (300 * 1024)
+    files = [("files", (f"huge{i}.jpg", huge)) for i in range(2)]  # past 2 x 256 KB + framing
+    r = client.post("/v1/predict/batch", files=files, headers=HEADERS)
+    assert r.status_code == 413
+    assert r.json()["error"]["message"] == "The request body is larger than 576 KB."
+
+
+def test_a_batch_of_only_oversized_files_answers_each_with_its_error(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(max_upload_mb=0.25, max_batch_files=2)
+    files = [("files", ("huge.jpg", b"\xff\xd8" + b"\0" * (260 * 1024)))]
+    r = client.post("/v1/predict/batch", files=files, headers=HEADERS)
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["results"]
+    assert item["error"]["code"] == "payload_too_large" and item["result"] is None

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
-from fastapi.testclient import TestClient
 from harness import async_client
 
 from amulet_ai.config import Settings
@@ -62,35 +61,3 @@ async def test_waiting_past_the_queue_timeout_answers_503(
         )
         metrics = (await client.get("/metrics")).text
         assert "amulet_queue_wait_seconds_count" in metrics
-
-
-async def test_micro_batching_gives_the_same_answers_in_shared_runs(
-    settings_for: Callable[..., Settings],
-    make_photo: Callable[..., bytes],
-    client: TestClient,
-) -> None:
-    images = [make_photo(224, 224, seed=300 + i) for i in range(4)]
-    reference = [
-        client.post("/v1/predict", files={"front": ("a.jpg", img)}).json() for img in images
-    ]
-    settings = settings_for(batch_max_size=4, batch_max_wait_ms=200.0, cache_enabled=False)
-    async with async_client(settings) as batched:
-        responses = await _predict_all(batched, images)
-        metrics = (await batched.get("/metrics")).text
-    for response, expected in zip(responses, reference, strict=True):
-        assert response.status_code == 200
-        got = response.json()
-        assert got["top1"]["class_id"] == expected["top1"]["class_id"]
-        for a, b in zip(got["predictions"], expected["predictions"], strict=True):
-            assert a["class_id"] == b["class_id"]
-            assert abs(a["probability"] - b["probability"]) < 1e-4
-    count = _sample(metrics, "amulet_inference_batch_size_count")
-    total = _sample(metrics, "amulet_inference_batch_size_sum")
-    assert total == 4.0 and count < 4.0, "at least two photos shared a model run"
-
-
-def _sample(exposition: str, name: str) -> float:
-    for line in exposition.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split(" ")[1])
-    raise AssertionError(f"{name} missing")

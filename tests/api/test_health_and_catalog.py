@@ -36,6 +36,16 @@ def test_model_reports_metadata_and_measured_metrics(
     assert body["onnx_sha256"] and len(body["onnx_sha256"]) == 64
     assert body["metrics"], "the metadata's measured metrics are passed through"
     assert len(body["classes"]) == 6
+    assert body["onnx_file"] == "amulet_classifier.onnx"
+
+
+def test_model_tells_the_servers_upload_limits(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_upload_mb=7.5, max_batch_files=4, max_image_pixels=1_000_000)
+    assert client.get("/v1/model").json()["limits"] == {
+        "max_upload_mb": 7.5,
+        "max_batch_files": 4,
+        "max_image_pixels": 1_000_000,
+    }
 
 
 def test_health_report_when_all_is_well(client: TestClient, served_model: dict[str, str]) -> None:
@@ -155,7 +165,7 @@ def test_draining_refuses_new_work_but_probes_answer(
     make_client: Callable[..., TestClient], photo: bytes
 ) -> None:
     client = make_client()
-    client.app.state.serving.begin_drain()  # type: ignore[attr-defined]
+    client.app.state.services.traffic.begin_drain()  # type: ignore[attr-defined]
     r = client.post("/v1/predict", files={"front": ("a.jpg", photo)}, headers=HEADERS)
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "1"

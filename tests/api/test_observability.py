@@ -56,7 +56,7 @@ def test_metrics_cover_requests_latency_cache_rejections_memory_and_model(
 
 def test_each_app_has_its_own_registry(settings_for: Callable[..., Settings]) -> None:
     first, second = create_app(settings_for()), create_app(settings_for())
-    assert first.state.metrics.registry is not second.state.metrics.registry
+    assert first.state.services.metrics.registry is not second.state.services.metrics.registry
 
 
 def test_one_access_log_line_per_request(

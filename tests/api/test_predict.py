@@ -246,6 +246,16 @@ def test_not_multipart_is_415(client: TestClient) -> None:
     r = client.post("/v1/predict", json={"front": "abc"}, headers=HEADERS)
     assert r.status_code == 415
     assert r.json() == error_body(
+        "unsupported_media_type",
+        "Send the photos as multipart/form-data, or one photo as the request body with "
+        "Content-Type image/jpeg, image/png, image/webp, image/heic or image/heif.",
+    )
+
+
+def test_batch_not_multipart_is_415(client: TestClient) -> None:
+    r = client.post("/v1/predict/batch", json={"files": "abc"}, headers=HEADERS)
+    assert r.status_code == 415
+    assert r.json() == error_body(
         "unsupported_media_type", "Send the photos as multipart/form-data."
     )
 

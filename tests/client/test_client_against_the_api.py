@@ -17,8 +17,7 @@ import pytest
 from amulet_ai.api.app import create_app
 from amulet_ai.client import AmuletClient, AsyncAmuletClient
 from amulet_ai.config import Settings
-from amulet_ai.ops.api_process import ApiProcess, free_port
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     CorruptImage,
     RateLimited,
     Unauthorized,
@@ -26,6 +25,7 @@ from amulet_ai.runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from amulet_ai.ops.api_process import ApiProcess, free_port
 
 
 def _settings(model_dir: Path, **overrides: object) -> Settings:

@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from amulet_ai.client import API_KEY_HEADER, AmuletClient, AsyncAmuletClient, parse_retry_after
-from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     CircuitOpen,
     Overloaded,
@@ -23,6 +22,7 @@ from amulet_ai.runtime.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
 
 ErrorJson = Callable[[str, str], dict[str, Any]]
 
@@ -150,6 +150,31 @@ def test_a_retry_after_too_long_to_wait_ends_the_retries(error_json: ErrorJson) 
     with make_client(handler, retries=3) as client, pytest.raises(Overloaded) as caught:
         client.health()
     assert len(handler.requests) == 1 and caught.value.retry_after == 600.0
+
+
+def test_a_client_that_must_not_wait_reports_a_429_at_once(error_json: ErrorJson) -> None:
+    limited = httpx.Response(
+        429, json=error_json("rate_limited", "Slow down."), headers={"Retry-After": "7"}
+    )
+    handler = Recorder(limited, httpx.ConnectError("refused"))
+    with make_client(handler, retries=3, max_retry_after_s=0.0) as client:
+        with pytest.raises(RateLimited) as caught:
+            client.classes()
+        assert len(handler.requests) == 1 and caught.value.retry_after == 7.0
+        # Connection failures carry no Retry-After: they are still retried.
+        with pytest.raises(UpstreamUnavailable):
+            client.health()
+    assert len(handler.requests) == 5
+
+
+def test_per_call_headers_travel_with_that_call_only(predict_json: dict[str, Any]) -> None:
+    handler = Recorder(httpx.Response(200, json=predict_json))
+    forwarded = {"X-Forwarded-For": "198.51.100.7"}
+    with make_client(handler) as client:
+        client.predict(b"photo", headers=forwarded)
+        client.predict(b"photo")
+    assert handler.requests[0].headers["X-Forwarded-For"] == "198.51.100.7"
+    assert "X-Forwarded-For" not in handler.requests[1].headers
 
 
 def test_connection_errors_are_retried_then_reported_as_upstream_unavailable() -> None:

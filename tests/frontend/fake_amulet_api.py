@@ -11,9 +11,12 @@ from amulet_ai.api.schemas import (
     HealthReport,
     MemoryHealth,
     ModelHealth,
+    ModelInfo,
     ModelRef,
     PredictResponse,
     Timing,
+    UnknownDetection,
+    UploadLimits,
     WorkHealth,
 )
 from amulet_ai.model.metadata import ClassInfo
@@ -26,6 +29,7 @@ CATALOG = [
     ClassInfo(id="phra_test_three", name_en="Test Buddha Three", name_th="พระทดสอบสาม"),
 ]
 MODEL = ModelRef(name="amulet-test", version="9.9.9")
+UPLOAD_LIMIT_MB = 7.5  # not the default 20: the page must show the server's own figure
 
 
 def _scores(probabilities: list[float]) -> list[ClassScore]:
@@ -34,6 +38,22 @@ def _scores(probabilities: list[float]) -> list[ClassScore]:
         for c, p in zip(CATALOG, probabilities, strict=True)
     ]
     return sorted(scores, key=lambda score: -score.probability)
+
+
+def model_info() -> ModelInfo:
+    return ModelInfo(
+        name=MODEL.name,
+        version=MODEL.version,
+        architecture="test",
+        onnx_file="amulet_test.onnx",
+        input_size=224,
+        temperature=1.0,
+        unknown=UnknownDetection(method="mahalanobis", threshold=30.0),
+        classes=CATALOG,
+        limits=UploadLimits(
+            max_upload_mb=UPLOAD_LIMIT_MB, max_batch_files=16, max_image_pixels=40_000_000
+        ),
+    )
 
 
 def photo_result(probabilities: list[float], *, unknown: bool = False) -> PhotoResult:
@@ -58,7 +78,7 @@ def prediction(
         model=MODEL,
         top1=front.predictions[0],
         predictions=front.predictions,
-        unknown=front.unknown,
+        unknown=front.unknown.model_copy(),
         images=SideResults(front=front, back=back),
         heatmap=heatmap,
         timing_ms=Timing(decode=2.0, inference=6.0, total=9.0),
@@ -94,16 +114,26 @@ class FakeApi:
         *,
         unknown: bool = False,
         back: list[float] | None = None,
+        back_unknown: bool = False,
+        front_unknown: bool | None = None,
         heatmap: dict[str, str] | None = None,
     ) -> None:
-        """Make /v1/predict answer with this result (``back``: the back photo's scores)."""
-        back_result = photo_result(back) if back is not None else None
+        """Make /v1/predict answer with this result (``back``: the back photo's scores).
+
+        ``unknown`` is the pair's verdict; ``front_unknown`` and ``back_unknown`` each photo's.
+        """
+        back_result = photo_result(back, unknown=back_unknown) if back is not None else None
         response = prediction(probabilities, unknown=unknown, back=back_result, heatmap=heatmap)
+        if front_unknown is not None:
+            response.images.front.unknown.is_unknown = front_unknown
         self.predict = httpx.Response(200, json=response.model_dump(mode="json"))
 
-    def fail_with(self, status: int, code: str, message: str) -> None:
+    def fail_with(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
         body = {"error": {"code": code, "message": message, "request_id": "req-err"}}
-        self.predict = httpx.Response(status, json=body)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.predict = httpx.Response(status, json=body, headers=headers)
 
     def paths(self) -> list[str]:
         return [request.url.path for request in self.requests]
@@ -115,6 +145,8 @@ class FakeApi:
         path = request.url.path
         if path == "/health":
             return httpx.Response(200, json=health_report().model_dump(mode="json"))
+        if path == "/v1/model":
+            return httpx.Response(200, json=model_info().model_dump(mode="json"))
         if path == "/v1/classes":
             catalog = ClassesResponse(model=MODEL, classes=CATALOG)
             return httpx.Response(200, json=catalog.model_dump(mode="json"))

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from amulet_ai.imaging.decode import (
     NEUTRAL_BACKGROUND,
+    decode_footprint,
     decode_image,
     load_path,
     to_tensor,
 )
-from amulet_ai.runtime.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 
 
 def encode(img: Image.Image, fmt: str, **params: object) -> bytes:
@@ -187,3 +188,24 @@ def test_load_path_reads_files(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "photo.heic"  # type: ignore[operator]
     path.write_bytes(encode(two_tone(), "HEIF"))
     assert load_path(path).format == "HEIF"
+
+
+def test_decode_footprint_bounds_one_decode_by_its_own_header() -> None:
+    # A 16-bit greyscale PNG goes through a float copy: 2 + 8 + 1 + 3 bytes per pixel.
+    buf = io.BytesIO()
+    Image.fromarray(np.full((600, 800), 40000, dtype=np.uint16)).save(buf, "PNG")
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as img:
+        assert decode_footprint(img) == 600 * 800 * (2 + 8 + 1 + 3)
+    needed_mb = 600 * 800 * 14 / (1024 * 1024)
+    with pytest.raises(ImageTooLarge) as caught:
+        decode_image(data, max_decode_mb=needed_mb * 0.9)
+    assert caught.value.details["needed_mb"] == round(needed_mb, 1)
+    assert decode_image(data, max_decode_mb=needed_mb * 1.1).width == 800
+
+
+def test_decode_footprint_of_a_jpeg_is_taken_after_draft() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), "red").save(buf, "JPEG")
+    # 12 MP at full size would need 36 MB; drafted for 224 px it decodes at 1/8 scale.
+    assert decode_image(buf.getvalue(), max_decode_mb=2).width == 4000

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from amulet_ai import AmuletClassifier
+from amulet_ai.errors import InvalidInput, ModelUnavailable
 from amulet_ai.imaging.decode import decode_image, to_tensor
 from amulet_ai.model.fusion import fuse_pair
-from amulet_ai.runtime.errors import InvalidInput, ModelUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,30 @@ def test_metadata_matches_the_model_outputs(classifier: AmuletClassifier, model_
     onnx_bytes = (model_dir / meta.onnx_file).read_bytes()
     assert len(onnx_bytes) <= 20 * 1024 * 1024
     assert meta.onnx_sha256 == hashlib.sha256(onnx_bytes).hexdigest()
-    batch = np.zeros((3, 3, 224, 224), np.float32)
-    logits, unknown, cam = classifier.run(batch)
-    assert logits.shape == (3, 6)
-    assert unknown.shape == (3,)
-    assert cam.shape[:2] == (3, 6) and cam.ndim == 4
+    assert meta.unknown.cv_keep_rate is not None
+    assert meta.unknown.cv_keep_rate >= meta.unknown.target_keep_rate
+    session = classifier.session
+    assert [i.name for i in session.get_inputs()] == [meta.input.name]
+    assert [o.name for o in session.get_outputs()] == [
+        meta.outputs.logits,
+        meta.outputs.unknown_score,
+        meta.outputs.cam,
+    ]
+    for n in (1, 3):  # the batch axis is dynamic
+        logits, unknown, cam = classifier.run(np.zeros((n, 3, 224, 224), np.float32))
+        assert logits.shape == (n, 6)
+        assert unknown.shape == (n,)
+        assert cam.shape[:2] == (n, 6) and cam.ndim == 4
+        assert logits.dtype == unknown.dtype == cam.dtype == np.float32
+
+
+def test_accuracy_on_its_training_photos(classifier: AmuletClassifier, shared_data: Path) -> None:
+    from amulet_ai.training.evaluate import evaluate
+
+    result = evaluate(classifier, shared_data, [])
+    # Trained on these photos: this guards against shipping a wrong file, not generalisation.
+    assert result["photos"] == 137
+    assert result["top1"] >= 0.95
 
 
 def test_same_photo_same_answer(

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from redis_process import RedisServer
 
 from amulet_ai.api.app import create_app
-from amulet_ai.api.result_cache import ResultCache, model_tag
 from amulet_ai.config import Settings
 from amulet_ai.runtime.redis_cache import NAMESPACE
+from amulet_ai.serving.result_cache import ResultCache, model_tag
 
 pytestmark = pytest.mark.redis
 
@@ -38,7 +38,7 @@ def test_a_stale_shared_result_is_a_miss_then_replaced(
     photo = make_photo(224, 224, seed=951)
     app = create_app(settings(model_dir, redis_url=redis_server.url))
     with TestClient(app) as client:
-        classifier = app.state.serving.model.current
+        classifier = app.state.services.model.current
         key = ResultCache.key(
             model_tag(classifier),
             hashlib.sha256(photo).hexdigest(),

@@ -11,21 +11,14 @@ from live_server import BASE_ENV, LiveApi, StartApi
 from amulet_ai.ops.api_process import ApiProcess, free_port
 
 
-@pytest.fixture
-def start_api(tmp_path: Path) -> Iterator[StartApi]:
-    """Factory: ``start_api(env, port=None, wait="/health/ready")`` -> a ready :class:`LiveApi`.
-
-    Every server started is stopped (SIGTERM, then SIGKILL) when the test ends.
-    """
-    started: list[LiveApi] = []
-
+def _api_starter(log_dir: Path, started: list[LiveApi]) -> StartApi:
     def start(
         env: dict[str, str] | None = None,
         *,
         port: int | None = None,
         wait: str = "/health/ready",
     ) -> LiveApi:
-        log_path = tmp_path / f"api-{len(started)}.log"
+        log_path = log_dir / f"api-{len(started)}.log"
         log_file = log_path.open("wb")
         process = ApiProcess(
             port or free_port(),
@@ -39,7 +32,26 @@ def start_api(tmp_path: Path) -> Iterator[StartApi]:
         process.wait_ready(wait)
         return api
 
-    yield start
+    return start
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[StartApi]:
+    """Factory: ``start_api(env, port=None, wait="/health/ready")`` -> a ready :class:`LiveApi`.
+
+    Every server started is stopped (SIGTERM, then SIGKILL) when the test ends.
+    """
+    started: list[LiveApi] = []
+    yield _api_starter(tmp_path, started)
+    for api in started:
+        api.stop(grace_s=10.0)
+
+
+@pytest.fixture(scope="module")
+def start_module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartApi]:
+    """Like ``start_api``, for a server that the tests of one module share."""
+    started: list[LiveApi] = []
+    yield _api_starter(tmp_path_factory.mktemp("api"), started)
     for api in started:
         api.stop(grace_s=10.0)
 

@@ -12,7 +12,8 @@ The rules the expectations follow:
 * a supported format (by its magic number) whose data is damaged: 400 ``corrupt_image``;
 * more pixels than ``AMULET_MAX_IMAGE_PIXELS`` (50 MP): 413 ``image_too_large``, before
   decoding; more bytes than the upload ceiling: 413 ``payload_too_large``;
-* not ``multipart/form-data``: 415; a malformed or unfinished body: 400 ``invalid_input``;
+* not ``multipart/form-data`` nor, on ``/v1/predict``, one photo as the raw body with an
+  image media type: 415; a malformed or unfinished body: 400 ``invalid_input``;
 * a missing, unknown or repeated field or a bad query value: 422 ``validation_error``;
 * an upload that stalls: 408 ``request_timeout`` once the body read timeout passes.
 
@@ -499,11 +500,44 @@ def _form_cases() -> list[HostileCase]:
         ),
         case(
             "raw_jpeg_body",
-            "the photo as the raw body, image/jpeg",
+            "the photo as the raw body, image/jpeg (accepted: front only)",
+            200,
+            None,
+            lambda: [good],
+            content_type="image/jpeg",
+        ),
+        case(
+            "raw_body_not_an_image",
+            "1 kB of random bytes as the raw body, image/png",
+            415,
+            "unsupported_media_type",
+            lambda: [_random(1024, 7)],
+            content_type="image/png",
+        ),
+        case(
+            "raw_body_empty",
+            "an empty raw body, image/jpeg",
+            422,
+            "validation_error",
+            lambda: [b""],
+            content_type="image/jpeg",
+        ),
+        case(
+            "raw_body_truncated_jpeg",
+            "half a JPEG as the raw body",
+            400,
+            "corrupt_image",
+            lambda: [good[: len(good) // 2]],
+            content_type="image/jpeg",
+        ),
+        case(
+            "raw_body_to_batch",
+            "a raw image body sent to the batch route",
             415,
             "unsupported_media_type",
             lambda: [good],
             content_type="image/jpeg",
+            path="/v1/predict/batch",
         ),
         case(
             "urlencoded_body",
@@ -826,6 +860,27 @@ def _protocol_cases() -> list[HostileCase]:
             413,
             p,
             lambda: _flood(head, too_big, b"\r\n--" + BOUNDARY.encode() + b"--\r\n"),
+            group="protocol",
+            finite=False,
+        ),
+        HostileCase(
+            "raw_body_over_ceiling",
+            f"a {too_big // _MB} MB raw image/jpeg body with Content-Length",
+            413,
+            p,
+            lambda: _flood(b"\xff\xd8\xff", too_big),
+            content_type="image/jpeg",
+            group="protocol",
+            finite=False,
+        ),
+        HostileCase(
+            "chunked_raw_body_over_ceiling",
+            f"a {too_big // _MB} MB raw image/jpeg body, chunked",
+            413,
+            p,
+            lambda: _flood(b"\xff\xd8\xff", too_big),
+            content_type="image/jpeg",
+            mode="chunked",
             group="protocol",
             finite=False,
         ),

@@ -1,10 +1,14 @@
 """The reliability figures: written by the tests, shown in RELIABILITY.md, never typed in.
 
-Each reliability test ends with :func:`record`, which stores its scenario's measured checks
-(label, value, bound) and a few raw figures in ``bench/results/reliability.json``, and then
-regenerates the block of RELIABILITY.md between ``<!-- BEGIN generated:reliability -->``
-and ``<!-- END generated:reliability -->`` from that file. A test
-(``test_reliability_doc.py``) fails when the block and the file disagree.
+Each reliability test ends with :func:`record`. Only when asked (``AMULET_RECORD=1`` in
+the environment) does it store its scenario's measured checks (label, value, bound) and a
+few raw figures in ``bench/results/reliability.json`` and regenerate the block of
+RELIABILITY.md between ``<!-- BEGIN generated:reliability -->`` and
+``<!-- END generated:reliability -->`` from that file; a plain test run checks the same
+bounds and leaves the working tree as it was. A test (``test_reliability_doc.py``) fails
+when the block and the file disagree. Refresh the committed figures with::
+
+    AMULET_RECORD=1 python production_runner.py test tests/reliability
 
 Run it by hand to regenerate or check the block::
 
@@ -28,6 +32,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "reliability.json"
 DOC_PATH = REPO_ROOT / "RELIABILITY.md"
+RECORD_VARIABLE = "AMULET_RECORD"
 
 _BLOCK = re.compile(
     r"(<!-- BEGIN generated:(?P<name>reliability[a-z-]*) -->\n)(.*?)"
@@ -60,6 +65,11 @@ class Check:
         return bool(_OPS[self.op](self.value, self.bound))
 
 
+def recording() -> bool:
+    """True when this run was asked to rewrite the committed figures (``AMULET_RECORD=1``)."""
+    return os.environ.get(RECORD_VARIABLE) == "1"
+
+
 def load(path: Path = RESULTS_PATH) -> dict[str, Any]:
     if not path.is_file():
         return {"scenarios": {}}
@@ -76,9 +86,12 @@ def record(
     path: Path = RESULTS_PATH,
     doc: Path = DOC_PATH,
 ) -> None:
-    """Store ``scenario``'s checks and figures, then regenerate the RELIABILITY.md block."""
+    """With ``AMULET_RECORD=1``: store ``scenario``'s checks and figures, then regenerate
+    the RELIABILITY.md block. Without it, nothing is written."""
     if scenario.split(":")[0] not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}")
+    if not recording():
+        return
     data = load(path)
     data["scenarios"][scenario] = {
         "title": title,

@@ -22,8 +22,8 @@ from load import percentile, predict_body, run_load
 from reliability_report import Check, record
 
 from amulet_ai.client import AmuletClient
+from amulet_ai.errors import AmuletError, UpstreamTimeout, UpstreamUnavailable
 from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
-from amulet_ai.runtime.errors import AmuletError, UpstreamTimeout, UpstreamUnavailable
 
 ADMIN_KEY = "reliability-admin-key"
 PHOTO = jpeg(224, 224, seed=21)

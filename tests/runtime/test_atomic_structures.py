@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 import time
@@ -148,67 +147,3 @@ def test_queue_bounded_put_and_get_time_out() -> None:
         q.get(timeout=0.05)
     with pytest.raises(queue.Empty):
         q.get_nowait()
-
-
-async def test_queue_async_side_with_threads_on_the_other_side() -> None:
-    q: ThreadSafeQueue[int] = ThreadSafeQueue(maxsize=8)
-    n_threads, per_thread = 8, 500
-
-    def produce(index: int) -> None:
-        for i in range(per_thread):
-            q.put(index * per_thread + i, timeout=10)
-
-    async def consume(count: int) -> list[int]:
-        return [await q.get_async(timeout=10) for _ in range(count)]
-
-    producers = [asyncio.to_thread(produce, i) for i in range(n_threads)]
-    consumers = [consume(n_threads * per_thread // 4) for _ in range(4)]
-    results = await asyncio.wait_for(asyncio.gather(*consumers, *producers), timeout=60)
-    items = [v for chunk in results[:4] for v in chunk]
-    assert sorted(items) == list(range(n_threads * per_thread))
-
-    # And the other way round: coroutines put, threads get.
-    back: list[int] = []
-    lock = threading.Lock()
-
-    def drain(count: int) -> None:
-        for _ in range(count):
-            item = q.get(timeout=10)
-            with lock:
-                back.append(item)
-
-    async def produce_async(index: int) -> None:
-        for i in range(per_thread):
-            await q.put_async(index * per_thread + i, timeout=10)
-
-    await asyncio.wait_for(
-        asyncio.gather(
-            *(produce_async(i) for i in range(4)),
-            *(asyncio.to_thread(drain, per_thread) for _ in range(4)),
-        ),
-        timeout=60,
-    )
-    assert sorted(back) == list(range(4 * per_thread))
-
-
-async def test_queue_async_wait_does_not_block_the_loop() -> None:
-    q: ThreadSafeQueue[int] = ThreadSafeQueue(maxsize=1)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    try:
-        with pytest.raises(queue.Empty):
-            await q.get_async(timeout=0.3)
-        q.put(1)
-        with pytest.raises(queue.Full):
-            await q.put_async(2, timeout=0.2)
-    finally:
-        task.cancel()
-    assert ticks >= 10  # the loop kept running while both calls waited
-    assert q.qsize() == 1

@@ -164,15 +164,14 @@ def test_base64_helpers_round_trip() -> None:
     photo = jpeg_bytes("white")
     images = ImageCache()
     key = images.cache_image(photo, "w.jpg")
-    text = images.get_base64(key)
-    assert text == base64.b64encode(photo).decode()
     cached = images.get_image(key)
     assert cached is not None
+    assert cached.to_base64() == base64.b64encode(photo).decode()
     uri = cached.data_uri()
     assert uri.startswith("data:image/jpeg;base64,")
     assert decode_base64(uri) == photo == decode_base64(encode_base64(photo))
-    assert images.cache_base64(uri, "w.jpg") == key
-    assert images.get_base64("missing") is None
+    assert images.cache_image(decode_base64(uri), "w.jpg") == key
+    assert images.get_image("missing") is None
 
 
 def test_bad_base64_is_invalid_input() -> None:

@@ -14,11 +14,11 @@ MODULES = [
     "amulet_ai.runtime.atomic",
     "amulet_ai.runtime.cache",
     "amulet_ai.runtime.circuit",
-    "amulet_ai.runtime.errors",
+    "amulet_ai.errors",
     "amulet_ai.runtime.gc_manager",
     "amulet_ai.runtime.locks",
     "amulet_ai.runtime.memory",
-    "amulet_ai.runtime.pool",
+    "amulet_ai.runtime.http_pool",
     "amulet_ai.runtime.retry",
     "amulet_ai.runtime.streaming",
 ]

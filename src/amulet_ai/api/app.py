@@ -16,7 +16,9 @@ Routes (error bodies are always ``{"error": {"code", "message", "request_id"}}``
     GET  /v2/models/{name}        OIP model metadata
     GET  /v2/models/{name}/ready  OIP model readiness
     GET  /metrics                 Prometheus exposition
-    GET  /docs, /openapi.json     OpenAPI
+    GET  /docs, /redoc            OpenAPI pages, served from local files (no CDN)
+    GET  /openapi.json            OpenAPI document
+    GET  /favicon.ico             the API's icon
 
 Run it::
 
@@ -33,11 +35,12 @@ from fastapi import FastAPI
 
 import amulet_ai
 from amulet_ai.api.cors import JsonCORSMiddleware
+from amulet_ai.api.docs import install_docs
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
 from amulet_ai.api.middleware import RequestContextMiddleware
 from amulet_ai.api.routes import admin, catalog, health, metrics, oip, predict
-from amulet_ai.api.state import ServingState
+from amulet_ai.api.services import Services
 from amulet_ai.config import Settings, get_settings
 
 _EXPOSED_HEADERS = [
@@ -60,17 +63,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         'Amulet-AI'
     """
     settings = settings or get_settings()
-    state = ServingState(settings)
+    services = Services(settings)
     app = FastAPI(
         title="Amulet-AI",
         version=amulet_ai.__version__,
         summary="Photo classifier for Thai Buddhist amulets (พระเครื่อง).",
         lifespan=lifespan,
+        # Served by install_docs from local files: the default pages load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.state.serving = state
-    app.state.metrics = state.metrics
-    install_error_handlers(app)
+    app.state.services = services
+    install_error_handlers(app, services.metrics)
     if settings.cors_origins:
         app.add_middleware(
             JsonCORSMiddleware,
@@ -80,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=_EXPOSED_HEADERS,
         )
     # Added last, so outermost: every response, CORS preflights included, passes through it.
-    app.add_middleware(RequestContextMiddleware, state=state)
+    app.add_middleware(RequestContextMiddleware, traffic=services.traffic, metrics=services.metrics)
     for module in (predict, catalog, admin, health, oip, metrics):
         app.include_router(module.router)
+    install_docs(app)
     return app

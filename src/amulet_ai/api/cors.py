@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from amulet_ai.api.error_handlers import error_response
-from amulet_ai.runtime.errors import CorsRejected
+from amulet_ai.errors import CorsRejected
 
 _REFUSAL_PREFIX = "Disallowed CORS "
 # Headers of Starlette's refusal that describe its plain-text body, not the CORS policy.

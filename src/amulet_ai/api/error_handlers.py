@@ -1,8 +1,8 @@
-"""Errors to HTTP answers: one envelope, status decided by :mod:`amulet_ai.runtime.errors`.
+"""Errors to HTTP answers: one envelope, status decided by :mod:`amulet_ai.errors`.
 
 Three handlers cover everything a route can raise:
 
-* :class:`~amulet_ai.runtime.errors.AmuletError` and its subclasses: their own status and
+* :class:`~amulet_ai.errors.AmuletError` and its subclasses: their own status and
   code, ``Retry-After`` when they carry one;
 * FastAPI's ``RequestValidationError`` (a bad query parameter): 422 ``validation_error``;
 * Starlette's ``HTTPException`` (no such route, wrong method): 404 ``not_found``,
@@ -18,6 +18,7 @@ logs it with its traceback and answers 500 ``internal_error`` with no details.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,12 +26,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     MethodNotAllowed,
     NotFound,
     ValidationFailed,
 )
+from amulet_ai.serving.metrics import ServiceMetrics
 
 # Error codes counted as rejections in the metrics, by reason.
 REJECTION_REASONS = {
@@ -71,14 +73,17 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _on_amulet_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AmuletError)
-    reason = REJECTION_REASONS.get(exc.code)
-    if reason is not None:
-        metrics = getattr(request.app.state, "metrics", None)
-        if metrics is not None:
+def _amulet_error_handler(
+    metrics: ServiceMetrics | None,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def on_amulet_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AmuletError)
+        reason = REJECTION_REASONS.get(exc.code)
+        if reason is not None and metrics is not None:
             metrics.rejections.labels(reason=reason).inc()
-    return error_response(exc, request_id_of(request))
+        return error_response(exc, request_id_of(request))
+
+    return on_amulet_error
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -106,8 +111,8 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
-    app.add_exception_handler(AmuletError, _on_amulet_error)
+def install_error_handlers(app: FastAPI, metrics: ServiceMetrics | None = None) -> None:
+    """Register the handlers on ``app``; refusals are counted in ``metrics``."""
+    app.add_exception_handler(AmuletError, _amulet_error_handler(metrics))
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)

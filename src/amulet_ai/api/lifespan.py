@@ -18,14 +18,15 @@ from types import FrameType
 
 from fastapi import FastAPI
 
-from amulet_ai.api.state import ServingState
+from amulet_ai.api.services import Services
+from amulet_ai.api.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
 _DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _drain_on_signal(state: ServingState) -> Callable[[], None]:
+def _drain_on_signal(traffic: Traffic) -> Callable[[], None]:
     """Wrap the server's handlers of SIGTERM/SIGINT; return a function that unwraps them."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -42,7 +43,7 @@ def _drain_on_signal(state: ServingState) -> Callable[[], None]:
             frame: FrameType | None,
             previous: Callable[[int, FrameType | None], object] = previous,
         ) -> None:
-            state.begin_drain()
+            traffic.begin_drain()
             previous(signum, frame)
 
         signal.signal(sig, handler)
@@ -58,21 +59,20 @@ def _drain_on_signal(state: ServingState) -> Callable[[], None]:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the app's :class:`ServingState`; on the way out, drain and stop it."""
-    state: ServingState = app.state.serving
-    await state.start()
-    restore_signals = _drain_on_signal(state)
+    """Start the app's :class:`Services`; on the way out, drain and stop them."""
+    services: Services = app.state.services
+    await services.start()
+    restore_signals = _drain_on_signal(services.traffic)
     logger.info(
-        "api started: model=%s workers=%d queue=%d batch=%d",
-        state.model.current.version if state.model.current else "unavailable",
-        state.pool.workers,
-        state.settings.queue_size,
-        state.settings.batch_max_size,
+        "api started: model=%s workers=%d queue=%d",
+        services.model.current.version if services.model.current else "unavailable",
+        services.prediction.pool.workers,
+        services.settings.queue_size,
     )
     try:
         yield
     finally:
         restore_signals()
-        state.begin_drain()
-        await state.stop()
+        services.traffic.begin_drain()
+        await services.stop()
         logger.info("api stopped")

@@ -27,8 +27,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amulet_ai.api.error_handlers import error_response
-from amulet_ai.api.state import ServingState
-from amulet_ai.runtime.errors import AmuletError, ShuttingDown
+from amulet_ai.api.traffic import Traffic
+from amulet_ai.errors import AmuletError, ShuttingDown
+from amulet_ai.serving.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("amulet_ai.api.access")
@@ -64,9 +65,10 @@ def _route_label(scope: Scope) -> str:
 class RequestContextMiddleware:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, state: ServingState) -> None:
+    def __init__(self, app: ASGIApp, traffic: Traffic, metrics: ServiceMetrics) -> None:
         self.app = app
-        self.state = state
+        self.traffic = traffic
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,14 +101,14 @@ class RequestContextMiddleware:
                     headers[name] = value
             await send(message)
 
-        state = self.state
-        state.in_flight.increment()
-        state.metrics.in_flight.inc()
+        traffic, metrics = self.traffic, self.metrics
+        traffic.in_flight += 1
+        metrics.in_flight.inc()
         try:
-            if state.draining and not scope["path"].startswith(_DRAIN_EXEMPT):
+            if traffic.draining and not scope["path"].startswith(_DRAIN_EXEMPT):
                 refusal = error_response(ShuttingDown(), request_id)
                 refusal.headers["Connection"] = "close"
-                state.metrics.rejections.labels(reason="draining").inc()
+                metrics.rejections.labels(reason="draining").inc()
                 await refusal(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
@@ -120,12 +122,12 @@ class RequestContextMiddleware:
             if not response_started:
                 await error_response(AmuletError(), request_id)(scope, receive, send_with_headers)
         finally:
-            state.in_flight.decrement()
-            state.metrics.in_flight.dec()
+            traffic.in_flight -= 1
+            metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
             route = _route_label(scope)
-            state.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            state.metrics.request_seconds.labels(route).observe(elapsed)
+            metrics.requests.labels(route, scope["method"], str(status)).inc()
+            metrics.request_seconds.labels(route).observe(elapsed)
             _log_access(scope, status, elapsed, request_id, bool(context.get("cached", False)))
 
 

@@ -118,8 +118,17 @@ class UnknownDetection(BaseModel):
     threshold: float = Field(examples=[31.5])
 
 
+class UploadLimits(BaseModel):
+    """What the server accepts, so a client (the page) can say it before sending."""
+
+    max_upload_mb: float = Field(examples=[20.0], description="Largest photo accepted, MB.")
+    max_batch_files: int = Field(examples=[16], description="Most files in one batch.")
+    max_image_pixels: int = Field(examples=[40_000_000], description="Most pixels per image.")
+
+
 class ModelInfo(BaseModel):
-    """``GET /v1/model``: the model's metadata and the metrics measured when it was built."""
+    """``GET /v1/model``: the model's metadata, the metrics measured when it was built, and
+    the server's upload limits."""
 
     model_config = ConfigDict(protected_namespaces=())
 
@@ -127,12 +136,14 @@ class ModelInfo(BaseModel):
     version: str
     created_at: str = ""
     architecture: str
+    onnx_file: str | None = Field(None, examples=["amulet_classifier.onnx"])
     onnx_sha256: str | None = None
     input_size: int = Field(examples=[224])
     temperature: float = Field(description="Calibration temperature applied to the logits.")
     unknown: UnknownDetection
     classes: list[ClassInfo]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    limits: UploadLimits
 
 
 # --- health --------------------------------------------------------------------------------

@@ -7,10 +7,12 @@
 * The admin key (``X-Admin-Key``) guards ``/v1/admin``. With no admin key configured the
   admin routes answer 403 ``forbidden`` ("admin routes are disabled").
 * Rate limits, with the ``limits`` library's moving window: per API key, or per client IP
-  when anonymous. Over the limit: 429 ``rate_limited`` with ``Retry-After``; every limited
-  response carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``.
-  The storage is in-process memory unless another ``limits`` storage is passed in (Redis,
-  shared by several processes; sync or asyncio storages both work).
+  when anonymous; a key used through a trusted proxy (``AMULET_FORWARDED_ALLOW_IPS``, the
+  page) counts per key and forwarded client address. Over the limit: 429 ``rate_limited``
+  with ``Retry-After``; every limited response carries ``RateLimit-Limit``,
+  ``RateLimit-Remaining`` and ``RateLimit-Reset``. The storage is in-process memory unless
+  another ``limits`` storage is passed in (Redis, shared by several processes; sync or
+  asyncio storages both work).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from limits.aio import strategies as async_strategies
 from limits.storage import Storage
 from pydantic import SecretStr
 
-from amulet_ai.runtime.errors import Forbidden, RateLimited, Unauthorized
+from amulet_ai.errors import Forbidden, RateLimited, Unauthorized
 
 
 def _fingerprint(key: bytes) -> str:

@@ -24,12 +24,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from amulet_ai.api.result_cache import ResultStore, build_result_store
 from amulet_ai.config import Settings
 from amulet_ai.runtime.cache import ByteBudgetCache
 from amulet_ai.runtime.redis_cache import RedisResultCache
 from amulet_ai.runtime.redis_limits import FailoverRedisStorage
 from amulet_ai.runtime.redis_link import RedisLink
+from amulet_ai.serving.result_cache import ResultStore, build_result_store
 
 
 def _encode_text(text: str) -> bytes:

@@ -10,8 +10,11 @@ Limits, each a clean 4xx in the error envelope:
 
 * a declared ``Content-Length`` over the body ceiling: 413 before a byte is read;
 * the body (chunked or not) crossing the ceiling, or a part crossing ``max_file_bytes``:
-  413 as soon as it happens;
-* not ``multipart/form-data``: 415; no boundary, a malformed body, oversized or too many
+  413 as soon as it happens; where a route takes files one by one (``file_errors``, the
+  batch), an oversized part is skipped and kept as its own :class:`RejectedFile` instead,
+  and only the body ceiling refuses the whole request;
+* not ``multipart/form-data`` (nor, where the route takes one, a photo sent as the raw
+  body with an image ``Content-Type``): 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
 * a field the route does not take, a field sent too often, a required field missing:
   422 ``validation_error``, before the next part is read;
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +35,17 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from amulet_ai.runtime.errors import (
+from amulet_ai.config import Settings
+from amulet_ai.errors import (
     InvalidInput,
     PayloadTooLarge,
     RequestTimeout,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler
+from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler, human_size
 
+_MB = 1024 * 1024
 # Room for boundaries and part headers on top of the files themselves.
 _BODY_OVERHEAD_BYTES = 64 * 1024
 _MAX_PART_HEADERS = 8
@@ -58,10 +63,32 @@ class FormRules:
     spool_bytes: int = 2 * 1024 * 1024
     mmap_bytes: int = 50 * 1024 * 1024
     idle_timeout_s: float | None = None
+    # An oversized file becomes its own RejectedFile rather than a 413 for the request.
+    file_errors: bool = False
 
     @property
     def max_body_bytes(self) -> int:
         return sum(self.fields.values()) * self.max_file_bytes + _BODY_OVERHEAD_BYTES
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        fields: Mapping[str, int],
+        required: Iterable[str],
+        *,
+        file_errors: bool = False,
+    ) -> FormRules:
+        """A route's form with the upload limits of ``settings``."""
+        return cls(
+            fields=fields,
+            required=frozenset(required),
+            file_errors=file_errors,
+            max_file_bytes=settings.max_upload_bytes,
+            spool_bytes=int(settings.stream_spool_mb * _MB),
+            mmap_bytes=int(settings.stream_mmap_mb * _MB),
+            idle_timeout_s=settings.upload_idle_timeout_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +100,22 @@ class UploadedFile:
     content: StreamedFile
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedFile:
+    """A file part refused on its own (too large), its bytes skipped; the rest go on."""
+
+    field: str
+    filename: str | None
+    error: PayloadTooLarge
+
+
 @dataclass(slots=True)
 class Form:
     """The parsed form; close it to release spooled temporary files."""
 
     files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+    # Every part in the order sent, refused ones included.
+    parts: dict[str, list[UploadedFile | RejectedFile]] = field(default_factory=dict)
 
     def one(self, name: str) -> UploadedFile | None:
         found = self.files.get(name)
@@ -85,6 +123,17 @@ class Form:
 
     def all(self, name: str) -> list[UploadedFile]:
         return list(self.files.get(name, ()))
+
+    def entries(self, name: str) -> list[UploadedFile | RejectedFile]:
+        """The parts of ``name`` in the order sent, each read or refused."""
+        if name in self.parts:
+            return list(self.parts[name])
+        return list(self.files.get(name, []))
+
+    def add(self, part: UploadedFile | RejectedFile) -> None:
+        self.parts.setdefault(part.field, []).append(part)
+        if isinstance(part, UploadedFile):
+            self.files.setdefault(part.field, []).append(part)
 
     def close(self) -> None:
         for parts in self.files.values():
@@ -106,7 +155,8 @@ def _check_declared_length(request: Request, ceiling: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > ceiling:
         raise PayloadTooLarge(
-            f"The request body is larger than {ceiling} bytes.", details={"max_bytes": ceiling}
+            f"The request body is larger than {human_size(ceiling)}.",
+            details={"max_bytes": ceiling},
         )
 
 
@@ -204,7 +254,7 @@ async def _events(
             received += len(chunk)
             if received > ceiling:
                 raise PayloadTooLarge(
-                    f"The request body is larger than {ceiling} bytes.",
+                    f"The request body is larger than {human_size(ceiling)}.",
                     details={"max_bytes": ceiling},
                 )
             parser.write(chunk)
@@ -240,11 +290,30 @@ def _accept_field(name: str, form: Form, rules: FormRules) -> None:
     if limit is None:
         expected = ", ".join(sorted(rules.fields))
         raise ValidationFailed(f"Unexpected form field; this route takes: {expected}.")
-    if len(form.files.get(name, ())) >= limit:
+    if len(form.entries(name)) >= limit:
         raise ValidationFailed(
             f"{name}: at most {limit} file{'s' if limit > 1 else ''} per request.",
             details={"field": name, "max_files": limit},
         )
+
+
+async def _read_part(
+    handler: StreamingFileHandler,
+    data: AsyncIterator[bytes],
+    rules: FormRules,
+    name: str,
+    filename: str | None,
+) -> UploadedFile | RejectedFile:
+    try:
+        return UploadedFile(name, filename, await handler.read_async(data))
+    except PayloadTooLarge as exc:
+        if not rules.file_errors:
+            raise
+        refused = RejectedFile(name, filename, exc)
+    # The rest of the refused part is read past, not kept; the body ceiling still counts it.
+    async for _ in data:
+        pass
+    return refused
 
 
 async def read_form(request: Request, rules: FormRules) -> Form:
@@ -270,13 +339,12 @@ async def read_form(request: Request, rules: FormRules) -> Form:
             if kind == "headers":
                 name, filename = _part_name(payload)
                 _accept_field(name, form, rules)
-                content = await handler.read_async(_part_data(events))
-                form.files.setdefault(name, []).append(UploadedFile(name, filename, content))
+                form.add(await _read_part(handler, _part_data(events), rules, name, filename))
             elif kind == "done":
                 finished = True
         if not finished:
             raise InvalidInput("The multipart/form-data body ends before its closing boundary.")
-        missing = sorted(rules.required - form.files.keys())
+        missing = sorted(rules.required - form.parts.keys())
         if missing:
             raise ValidationFailed(f"{missing[0]}: field required.", details={"missing": missing})
     except BaseException:
@@ -285,3 +353,52 @@ async def read_form(request: Request, rules: FormRules) -> Form:
     finally:
         await events.aclose()
     return form
+
+
+# A photo may also be the whole request body, with its own media type (front only).
+RAW_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+
+
+async def _raw_chunks(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _body(request, idle_timeout_s):
+            yield chunk
+    except ClientDisconnect as exc:
+        raise InvalidInput("The upload was interrupted.") from exc
+
+
+async def read_photo_body(request: Request, rules: FormRules, field: str) -> Form:
+    """Stream a raw photo body into a :class:`Form` holding it as ``field``.
+
+    The same limits as a multipart part: ``max_file_bytes`` (declared or counted, 413),
+    the idle timeout (408); an empty body is a 422 like a missing field.
+    """
+    _check_declared_length(request, rules.max_file_bytes)
+    handler = StreamingFileHandler(
+        max_bytes=rules.max_file_bytes,
+        spool_bytes=rules.spool_bytes,
+        mmap_bytes=rules.mmap_bytes,
+    )
+    content = await handler.read_async(_raw_chunks(request, rules.idle_timeout_s))
+    if content.size == 0:
+        content.close()
+        raise ValidationFailed(f"{field}: the request body is empty.", details={"missing": [field]})
+    return Form(files={field: [UploadedFile(field, None, content)]})
+
+
+def _media_type(request: Request) -> str:
+    media_type, _ = parse_options_header(request.headers.get("content-type") or "")
+    return media_type.decode("latin-1").lower()
+
+
+async def read_upload(request: Request, rules: FormRules, *, raw_field: str) -> Form:
+    """A multipart form, or one photo sent as the raw body (it becomes ``raw_field``)."""
+    if _media_type(request) in RAW_PHOTO_TYPES:
+        return await read_photo_body(request, rules, raw_field)
+    try:
+        return await read_form(request, rules)
+    except UnsupportedMediaType as exc:
+        raise UnsupportedMediaType(
+            "Send the photos as multipart/form-data, or one photo as the request body with "
+            "Content-Type image/jpeg, image/png, image/webp, image/heic or image/heif."
+        ) from exc

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from amulet_ai.api.telemetry import LiveFigures
+from amulet_ai.serving.metrics import LiveFigures
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Two clients with the same methods, :class:`AmuletClient` (blocking) and
 :class:`AsyncAmuletClient` (asyncio): ``predict``, ``predict_batch``, ``health``,
 ``classes``, ``model_info``. Answers are the API's own pydantic models
 (:mod:`amulet_ai.api.schemas`). Every failure is an
-:class:`~amulet_ai.runtime.errors.AmuletError`; the classes a caller usually handles::
+:class:`~amulet_ai.errors.AmuletError`; the classes a caller usually handles::
 
     AmuletError
     ├── InvalidInput / CorruptImage / ValidationFailed     the photo or a field is bad (4xx)
@@ -35,7 +35,7 @@ from amulet_ai.client._errors import parse_retry_after
 from amulet_ai.client._options import API_KEY_HEADER
 from amulet_ai.client._sync import AmuletClient
 from amulet_ai.client._uploads import UploadSource
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     CircuitOpen,
     UpstreamTimeout,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ from amulet_ai.client._options import default_breaker, resolve_options, without_
 from amulet_ai.client._uploads import UploadSource
 from amulet_ai.config import Settings
 from amulet_ai.runtime.circuit import CircuitBreaker
-from amulet_ai.runtime.pool import ConnectionPool
+from amulet_ai.runtime.http_pool import ConnectionPool
 from amulet_ai.runtime.retry import async_retrying
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class AsyncAmuletClient:
         retries: int | None = None,
         backoff_s: float = 0.5,
         max_connections: int | None = None,
+        max_retry_after_s: float = 60.0,
         breaker: CircuitBreaker | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: Settings | None = None,
@@ -79,7 +80,11 @@ class AsyncAmuletClient:
             transport=transport,
         )
         self._retrying = without_timeout_retries(
-            async_retrying(attempts=options.attempts, backoff_s=options.backoff_s)
+            async_retrying(
+                attempts=options.attempts,
+                backoff_s=options.backoff_s,
+                max_retry_after_s=max_retry_after_s,
+            )
         )
 
     async def _attempt(self, call: Call[M]) -> M:
@@ -102,9 +107,11 @@ class AsyncAmuletClient:
         *,
         top_k: int = 3,
         explain: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> PredictResponse:
         """Classify one amulet from its front photo, and its back photo when given."""
-        return await self._send(predict_call(front, back, top_k=top_k, explain=explain))
+        call = predict_call(front, back, top_k=top_k, explain=explain, headers=headers)
+        return await self._send(call)
 
     async def predict_batch(
         self, files: Sequence[UploadSource], *, top_k: int = 3, explain: bool = False
@@ -112,17 +119,17 @@ class AsyncAmuletClient:
         """Classify several photos independently; a bad file gets its own error entry."""
         return await self._send(predict_batch_call(files, top_k=top_k, explain=explain))
 
-    async def health(self) -> HealthReport:
+    async def health(self, *, headers: Mapping[str, str] | None = None) -> HealthReport:
         """The API's detailed health report (also when it says ``unavailable``)."""
-        return await self._send(health_call())
+        return await self._send(health_call(headers))
 
-    async def classes(self) -> ClassesResponse:
+    async def classes(self, *, headers: Mapping[str, str] | None = None) -> ClassesResponse:
         """The catalog of known amulet types, named in Thai and English."""
-        return await self._send(classes_call())
+        return await self._send(classes_call(headers))
 
-    async def model_info(self) -> ModelInfo:
+    async def model_info(self, *, headers: Mapping[str, str] | None = None) -> ModelInfo:
         """The served model's metadata and measured metrics."""
-        return await self._send(model_info_call())
+        return await self._send(model_info_call(headers))
 
     @property
     def requests_sent(self) -> int:

@@ -7,7 +7,7 @@ anything else into the typed exception for the API's error code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -23,7 +23,7 @@ from amulet_ai.api.schemas import (
 )
 from amulet_ai.client._errors import error_from_response
 from amulet_ai.client._uploads import UploadSource, read_upload
-from amulet_ai.runtime.errors import UpstreamUnavailable
+from amulet_ai.errors import UpstreamUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,6 +39,8 @@ class Call(Generic[M]):
     schema: type[M]
     params: dict[str, Any] = field(default_factory=dict)
     files: MultipartFiles | None = None
+    # Extra headers of this one request (a page forwarding its visitor's X-Forwarded-For).
+    headers: dict[str, str] = field(default_factory=dict)
     # Statuses whose body is still the schema (``/health`` answers 503 with its report).
     body_statuses: frozenset[int] = frozenset()
 
@@ -48,6 +50,8 @@ class Call(Generic[M]):
             kwargs["params"] = self.params
         if self.files is not None:
             kwargs["files"] = self.files
+        if self.headers:
+            kwargs["headers"] = self.headers
         return kwargs
 
     def parse(self, response: httpx.Response) -> M:
@@ -70,13 +74,25 @@ class Call(Generic[M]):
 
 
 def predict_call(
-    front: UploadSource, back: UploadSource | None, *, top_k: int, explain: bool
+    front: UploadSource,
+    back: UploadSource | None,
+    *,
+    top_k: int,
+    explain: bool,
+    headers: Mapping[str, str] | None = None,
 ) -> Call[PredictResponse]:
     files: MultipartFiles = [("front", read_upload(front, "front.jpg").as_multipart())]
     if back is not None:
         files.append(("back", read_upload(back, "back.jpg").as_multipart()))
     params = {"top_k": top_k, "explain": "true" if explain else "false"}
-    return Call("POST", "/v1/predict", PredictResponse, params=params, files=files)
+    return Call(
+        "POST",
+        "/v1/predict",
+        PredictResponse,
+        params=params,
+        files=files,
+        headers=dict(headers or {}),
+    )
 
 
 def predict_batch_call(
@@ -92,13 +108,19 @@ def predict_batch_call(
     return Call("POST", "/v1/predict/batch", BatchResponse, params=params, files=files)
 
 
-def health_call() -> Call[HealthReport]:
-    return Call("GET", "/health", HealthReport, body_statuses=frozenset({503}))
+def health_call(headers: Mapping[str, str] | None = None) -> Call[HealthReport]:
+    return Call(
+        "GET",
+        "/health",
+        HealthReport,
+        headers=dict(headers or {}),
+        body_statuses=frozenset({503}),
+    )
 
 
-def classes_call() -> Call[ClassesResponse]:
-    return Call("GET", "/v1/classes", ClassesResponse)
+def classes_call(headers: Mapping[str, str] | None = None) -> Call[ClassesResponse]:
+    return Call("GET", "/v1/classes", ClassesResponse, headers=dict(headers or {}))
 
 
-def model_info_call() -> Call[ModelInfo]:
-    return Call("GET", "/v1/model", ModelInfo)
+def model_info_call(headers: Mapping[str, str] | None = None) -> Call[ModelInfo]:
+    return Call("GET", "/v1/model", ModelInfo, headers=dict(headers or {}))

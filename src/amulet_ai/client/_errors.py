@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     NotFound,
     RateLimited,

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, BaseRetrying, Retrying, retry_if_not_exception_type
 
 from amulet_ai.config import Settings, get_settings
+from amulet_ai.errors import UpstreamTimeout
 from amulet_ai.runtime.circuit import CircuitBreaker
-from amulet_ai.runtime.errors import UpstreamTimeout
 
 API_KEY_HEADER = "X-API-Key"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ from amulet_ai.client._options import default_breaker, resolve_options, without_
 from amulet_ai.client._uploads import UploadSource
 from amulet_ai.config import Settings
 from amulet_ai.runtime.circuit import CircuitBreaker
-from amulet_ai.runtime.pool import SyncConnectionPool
+from amulet_ai.runtime.http_pool import SyncConnectionPool
 from amulet_ai.runtime.retry import retrying
 
 logger = logging.getLogger(__name__)
@@ -42,16 +42,19 @@ class AmuletClient:
     """A blocking client of the Amulet-AI API, over one pooled ``httpx.Client``.
 
     Photos may be given as bytes, a path or a binary file object. Answers are the API's
-    own pydantic models; failures are :class:`~amulet_ai.runtime.errors.AmuletError`
+    own pydantic models; failures are :class:`~amulet_ai.errors.AmuletError`
     subclasses (the API's error code decides which), with
-    :class:`~amulet_ai.runtime.errors.UpstreamUnavailable`,
-    :class:`~amulet_ai.runtime.errors.UpstreamTimeout` and
-    :class:`~amulet_ai.runtime.errors.CircuitOpen` when the API cannot be reached.
+    :class:`~amulet_ai.errors.UpstreamUnavailable`,
+    :class:`~amulet_ai.errors.UpstreamTimeout` and
+    :class:`~amulet_ai.errors.CircuitOpen` when the API cannot be reached.
 
     Unset arguments come from settings (``public_url``, ``client_timeout_s``,
     ``client_retries``, ``circuit_failure_threshold``, ``circuit_reset_s``). Connection
-    failures, 429 and 503 are retried with backoff, ``Retry-After`` honoured; every attempt
-    goes through the circuit breaker, so a dead API is not hammered. ``transport`` takes
+    failures, 429 and 503 are retried with backoff, ``Retry-After`` honoured, unless it asks
+    for more than ``max_retry_after_s`` (a page that must answer its visitor at once passes
+    0); every attempt goes through the circuit breaker, so a dead API is not hammered. Each
+    call takes extra ``headers`` for that request alone (a page forwarding its visitor's
+    address in ``X-Forwarded-For``). ``transport`` takes
     any ``httpx`` transport (tests pass ``httpx.MockTransport``).
 
     Example::
@@ -71,6 +74,7 @@ class AmuletClient:
         retries: int | None = None,
         backoff_s: float = 0.5,
         max_connections: int | None = None,
+        max_retry_after_s: float = 60.0,
         breaker: CircuitBreaker | None = None,
         transport: httpx.BaseTransport | None = None,
         settings: Settings | None = None,
@@ -89,7 +93,11 @@ class AmuletClient:
             transport=transport,
         )
         self._retrying = without_timeout_retries(
-            retrying(attempts=options.attempts, backoff_s=options.backoff_s)
+            retrying(
+                attempts=options.attempts,
+                backoff_s=options.backoff_s,
+                max_retry_after_s=max_retry_after_s,
+            )
         )
 
     def _attempt(self, call: Call[M]) -> M:
@@ -112,9 +120,11 @@ class AmuletClient:
         *,
         top_k: int = 3,
         explain: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> PredictResponse:
         """Classify one amulet from its front photo, and its back photo when given."""
-        return self._send(predict_call(front, back, top_k=top_k, explain=explain))
+        call = predict_call(front, back, top_k=top_k, explain=explain, headers=headers)
+        return self._send(call)
 
     def predict_batch(
         self, files: Sequence[UploadSource], *, top_k: int = 3, explain: bool = False
@@ -122,17 +132,17 @@ class AmuletClient:
         """Classify several photos independently; a bad file gets its own error entry."""
         return self._send(predict_batch_call(files, top_k=top_k, explain=explain))
 
-    def health(self) -> HealthReport:
+    def health(self, *, headers: Mapping[str, str] | None = None) -> HealthReport:
         """The API's detailed health report (also when it says ``unavailable``)."""
-        return self._send(health_call())
+        return self._send(health_call(headers))
 
-    def classes(self) -> ClassesResponse:
+    def classes(self, *, headers: Mapping[str, str] | None = None) -> ClassesResponse:
         """The catalog of known amulet types, named in Thai and English."""
-        return self._send(classes_call())
+        return self._send(classes_call(headers))
 
-    def model_info(self) -> ModelInfo:
+    def model_info(self, *, headers: Mapping[str, str] | None = None) -> ModelInfo:
         """The served model's metadata and measured metrics."""
-        return self._send(model_info_call())
+        return self._send(model_info_call(headers))
 
     @property
     def requests_sent(self) -> int:

@@ -1,78 +1,130 @@
 """The collector's page: photograph an amulet, learn its type, in Thai or English.
 
-Run it with ``streamlit run src/amulet_ai/frontend/app.py`` (or ``production_runner.py
-frontend``); it talks to the API at ``AMULET_PUBLIC_URL``. The page reads top to bottom like
-the user's path: language and server in the sidebar, the photos, an early stop while there
-is no front photo, then the answer and the history.
+Run it with ``streamlit run frontend/app.py`` from the repository root (or
+``production_runner.py frontend``); it talks to the API at ``AMULET_PUBLIC_URL``. The page
+reads top to bottom like the user's path on a phone: the language switch, the photos, an
+early stop while there is no front photo, then the verdict, the photos as the model saw
+them, and "about" (the operator's details, folded away). The sidebar has the known types
+and the history.
+
+The classifier is one function, :func:`classify`, so further views (tabs) can sit beside it.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import streamlit as st
 
-from amulet_ai.frontend import views
-from amulet_ai.frontend.connection import ask, get_client
-from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LABELS, LANGUAGE_NAMES, Language, text
-from amulet_ai.frontend.state import get_session
-from amulet_ai.runtime.errors import AmuletError
+from amulet_ai.api.schemas import ModelInfo
+from amulet_ai.client import AmuletClient
+from amulet_ai.errors import AmuletError
+from amulet_ai.frontend import connection, views
+from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Language, text
+from amulet_ai.frontend.photo_inputs import localise_uploaders, photo_inputs
+from amulet_ai.frontend.state import Answer, PageSession, get_session
+from amulet_ai.frontend.verdict import verdict
 
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+logger = logging.getLogger(__name__)
 
-st.set_page_config(page_title=LABELS["page_title"]["en"], page_icon=":material/photo_camera:")
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.png"
+# The heatmap switch's value, kept outside the widget: Streamlit forgets a widget's state
+# on a run that does not draw it (no photo yet), which would turn the switch off.
+HEATMAP_ON = "heatmap_on"
 
-client = get_client()
-session = get_session(st.session_state)
 
-with st.sidebar:
-    language: Language = st.radio(
-        f"{LABELS['language']['th']} / {LABELS['language']['en']}",
+def served_model(
+    client: AmuletClient, session: PageSession, headers: dict[str, str]
+) -> ModelInfo | None:
+    """The served model and the server's limits, or None while the API cannot say."""
+    try:
+        return connection.model_info(client, session, headers)
+    except AmuletError as exc:
+        logger.info("model info failed: %s", exc.code)
+        return None
+
+
+def language_switch() -> Language:
+    """The language, chosen on the page itself (Thai by default)."""
+    chosen: Language = st.session_state.get("language", DEFAULT_LANGUAGE)
+    picked: Language = st.radio(
+        text("language", chosen),
         options=list(LANGUAGE_NAMES),
         format_func=LANGUAGE_NAMES.__getitem__,
         horizontal=True,
         key="language",
         index=list(LANGUAGE_NAMES).index(DEFAULT_LANGUAGE),
+        label_visibility="collapsed",
     )
-    st.subheader(text("sidebar_api", language))
-    views.api_status(client, session, language)
-    views.catalog(client, session, language)
-    history_slot = st.container()
+    return picked
+
+
+def _remember_heatmap() -> None:
+    st.session_state[HEATMAP_ON] = st.session_state["show_heatmap"]
+
+
+def classify(
+    client: AmuletClient,
+    session: PageSession,
+    headers: dict[str, str],
+    limit_mb: float | None,
+    language: Language,
+) -> Answer | None:
+    """Photos in, verdict out; returns the answer shown, if any."""
+    localise_uploaders(language, limit_mb)
+    photos = photo_inputs(language, limit_mb)
+    if photos.front is None:
+        st.info(text("nothing_uploaded", language))
+        return None
+    # Columns stack on a narrow screen in this order: the verdict comes first.
+    answer_column, pictures_column = st.columns([3, 2], gap="large")
+    with pictures_column:
+        sides = {"front": photos.front}
+        if photos.back is not None:
+            sides["back"] = photos.back
+        picture_slots = views.previews(sides, language)
+        show_heatmap = st.toggle(
+            text("show_heatmap", language),
+            value=st.session_state.get(HEATMAP_ON, False),
+            key="show_heatmap",
+            on_change=_remember_heatmap,
+        )
+    with answer_column:
+        try:
+            with st.spinner(text("classifying", language)):
+                result = connection.ask(client, session, photos.front, photos.back, headers)
+        except AmuletError as exc:
+            views.failure(exc, language, limit_mb)
+            return None
+        verdict(result.response, language)
+    if show_heatmap:
+        views.overlays(picture_slots, result, language)
+    return result
+
+
+language: Language = st.session_state.get("language", DEFAULT_LANGUAGE)
+st.set_page_config(
+    page_title=text("page_title", language),
+    page_icon=str(FAVICON),
+    initial_sidebar_state="auto",  # folded on a phone, open on a desktop
+)
+client = connection.get_client()
+session = get_session(st.session_state)
+headers = connection.visitor_headers()
 
 st.title(text("page_title", language))
+language = language_switch()
 st.write(text("intro", language))
 
-# --- the photos ---------------------------------------------------------------------------
-front_upload = st.file_uploader(text("upload_front", language), PHOTO_TYPES, key="front_photo")
-back_upload = st.file_uploader(text("upload_back", language), PHOTO_TYPES, key="back_photo")
-camera_photo = None
-if st.toggle(text("use_camera", language), key="use_camera"):
-    camera_photo = st.camera_input(text("camera", language), key="camera_photo")
+with st.sidebar:
+    catalog_slot = st.container()
+    history_slot = st.container()
 
-front_file = camera_photo or front_upload
-front = front_file.getvalue() if front_file is not None else None
-back = back_upload.getvalue() if back_upload is not None else None
-
-if front is None:
-    views.history(history_slot, session, language)
-    st.info(text("nothing_uploaded", language))
-    st.stop()
-
-photos = {"front": front} if back is None else {"front": front, "back": back}
-pictures_column, answer_column = st.columns([2, 3], gap="large")
-with pictures_column:
-    picture_slots = views.previews(photos, language)
-    show_heatmap = st.toggle(text("show_heatmap", language), key="show_heatmap")
-
-# --- the answer ---------------------------------------------------------------------------
-with answer_column:
-    try:
-        with st.spinner(text("classifying", language)):
-            result = ask(client, session, front, back)
-    except AmuletError as exc:
-        views.history(history_slot, session, language)
-        views.failure(exc, language)
-        st.stop()
-    views.answer(result, language)
-
-if show_heatmap:
-    views.overlays(picture_slots, result, language)
+model = served_model(client, session, headers)
+shown = classify(client, session, headers, model.limits.max_upload_mb if model else None, language)
+views.about(client, session, headers, model, shown, language)
+# The sidebar last: the question the collector asked goes to the API before the extras.
+with catalog_slot:
+    views.catalog(client, session, headers, language)
 views.history(history_slot, session, language)

@@ -1,11 +1,16 @@
-"""How the page reaches the API: one shared client, and one function that asks a question.
+"""How the page reaches the API: one shared client, the visitor's address, and the calls.
 
 The page obtains its client only through :func:`get_client`. In production that is one
 pooled :class:`~amulet_ai.client.AmuletClient` per server process (``st.cache_resource``),
 so every browser session shares its connections and its circuit breaker: when the API is
-dead, the breaker opens for everyone and nobody hammers it. A test may place its own client
-(for instance one on ``httpx.MockTransport``) in ``st.session_state[CLIENT_STATE_KEY]``
-before the first run.
+dead, the breaker opens for everyone and nobody hammers it. It never waits out a
+``Retry-After``: a busy API is reported to the collector at once, with the wait. A test may
+place its own client (for instance one on ``httpx.MockTransport``) in
+``st.session_state[CLIENT_STATE_KEY]`` before the first run.
+
+Every call carries the browser's address in ``X-Forwarded-For`` (:func:`visitor_headers`),
+so the API's per-client rate limit counts each collector, not the page. The API trusts that
+header only from the page's own address (``AMULET_FORWARDED_ALLOW_IPS``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Final
 
 import streamlit as st
 
+from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
 from amulet_ai.client import AmuletClient
 from amulet_ai.config import get_settings
 from amulet_ai.frontend.state import Answer, PageSession, photo_key
@@ -25,7 +31,7 @@ TOP_K: Final = 3
 
 @st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
 def _shared_client(base_url: str, api_key: str | None) -> AmuletClient:
-    return AmuletClient(base_url, api_key=api_key)
+    return AmuletClient(base_url, api_key=api_key, max_retry_after_s=0.0)
 
 
 def get_client() -> AmuletClient:
@@ -38,11 +44,28 @@ def get_client() -> AmuletClient:
     return _shared_client(settings.public_url, key.get_secret_value() if key else None)
 
 
-def ask(client: AmuletClient, session: PageSession, front: bytes, back: bytes | None) -> Answer:
+def visitor_headers() -> dict[str, str]:
+    """``X-Forwarded-For`` with this browser session's address; empty on loopback.
+
+    Streamlit reports no address for a browser on the page's own machine; the API then sees
+    the page's address, which is the same thing.
+    """
+    address = st.context.ip_address
+    # Outside a browser session (AppTest, a bare script run) there is no string to send.
+    return {"X-Forwarded-For": address} if isinstance(address, str) and address else {}
+
+
+def ask(
+    client: AmuletClient,
+    session: PageSession,
+    front: bytes,
+    back: bytes | None,
+    headers: dict[str, str],
+) -> Answer:
     """The answer for these photos: from this session's memory, or from the API.
 
     The heatmap is always requested, so switching the overlay on or off needs no new call.
-    Failures propagate as :class:`~amulet_ai.runtime.errors.AmuletError` and are not
+    Failures propagate as :class:`~amulet_ai.errors.AmuletError` and are not
     remembered, so trying again really asks again.
     """
     key = photo_key(front, back, explain=True)
@@ -50,7 +73,24 @@ def ask(client: AmuletClient, session: PageSession, front: bytes, back: bytes | 
     if remembered is not None:
         return remembered
     started = time.perf_counter()
-    response = client.predict(front, back, top_k=TOP_K, explain=True)
+    response = client.predict(front, back, top_k=TOP_K, explain=True, headers=headers)
     answer = Answer(response, (time.perf_counter() - started) * 1000.0, from_session=False)
     session.remember(key, answer, front)
     return answer
+
+
+def health(
+    client: AmuletClient, session: PageSession, headers: dict[str, str], *, refresh: bool = False
+) -> HealthReport:
+    """The API's health report, remembered for a short while."""
+    return session.service_value("health", lambda: client.health(headers=headers), refresh=refresh)
+
+
+def catalog(client: AmuletClient, session: PageSession, headers: dict[str, str]) -> ClassesResponse:
+    """The known types, remembered for a short while."""
+    return session.service_value("classes", lambda: client.classes(headers=headers))
+
+
+def model_info(client: AmuletClient, session: PageSession, headers: dict[str, str]) -> ModelInfo:
+    """The served model and the server's limits, remembered for a short while."""
+    return session.service_value("model", lambda: client.model_info(headers=headers))

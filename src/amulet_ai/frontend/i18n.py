@@ -1,14 +1,15 @@
 """Every label of the page, in Thai and in English.
 
 Thai is the default. Names of amulet types are not here: they come from the API (the model's
-metadata), so a retrained model with new types needs no change to the page.
+metadata), so a retrained model with new types needs no change to the page. What the page
+says about a failure is in :mod:`amulet_ai.frontend.failures`, keyed by the API's error code.
 
 Example::
 
     >>> text("upload_front", "en")
-    'Front photo (required)'
-    >>> text("confidence_value", "en", percent=93.4)
-    'Confidence: 93.4%'
+    'Front photo'
+    >>> text("upload_limit", "th", limit="20 MB")
+    'JPG, PNG, WebP หรือ HEIC ไม่เกิน 20 MB ต่อรูป'
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Final, Literal
 
 Language = Literal["th", "en"]
 DEFAULT_LANGUAGE: Final[Language] = "th"
+# Each language named in itself: "English" is English by nature, also on the Thai page.
 LANGUAGE_NAMES: Final[dict[Language, str]] = {"th": "ไทย", "en": "English"}
 
 LABELS: Final[dict[str, dict[Language, str]]] = {
@@ -26,10 +28,18 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "en": "Take or upload a photo of the front of an amulet to learn which type it is.",
     },
     "language": {"th": "ภาษา", "en": "Language"},
-    "upload_front": {"th": "รูปด้านหน้า (จำเป็น)", "en": "Front photo (required)"},
-    "upload_back": {"th": "รูปด้านหลัง (ไม่บังคับ)", "en": "Back photo (optional)"},
-    "use_camera": {"th": "ถ่ายรูปด้วยกล้อง", "en": "Use the camera"},
+    # --- the photos
     "camera": {"th": "ถ่ายรูปด้านหน้า", "en": "Take a photo of the front"},
+    "upload_front": {"th": "รูปด้านหน้า", "en": "Front photo"},
+    "upload_back": {"th": "รูปด้านหลัง (ไม่บังคับ)", "en": "Back photo (optional)"},
+    "choose_photo": {"th": "เลือกรูป", "en": "Choose a photo"},
+    "open_camera": {"th": "เปิดกล้อง", "en": "Open the camera"},
+    "drop_here": {"th": "ลากรูปมาวางที่นี่", "en": "Drop a photo here"},
+    "upload_limit": {
+        "th": "JPG, PNG, WebP หรือ HEIC ไม่เกิน {limit} ต่อรูป",
+        "en": "JPG, PNG, WebP or HEIC, up to {limit} per photo",
+    },
+    "file_too_large": {"th": "รูปนี้ใหญ่เกิน {limit}", "en": "This photo is larger than {limit}"},
     "front": {"th": "ด้านหน้า", "en": "Front"},
     "back": {"th": "ด้านหลัง", "en": "Back"},
     "nothing_uploaded": {
@@ -37,16 +47,25 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "en": "Upload or take a photo of the front of the amulet to begin.",
     },
     "classifying": {"th": "กำลังวิเคราะห์รูป...", "en": "Analysing the photo..."},
-    "result": {"th": "ผลการจำแนก", "en": "Result"},
-    "confidence_value": {"th": "ความมั่นใจ: {percent:.1f}%", "en": "Confidence: {percent:.1f}%"},
-    "top3": {"th": "3 อันดับที่ใกล้เคียงที่สุด", "en": "Top 3 candidates"},
-    "probability": {"th": "ความน่าจะเป็น (%)", "en": "Probability (%)"},
-    "amulet_type": {"th": "ประเภท", "en": "Type"},
-    "show_heatmap": {"th": "แสดงจุดที่โมเดลสนใจ", "en": "Show where the model looked"},
-    "heatmap_caption": {
-        "th": "{side}: จุดที่โมเดลสนใจ",
-        "en": "{side}: where the model looked",
+    # --- the verdict
+    "confidence": {"th": "ความมั่นใจ", "en": "Confidence"},
+    "band_very_likely": {"th": "น่าจะใช่มาก", "en": "Very likely"},
+    "band_likely": {"th": "น่าจะใช่", "en": "Likely"},
+    "band_not_sure": {"th": "ไม่แน่ใจ", "en": "Not sure"},
+    "details": {"th": "ความน่าจะเป็นและรายละเอียด", "en": "Probability and details"},
+    "calibrated": {
+        "th": "ความน่าจะเป็นที่ปรับเทียบแล้ว: {percent}",
+        "en": "Calibrated probability: {percent}",
     },
+    "bands_explained": {
+        "th": "คำบอกความมั่นใจมาจากความน่าจะเป็นที่ปรับเทียบแล้ว: “น่าจะใช่มาก” ตั้งแต่ {very}% "
+        "ขึ้นไป, “น่าจะใช่” ตั้งแต่ {likely}%, ต่ำกว่านั้น “ไม่แน่ใจ” "
+        "ระบบไม่แสดง 100% เพราะไม่มีโมเดลใดแน่ใจได้ทั้งหมด",
+        "en": "The words come from the calibrated probability: “very likely” from {very}% up, "
+        "“likely” from {likely}%, below that “not sure”. No model is ever certain, so 100% "
+        "is never shown.",
+    },
+    "candidates": {"th": "ประเภทที่ใกล้เคียงที่สุด", "en": "Closest types"},
     "unknown_title": {
         "th": "ไม่ใช่พระเครื่องประเภทที่รู้จัก",
         "en": "Not one of the types I know",
@@ -57,12 +76,56 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "en": "This photo is unlike every type the system knows. Try a clearer photo of the "
         "amulet, or it may be a type the system does not know yet.",
     },
-    "closest_types": {
-        "th": "ประเภทที่ใกล้เคียงที่สุด (เพื่อประกอบเท่านั้น)",
-        "en": "Closest known types (for reference only)",
+    "unknown_front": {
+        "th": "ระบบไม่รู้จักด้านหน้า ด้านหลังเท่านั้นที่ตรงกับประเภทที่รู้จัก",
+        "en": "The front was not recognised; only the back matches a known type.",
+    },
+    "unknown_back": {
+        "th": "ระบบไม่รู้จักด้านหลัง ด้านหน้าเท่านั้นที่ตรงกับประเภทที่รู้จัก",
+        "en": "The back was not recognised; only the front matches a known type.",
+    },
+    "unknown_both": {
+        "th": "ระบบไม่รู้จักทั้งด้านหน้าและด้านหลัง",
+        "en": "Neither the front nor the back was recognised.",
+    },
+    "sides_agree": {
+        "th": "ทั้งสองด้านตรงกัน: เป็นประเภทเดียวกัน",
+        "en": "Both sides agree: the same type.",
+    },
+    "sides_disagree": {
+        "th": "สองด้านไม่ตรงกัน: ด้านหน้าเหมือน {front} ด้านหลังเหมือน {back}",
+        "en": "The two sides disagree: the front looks like {front}, the back like {back}.",
     },
     "per_side": {"th": "ผลแยกตามด้าน", "en": "Result for each side"},
-    "side_unknown": {"th": "ไม่รู้จัก", "en": "Unknown"},
+    "side_unknown": {"th": "ไม่รู้จัก", "en": "Not recognised"},
+    "show_heatmap": {"th": "แสดงจุดที่โมเดลสนใจ", "en": "Show where the model looked"},
+    "heatmap_caption": {
+        "th": "{side}: จุดที่โมเดลสนใจ",
+        "en": "{side}: where the model looked",
+    },
+    "retry": {"th": "ลองใหม่", "en": "Try again"},
+    # --- history and catalog
+    "history": {"th": "ประวัติในรอบการใช้งานนี้", "en": "This session's history"},
+    "history_empty": {"th": "ยังไม่มีประวัติ", "en": "No results yet"},
+    "history_both_sides": {"th": "หน้าและหลัง", "en": "front and back"},
+    "history_front_only": {"th": "ด้านหน้า", "en": "front"},
+    "clear_history": {"th": "ล้างประวัติ", "en": "Clear history"},
+    "catalog": {"th": "ประเภทพระเครื่องที่รู้จัก", "en": "Known amulet types"},
+    "catalog_unavailable": {
+        "th": "ยังโหลดรายการประเภทไม่ได้",
+        "en": "The list of types could not be loaded yet.",
+    },
+    # --- about: the operator's details, folded away
+    "about": {"th": "เกี่ยวกับระบบ", "en": "About this service"},
+    "api_url": {"th": "ที่อยู่เซิร์ฟเวอร์", "en": "Server address"},
+    "status": {"th": "สถานะ", "en": "Status"},
+    "status_ok": {"th": "พร้อมใช้งาน", "en": "ready"},
+    "status_degraded": {"th": "ทำงานได้บางส่วน", "en": "degraded"},
+    "status_unavailable": {"th": "ไม่พร้อมใช้งาน", "en": "unavailable"},
+    "status_unreachable": {"th": "ติดต่อไม่ได้", "en": "unreachable"},
+    "model_version": {"th": "โมเดล", "en": "Model"},
+    "model_file": {"th": "ไฟล์โมเดล", "en": "Model file"},
+    "refresh_status": {"th": "ตรวจสอบสถานะอีกครั้ง", "en": "Check the status again"},
     "time_taken": {
         "th": "ใช้เวลา {total_ms:.0f} มิลลิวินาที (เซิร์ฟเวอร์ {server_ms:.0f} มิลลิวินาที)",
         "en": "Took {total_ms:.0f} ms (server {server_ms:.0f} ms)",
@@ -71,37 +134,9 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "th": "ผลนี้มาจากความจำของรอบการใช้งานนี้ ไม่ได้ส่งรูปซ้ำ",
         "en": "This result comes from this session's memory; the photo was not sent again.",
     },
-    "api_down": {
-        "th": "ติดต่อเซิร์ฟเวอร์ไม่ได้ในขณะนี้ กรุณาลองใหม่อีกครั้ง",
-        "en": "The server cannot be reached right now. Please try again.",
-    },
-    "api_slow": {
-        "th": "เซิร์ฟเวอร์ตอบช้าเกินไป กรุณาลองใหม่อีกครั้ง",
-        "en": "The server took too long to answer. Please try again.",
-    },
-    "api_paused": {
-        "th": "ติดต่อเซิร์ฟเวอร์ไม่ได้หลายครั้งติดกัน ระบบจึงหยุดส่งคำขอชั่วคราว กรุณาลองใหม่ในอีกสักครู่",
-        "en": "The server could not be reached several times in a row, so requests are "
-        "paused for a moment. Please try again shortly.",
-    },
-    "api_error": {"th": "เซิร์ฟเวอร์ตอบกลับว่า: {message}", "en": "The server says: {message}"},
-    "retry": {"th": "ลองใหม่", "en": "Try again"},
-    "history": {"th": "ประวัติในรอบการใช้งานนี้", "en": "This session's history"},
-    "history_empty": {"th": "ยังไม่มีประวัติ", "en": "No results yet"},
-    "clear_history": {"th": "ล้างประวัติ", "en": "Clear history"},
-    "sidebar_api": {"th": "เซิร์ฟเวอร์", "en": "Server"},
-    "api_url": {"th": "ที่อยู่ API", "en": "API URL"},
-    "status": {"th": "สถานะ", "en": "Status"},
-    "status_ok": {"th": "พร้อมใช้งาน", "en": "ready"},
-    "status_degraded": {"th": "ทำงานได้บางส่วน", "en": "degraded"},
-    "status_unavailable": {"th": "ไม่พร้อมใช้งาน", "en": "unavailable"},
-    "status_unreachable": {"th": "ติดต่อไม่ได้", "en": "unreachable"},
-    "model_version": {"th": "รุ่นของโมเดล", "en": "Model version"},
-    "refresh_status": {"th": "ตรวจสอบสถานะอีกครั้ง", "en": "Check the status again"},
-    "catalog": {"th": "ประเภทพระเครื่องที่รู้จัก", "en": "Known amulet types"},
-    "catalog_unavailable": {
-        "th": "ยังโหลดรายการประเภทไม่ได้",
-        "en": "The list of types could not be loaded yet.",
+    "from_cache": {
+        "th": "เซิร์ฟเวอร์ตอบจากแคชผลลัพธ์",
+        "en": "The server answered from its result cache.",
     },
 }
 
@@ -115,3 +150,12 @@ def text(key: str, language: Language, **values: object) -> str:
 def class_name(name_th: str, name_en: str, language: Language) -> str:
     """A type's name in both languages, the chosen one first."""
     return f"{name_th} ({name_en})" if language == "th" else f"{name_en} ({name_th})"
+
+
+def megabytes(size_mb: float) -> str:
+    """A size for people: ``20 MB``, ``1.5 MB`` (the same in both languages).
+
+    >>> megabytes(20.0), megabytes(1.5), megabytes(0.25)
+    ('20 MB', '1.5 MB', '0.25 MB')
+    """
+    return f"{size_mb:g} MB"

@@ -1,9 +1,11 @@
 """What the page remembers within one browser session.
 
 Results are kept under a hash of the photos (front, back) and the options, so a rerun with
-the same photo shows the stored answer and makes no API call. Thumbnails for the history are
-kept in the runtime's :class:`ImageCache` and shown as base64 ``data:`` URIs. The sidebar's
-health report and catalog are remembered for a short while, so reruns do not poll the API.
+the same photo shows the stored answer and makes no API call. A back photo added to the front
+of the newest history entry turns that entry into one for both sides, not a second entry.
+Thumbnails for the history are kept in the runtime's :class:`ImageCache` and shown as base64
+``data:`` URIs. The health report, the catalog and the model's details are remembered for a
+short while, so reruns do not poll the API.
 
 Nothing here imports Streamlit: the page hands in ``st.session_state``, tests a plain dict.
 
@@ -27,9 +29,9 @@ from typing import Any, Final, TypeVar
 from cachetools import TTLCache
 
 from amulet_ai.api.schemas import PredictResponse
+from amulet_ai.errors import AmuletError
 from amulet_ai.imaging.decode import decode_image
 from amulet_ai.runtime.cache import ByteBudgetCache, ImageCache
-from amulet_ai.runtime.errors import AmuletError
 
 SESSION_KEY: Final = "amulet_page_session"
 RESULTS_MAX_MB: Final = 32.0
@@ -37,8 +39,8 @@ RESULTS_TTL_S: Final = 6 * 3600.0
 THUMBNAILS_MAX_MB: Final = 8.0
 THUMBNAIL_PX: Final = 96
 HISTORY_MAX: Final = 50
-# How long the sidebar trusts a health report or the catalog before asking again.
-SIDEBAR_TTL_S: Final = 30.0
+# How long the page trusts a health report, the catalog or the model details before asking again.
+SERVICE_INFO_TTL_S: Final = 30.0
 
 T = TypeVar("T")
 
@@ -63,6 +65,8 @@ class HistoryEntry:
     """One answer shown in this session, newest first in :attr:`PageSession.history`."""
 
     key: str
+    front_digest: str
+    with_back: bool
     thumbnail_key: str | None
     class_id: str
     name_th: str
@@ -114,8 +118,8 @@ class PageSession:
         default_factory=lambda: ImageCache(max_mb=THUMBNAILS_MAX_MB, ttl_s=RESULTS_TTL_S)
     )
     history: list[HistoryEntry] = field(default_factory=list)
-    sidebar: TTLCache[str, Any] = field(
-        default_factory=lambda: TTLCache(maxsize=8, ttl=SIDEBAR_TTL_S)
+    service_info: TTLCache[str, Any] = field(
+        default_factory=lambda: TTLCache(maxsize=8, ttl=SERVICE_INFO_TTL_S)
     )
 
     def result(self, key: str) -> Answer | None:
@@ -126,15 +130,28 @@ class PageSession:
         return Answer(answer.response, answer.elapsed_ms, from_session=True)
 
     def remember(self, key: str, answer: Answer, front: bytes) -> None:
-        """Store a fresh answer and add it to the history with a thumbnail of the front."""
+        """Store a fresh answer and add it to the history with a thumbnail of the front.
+
+        When the newest entry is this same front alone and this answer adds the back, the
+        entry is replaced: one piece, one entry, marked as using both sides.
+        """
         self.results.set(key, answer)
-        thumbnail = square_picture(front)
-        thumbnail_key = None
-        if thumbnail is not None:
-            thumbnail_key = self.thumbnails.cache_image(thumbnail, "thumbnail.jpg")
+        front_digest = hashlib.sha256(front).hexdigest()
+        with_back = answer.response.images.back is not None
+        newest = self.history[0] if self.history else None
+        if newest and newest.front_digest == front_digest and with_back and not newest.with_back:
+            del self.history[0]
+            thumbnail_key = newest.thumbnail_key
+        else:
+            thumbnail = square_picture(front)
+            thumbnail_key = None
+            if thumbnail is not None:
+                thumbnail_key = self.thumbnails.cache_image(thumbnail, "thumbnail.jpg")
         top1 = answer.response.top1
         entry = HistoryEntry(
             key=key,
+            front_digest=front_digest,
+            with_back=with_back,
             thumbnail_key=thumbnail_key,
             class_id=top1.class_id,
             name_th=top1.name_th,
@@ -163,13 +180,13 @@ class PageSession:
         self.history.clear()
         self.thumbnails.clear()
 
-    def sidebar_value(self, name: str, fetch: Callable[[], T], *, refresh: bool = False) -> T:
-        """``fetch()``'s value, remembered for :data:`SIDEBAR_TTL_S`; errors are not kept."""
-        if not refresh and name in self.sidebar:
-            value: T = self.sidebar[name]
+    def service_value(self, name: str, fetch: Callable[[], T], *, refresh: bool = False) -> T:
+        """``fetch()``'s value, remembered for :data:`SERVICE_INFO_TTL_S`; errors are not kept."""
+        if not refresh and name in self.service_info:
+            value: T = self.service_info[name]
             return value
         value = fetch()
-        self.sidebar[name] = value
+        self.service_info[name] = value
         return value
 
 

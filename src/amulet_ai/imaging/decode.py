@@ -32,7 +32,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from amulet_ai.runtime.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
+from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 
 pillow_heif.register_heif_opener()
 
@@ -43,6 +43,7 @@ INPUT_SCALE: Final = 128.0
 NEUTRAL_BACKGROUND: Final = (127, 127, 127)
 SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "HEIF")
 DEFAULT_MAX_PIXELS: Final = 50_000_000
+DEFAULT_MAX_DECODE_MB: Final = 512.0
 # Shorter side of the whole-picture decode that the localiser and the crop read.
 DETAIL_SIDE: Final = 640
 _EXIF_ORIENTATION: Final = 0x0112
@@ -121,6 +122,37 @@ def _check_pixels(img: Image.Image, max_pixels: int) -> None:
         )
 
 
+_BYTES_PER_PIXEL: Final = {
+    **dict.fromkeys(("1", "L", "P"), 1),
+    **dict.fromkeys(("LA", "La", "PA", "I;16", "I;16B", "I;16L", "I;16N"), 2),
+    "RGB": 3,
+}
+_WIDE_MODES: Final = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def decode_footprint(img: Image.Image, orientation: int = 1) -> int:
+    """Bytes that decoding ``img`` (opened, not loaded) to upright RGB will hold at its peak.
+
+    Read from the header alone: the raster at the size it will decode at (after ``draft``)
+    and the copies :func:`_to_rgb` makes on the way to RGB (the float copy of 16-bit and
+    float images, the RGBA composite of transparent ones), plus the turned copy an EXIF
+    orientation needs. The model-size picture that follows is small next to these.
+    """
+    pixels = img.size[0] * img.size[1]
+    mode = img.mode
+    total = pixels * _BYTES_PER_PIXEL.get(mode, 4)
+    if mode in _WIDE_MODES:
+        total += pixels * (8 + 1 + 3)  # float64 copy, 8-bit grey, RGB
+    elif mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
+        total += pixels * (4 + 4 + 4 + 3)  # RGBA, its background, the composite, RGB
+    elif mode != "RGB":
+        total += pixels * 3
+    if orientation != 1:
+        total += pixels * 3
+    return total
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; transparency is flattened onto a neutral grey."""
     mode = img.mode
@@ -144,6 +176,17 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -> None:
+    needed = decode_footprint(img, orientation)
+    if needed > max_decode_mb * 1024 * 1024:
+        needed_mb = needed / (1024 * 1024)
+        raise ImageTooLarge(
+            f"Decoding this image would take {needed_mb:.0f} MB; the limit is "
+            f"{max_decode_mb:g} MB per image.",
+            details={"needed_mb": round(needed_mb, 1), "max_decode_mb": max_decode_mb},
+        )
+
+
 def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     width, height = img.size
     scale = size / min(width, height)
@@ -162,6 +205,7 @@ def _decode_upright(
     max_pixels: int,
     draft: bool,
     finish: Callable[[Image.Image], Image.Image],
+    max_decode_mb: float | None = None,
 ) -> DecodedImage:
     """``finish`` applied to the upright RGB picture (JPEG drafted to at least
     ``draft_size`` on both sides), with the original's oriented width, height and format.
@@ -181,6 +225,8 @@ def _decode_upright(
             if img.format == "JPEG" and draft:
                 # Orientation may swap the axes, so ask for at least ``draft_size`` on both.
                 img.draft("RGB", (draft_size, draft_size))
+            if max_decode_mb is not None:
+                _check_footprint(img, orientation, max_decode_mb)
             img.seek(0)  # animated images: the first frame
             img.load()
             # exif_transpose copies even an upright picture; most photos need no turn.
@@ -202,26 +248,34 @@ def decode_image(
     *,
     size: int = MODEL_INPUT_SIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_mb: float | None = None,
     draft: bool = True,
 ) -> DecodedImage:
     """Decode one image and bring it to ``size`` x ``size`` upright RGB.
 
     The shorter side is scaled to ``size`` and the centre cropped. JPEGs larger than needed
     decode at a reduced DCT scale first (``draft``), which is several times faster on phone
-    photos and leaves the result within a pixel level of a full decode.
+    photos and leaves the result within a pixel level of a full decode. ``max_decode_mb``
+    bounds the memory this one decode may hold (:func:`decode_footprint`, from the header),
+    whatever other decodes run meanwhile.
 
     Raises:
         UnsupportedMediaType: empty, not an image, or not JPEG, PNG, WebP or HEIC/HEIF.
         CorruptImage: truncated or damaged data.
-        ImageTooLarge: more than ``max_pixels`` pixels (checked before decoding).
+        ImageTooLarge: more than ``max_pixels`` pixels, or a decode that would need more
+            than ``max_decode_mb`` (both checked before decoding).
     """
     return _decode_upright(
-        source, size, max_pixels, draft, lambda rgb: _resize_center_crop(rgb, size)
+        source, size, max_pixels, draft, lambda rgb: _resize_center_crop(rgb, size), max_decode_mb
     )
 
 
 def decode_picture(
-    source: ImageSource, *, min_side: int = DETAIL_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: ImageSource,
+    *,
+    min_side: int = DETAIL_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_mb: float | None = None,
 ) -> DecodedImage:
     """Decode the whole picture, upright, with its shorter side between ``min_side`` and
     about twice that (never enlarged): enough detail to crop an amulet from, at a fraction
@@ -246,7 +300,7 @@ def decode_picture(
             return rgb.reduce(factor)
         return rgb
 
-    return _decode_upright(source, min_side, max_pixels, True, finish)
+    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb)
 
 
 def to_tensor(image: Image.Image) -> np.ndarray:

@@ -30,7 +30,15 @@ import numpy as np
 import onnxruntime as ort
 
 from amulet_ai.config import DEFAULT_MODEL_DIR, Settings
-from amulet_ai.imaging.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, to_tensor
+from amulet_ai.errors import InvalidInput, ModelUnavailable
+from amulet_ai.imaging.decode import (
+    DEFAULT_MAX_DECODE_MB,
+    DEFAULT_MAX_PIXELS,
+    DecodedImage,
+    ImageSource,
+    decode_image,
+    to_tensor,
+)
 from amulet_ai.imaging.heatmap import png_data_url, render_overlay
 from amulet_ai.model.fusion import fuse_pair
 from amulet_ai.model.metadata import ModelMetadata
@@ -42,7 +50,6 @@ from amulet_ai.model.results import (
     UnknownVerdict,
 )
 from amulet_ai.runtime.atomic import AtomicCounter
-from amulet_ai.runtime.errors import InvalidInput, ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +90,12 @@ class AmuletClassifier:
         metadata: ModelMetadata,
         *,
         busy_session: ort.InferenceSession | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
     ) -> None:
         self.session = session
+        self.max_pixels = max_pixels
+        self.max_decode_mb = max_decode_mb
         self.busy_session = busy_session
         self.metadata = metadata
         self._running = AtomicCounter()
@@ -110,11 +121,14 @@ class AmuletClassifier:
         inter_op_threads: int = 1,
         warmup_runs: int = 2,
         verify_checksum: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
     ) -> AmuletClassifier:
         """Load model and metadata from ``model_dir`` (default: the repository's models/).
 
         ``busy_intra_op_threads``, when given and different from ``intra_op_threads``,
         loads a second session with that many threads for runs that overlap another.
+        ``max_pixels`` and ``max_decode_mb`` bound every decode of bytes (:meth:`decode`).
 
         Raises:
             ModelUnavailable: a file is missing, corrupt, or does not match its metadata.
@@ -137,7 +151,13 @@ class AmuletClassifier:
                 if busy_intra_op_threads is not None and busy_intra_op_threads != intra_op_threads
                 else None
             )
-            classifier = cls(session, metadata, busy_session=busy)
+            classifier = cls(
+                session,
+                metadata,
+                busy_session=busy,
+                max_pixels=max_pixels,
+                max_decode_mb=max_decode_mb,
+            )
             classifier.warm_up(warmup_runs)
         except ModelUnavailable:
             raise
@@ -164,6 +184,8 @@ class AmuletClassifier:
             busy_intra_op_threads=settings.busy_intra_op_threads,
             inter_op_threads=settings.inter_op_threads,
             warmup_runs=settings.warmup_runs,
+            max_pixels=settings.max_image_pixels,
+            max_decode_mb=settings.decode_memory_limit_mb,
         )
 
     def warm_up(self, runs: int) -> None:
@@ -212,9 +234,18 @@ class AmuletClassifier:
                 self._running.decrement()
         return np.asarray(logits), np.asarray(unknown), np.asarray(cam)
 
-    def decode(self, data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-        """Decode bytes at this model's input size."""
-        return decode_image(data, size=self.input_size, max_pixels=max_pixels)
+    def decode(self, source: ImageSource) -> DecodedImage:
+        """Decode a photo at this model's input size, within this classifier's limits.
+
+        The one guarded decode of the project: the API, :meth:`classify` and the
+        evaluation all decode through it.
+        """
+        return decode_image(
+            source,
+            size=self.input_size,
+            max_pixels=self.max_pixels,
+            max_decode_mb=self.max_decode_mb,
+        )
 
     def score(self, images: Sequence[ImageInput]) -> list[PhotoScores]:
         """Evidence for each photo, from one run of the model over all of them."""

@@ -39,8 +39,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from amulet_ai.config import DEFAULT_MODEL_DIR
+from amulet_ai.errors import ModelUnavailable
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, to_tensor
-from amulet_ai.runtime.errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from amulet_ai.runtime.errors import ModelUnavailable
+from amulet_ai.errors import ModelUnavailable
 
 
 class ClassInfo(BaseModel):
@@ -88,7 +88,3 @@ class ModelMetadata(BaseModel):
             raise ModelUnavailable(f"Model metadata {path.name} is missing.") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
             raise ModelUnavailable(f"Model metadata {path.name} is not valid.") from exc
-
-    @property
-    def class_ids(self) -> list[str]:
-        return [c.id for c in self.classes]

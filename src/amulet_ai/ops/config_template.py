@@ -144,9 +144,3 @@ def render_markdown_table(settings_cls: type[Settings] = Settings) -> str:
             parts.append(f"| `{env_name(name)}` | {shown.rstrip('.')} | {cell} |")
         parts.append("")
     return "\n".join(parts)
-
-
-def write_template(path: Path = TEMPLATE_PATH) -> Path:
-    """Write the template to ``path`` and return it."""
-    path.write_text(render_template(), encoding="utf-8")
-    return path

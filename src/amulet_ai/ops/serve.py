@@ -21,7 +21,9 @@ from amulet_ai.logging_setup import logging_config
 APP_FACTORY = "amulet_ai.api.app:create_app"
 PACKAGE_DIR = Path(amulet_ai.__file__).resolve().parent
 SRC_DIR = PACKAGE_DIR.parent
-PAGE_PATH = PACKAGE_DIR / "frontend" / "app.py"
+PAGE_PATH = (
+    PACKAGE_DIR / "frontend" / "app.py"
+)  # amulet_ai.frontend.PAGE_FILE, without importing streamlit
 
 
 def serve_api(
@@ -37,7 +39,8 @@ def serve_api(
     The app is passed as an import string (``factory=True``) so that ``--workers`` and
     ``--reload`` work: each worker process builds its own app, model and pools. Several
     workers run under :func:`amulet_ai.ops.workers.run_workers`, which aggregates their
-    ``/metrics``.
+    ``/metrics``. ``X-Forwarded-For`` is believed only from ``forwarded_allow_ips`` (the
+    page, which forwards each collector's address so rate limits count collectors).
     """
     import uvicorn
 
@@ -52,6 +55,8 @@ def serve_api(
         "access_log": False,
         "log_config": logging_config(settings.log_level, settings.log_format),
         "server_header": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if options["workers"] > 1 and not reload:
         from amulet_ai.ops.workers import run_workers

@@ -128,6 +128,16 @@ def wait_until_ready(
     return EXIT_API_NOT_READY
 
 
+def page_source_address(api_url: str) -> str:
+    """The address the page's requests to a local ``api_url`` come from: its loopback.
+
+    >>> page_source_address("http://127.0.0.1:8000"), page_source_address("http://[::1]:8000")
+    ('127.0.0.1', '::1')
+    """
+    host = httpx.URL(api_url).host
+    return "::1" if ":" in host else "127.0.0.1"
+
+
 def run_all(settings: Settings, *, ready_timeout_s: float = 120.0) -> int:
     """Run the API and the page until a signal or until one of them exits."""
     api_url = local_url(settings.host, settings.port)
@@ -135,6 +145,11 @@ def run_all(settings: Settings, *, ready_timeout_s: float = 120.0) -> int:
     if "public_url" not in settings.model_fields_set:
         # The page must find this API even when only AMULET_PORT was changed.
         extra_env["AMULET_PUBLIC_URL"] = api_url
+    page_address = page_source_address(api_url)
+    if page_address not in settings.forwarded_allow_ips:
+        # The page forwards each collector's address; the API must believe it from the page.
+        trusted = [*settings.forwarded_allow_ips, page_address]
+        extra_env["AMULET_FORWARDED_ALLOW_IPS"] = ",".join(trusted)
     env = child_env(extra_env)
     children: list[_Child] = []
     with _stop_requested() as stop:

@@ -25,23 +25,7 @@ Example::
     1
 """
 
-from amulet_ai.runtime.atomic import AtomicCounter, ThreadSafeDict, ThreadSafeQueue
-from amulet_ai.runtime.cache import (
-    ByteBudgetCache,
-    CachedImage,
-    CacheStats,
-    ImageCache,
-    content_key,
-    decode_base64,
-    encode_base64,
-)
-from amulet_ai.runtime.circuit import (
-    CircuitBreaker,
-    CircuitState,
-    CircuitStats,
-    is_upstream_failure,
-)
-from amulet_ai.runtime.errors import (
+from amulet_ai.errors import (
     AmuletError,
     CircuitOpen,
     CorruptImage,
@@ -66,10 +50,26 @@ from amulet_ai.runtime.errors import (
     ValidationFailed,
     error_for_code,
 )
+from amulet_ai.runtime.atomic import AtomicCounter, ThreadSafeDict, ThreadSafeQueue
+from amulet_ai.runtime.cache import (
+    ByteBudgetCache,
+    CachedImage,
+    CacheStats,
+    ImageCache,
+    content_key,
+    decode_base64,
+    encode_base64,
+)
+from amulet_ai.runtime.circuit import (
+    CircuitBreaker,
+    CircuitState,
+    CircuitStats,
+    is_upstream_failure,
+)
 from amulet_ai.runtime.gc_manager import GarbageCollectionManager, GcStats
+from amulet_ai.runtime.http_pool import ConnectionPool, PoolOptions, SyncConnectionPool
 from amulet_ai.runtime.locks import LockManager, lock_manager
 from amulet_ai.runtime.memory import MemoryGuard, memory_limit_context, process_rss
-from amulet_ai.runtime.pool import ConnectionPool, PoolOptions, SyncConnectionPool
 from amulet_ai.runtime.retry import async_retrying, is_retryable, retrying, with_retries
 from amulet_ai.runtime.streaming import StreamedFile, StreamingFileHandler
 

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 import time
@@ -155,43 +154,10 @@ class ThreadSafeDict(Generic[K, V]):
         return f"ThreadSafeDict({dict(self.items())!r})"
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-class _AsyncWaiters:
-    """Futures of coroutines waiting on a condition, each tied to its own event loop."""
-
-    def __init__(self) -> None:
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    def add(self) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append((loop, waiter))
-        return waiter
-
-    def discard(self, waiter: asyncio.Future[None]) -> None:
-        self._waiters = [(lp, w) for lp, w in self._waiters if w is not waiter]
-
-    def wake_all(self) -> None:
-        # Everyone re-checks the queue under the lock, so waking all never loses an item;
-        # it only costs a wasted wake-up when several coroutines wait at once.
-        waiters, self._waiters = self._waiters, []
-        for loop, waiter in waiters:
-            try:
-                loop.call_soon_threadsafe(_wake, waiter)
-            except RuntimeError:  # that loop is closed; its waiter is gone with it
-                pass
-
-
 class ThreadSafeQueue(Generic[T]):
-    """A bounded FIFO queue shared by threads and coroutines.
+    """A bounded FIFO queue shared by threads.
 
-    ``put``/``get`` block the calling thread (with a timeout); ``put_async``/``get_async``
-    wait without blocking the event loop: a waiting coroutine parks on a future that the
-    other side resolves through ``call_soon_threadsafe``. A timeout raises the standard
+    ``put``/``get`` block the calling thread (with a timeout); a timeout raises the standard
     ``queue.Full`` / ``queue.Empty``.
 
     Example::
@@ -200,9 +166,6 @@ class ThreadSafeQueue(Generic[T]):
         >>> q.put(1); q.put(2)
         >>> q.full(), q.get(), q.qsize()
         (True, 1, 1)
-        >>> import asyncio
-        >>> asyncio.run(q.get_async(timeout=1.0))
-        2
     """
 
     def __init__(self, maxsize: int = 0) -> None:
@@ -211,8 +174,6 @@ class ThreadSafeQueue(Generic[T]):
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
-        self._async_getters = _AsyncWaiters()
-        self._async_putters = _AsyncWaiters()
 
     def _is_full(self) -> bool:
         return 0 < self.maxsize <= len(self._items)
@@ -220,12 +181,10 @@ class ThreadSafeQueue(Generic[T]):
     def _push(self, item: T) -> None:
         self._items.append(item)
         self._not_empty.notify()
-        self._async_getters.wake_all()
 
     def _take(self) -> T:
         item = self._items.popleft()
         self._not_full.notify()
-        self._async_putters.wake_all()
         return item
 
     def put(self, item: T, timeout: float | None = None) -> None:
@@ -257,45 +216,6 @@ class ThreadSafeQueue(Generic[T]):
     def get_nowait(self) -> T:
         """Remove and return the oldest item or raise ``queue.Empty`` at once."""
         return self.get(timeout=0)
-
-    async def put_async(self, item: T, timeout: float | None = None) -> None:
-        """Like :meth:`put`, but waits on the event loop instead of blocking it."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if not self._is_full():
-                    self._push(item)
-                    return
-                waiter = self._async_putters.add()
-            await self._park(waiter, self._async_putters, deadline, queue.Full)
-
-    async def get_async(self, timeout: float | None = None) -> T:
-        """Like :meth:`get`, but waits on the event loop instead of blocking it."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if self._items:
-                    return self._take()
-                waiter = self._async_getters.add()
-            await self._park(waiter, self._async_getters, deadline, queue.Empty)
-
-    async def _park(
-        self,
-        waiter: asyncio.Future[None],
-        waiters: _AsyncWaiters,
-        deadline: float | None,
-        timeout_error: type[Exception],
-    ) -> None:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        try:
-            if remaining is not None and remaining <= 0:
-                raise timeout_error
-            await asyncio.wait_for(waiter, remaining)
-        except TimeoutError:
-            raise timeout_error from None
-        finally:
-            with self._lock:
-                waiters.discard(waiter)
 
     def qsize(self) -> int:
         """Items waiting now."""

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
-from amulet_ai.runtime.errors import InvalidInput
+from amulet_ai.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -299,15 +299,6 @@ class ImageCache:
     def get_image(self, key: str) -> CachedImage | None:
         """The picture under ``key``, or None when absent or expired."""
         return self._cache.get(key)
-
-    def get_base64(self, key: str) -> str | None:
-        """The picture under ``key`` as base64 text, or None."""
-        image = self._cache.get(key)
-        return None if image is None else image.to_base64()
-
-    def cache_base64(self, text: str, filename: str = "") -> str:
-        """Store a picture given as base64 text (or a data URI); return its key."""
-        return self.cache_image(decode_base64(text), filename)
 
     def remove(self, key: str) -> bool:
         """Forget the picture under ``key``; True when it was there."""

@@ -1,7 +1,7 @@
 """A circuit breaker: stop calling an upstream that keeps failing, try again later.
 
 States: *closed* (calls pass; consecutive failures are counted), *open* (calls fail at once
-with :class:`~amulet_ai.runtime.errors.CircuitOpen`), *half-open* (after the reset timeout
+with :class:`~amulet_ai.errors.CircuitOpen`), *half-open* (after the reset timeout
 one trial call passes; its success closes the circuit, its failure opens it again).
 
 Example::
@@ -26,7 +26,7 @@ from typing import ParamSpec, TypeVar
 
 import httpx
 
-from amulet_ai.runtime.errors import AmuletError, CircuitOpen
+from amulet_ai.errors import AmuletError, CircuitOpen
 
 logger = logging.getLogger(__name__)
 

@@ -100,11 +100,6 @@ class GarbageCollectionManager:
         with self._lock:
             self._callbacks.append(callback)
 
-    def remove_shrink_callback(self, callback: ShrinkCallback) -> None:
-        """Stop calling ``callback``."""
-        with self._lock:
-            self._callbacks.remove(callback)
-
     def check(self) -> bool:
         """Sample RSS once; above the mark (and past the cooldown) collect and shrink.
 

@@ -1,22 +1,19 @@
-"""Named locks with timeouts, taken in one global order so callers cannot deadlock.
+"""Named locks with timeouts: a lock that stays busy fails fast with a typed error.
 
 Example::
 
     >>> with lock_manager.acquire_lock("model", timeout=5.0):
     ...     pass  # swap the model reference here
-    >>> with lock_manager.acquire_locks("model", "cache", timeout=5.0):
-    ...     pass  # always taken as "cache" then "model", whatever order the caller names
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
-from amulet_ai.runtime.errors import LockTimeout
+from amulet_ai.errors import LockTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +21,8 @@ logger = logging.getLogger(__name__)
 class LockManager:
     """Reentrant locks looked up by name, created on first use.
 
-    Several names are always taken in sorted order, so two callers that name the same locks
-    in opposite orders cannot wait on each other forever. A lock not obtained within its
-    timeout raises :class:`~amulet_ai.runtime.errors.LockTimeout` (HTTP 503, retryable).
+    A lock not obtained within its timeout raises
+    :class:`~amulet_ai.errors.LockTimeout` (HTTP 503, retryable).
     Locks are never removed: names are expected to be a small fixed set ("model", ...).
 
     Example::
@@ -58,31 +54,19 @@ class LockManager:
     @contextmanager
     def acquire_lock(self, name: str, timeout: float | None = None) -> Iterator[None]:
         """Hold the lock ``name`` for the block; raise ``LockTimeout`` after ``timeout`` s."""
-        with self.acquire_locks(name, timeout=timeout):
-            yield
-
-    @contextmanager
-    def acquire_locks(self, *names: str, timeout: float | None = None) -> Iterator[None]:
-        """Hold every lock in ``names`` for the block, taken in sorted order.
-
-        ``timeout`` bounds the whole acquisition; on timeout the locks already taken are
-        released before ``LockTimeout`` is raised.
-        """
         wait = self.default_timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
-        with ExitStack() as held:
-            for name in sorted(set(names)):
-                lock = self.lock(name)
-                remaining = max(0.0, deadline - time.monotonic())
-                if not lock.acquire(timeout=remaining):
-                    logger.warning("lock %r not acquired within %.3f s", name, wait)
-                    raise LockTimeout(
-                        f"The lock {name!r} stayed busy for {wait:g} s.",
-                        retry_after=1.0,
-                        details={"lock": name, "timeout_s": wait},
-                    )
-                held.callback(lock.release)
+        lock = self.lock(name)
+        if not lock.acquire(timeout=wait):
+            logger.warning("lock %r not acquired within %.3f s", name, wait)
+            raise LockTimeout(
+                f"The lock {name!r} stayed busy for {wait:g} s.",
+                retry_after=1.0,
+                details={"lock": name, "timeout_s": wait},
+            )
+        try:
             yield
+        finally:
+            lock.release()
 
 
 lock_manager = LockManager()

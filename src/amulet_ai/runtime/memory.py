@@ -4,7 +4,7 @@
 RSS at entry. One process-wide sampling thread serves every open block: it reads RSS every
 ``interval_s`` while at least one block is open and sleeps otherwise, so entering a block
 costs two RSS reads, not a thread start. When the block ends
-with growth past the limit it raises :class:`~amulet_ai.runtime.errors.MemoryLimitExceeded`;
+with growth past the limit it raises :class:`~amulet_ai.errors.MemoryLimitExceeded`;
 a long block can call ``guard.check()`` between steps to fail as soon as the sampler has
 seen the overrun. A C call (one numpy or PIL operation) cannot be interrupted from outside,
 so the check happens at those points and on exit.
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 
 import psutil
 
-from amulet_ai.runtime.errors import MemoryLimitExceeded
+from amulet_ai.errors import MemoryLimitExceeded
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Retry policies on tenacity: exponential backoff with full jitter, ``Retry-After`` honoured.
 
-Only retryable errors are retried: an :class:`~amulet_ai.runtime.errors.AmuletError` whose
+Only retryable errors are retried: an :class:`~amulet_ai.errors.AmuletError` whose
 ``retryable`` is true (429, 503, 504 ...) and connection-level failures (``httpx``
 transport errors, ``ConnectionError``, ``TimeoutError``). ``CircuitOpen`` is never retried:
 the breaker exists to fail fast. When the error carries ``retry_after`` the wait is at
@@ -9,7 +9,7 @@ The last error is re-raised as itself, not wrapped.
 
 Example::
 
-    >>> from amulet_ai.runtime.errors import Overloaded
+    >>> from amulet_ai.errors import Overloaded
     >>> waits = []
     >>> policy = retrying(attempts=3, backoff_s=0.1, sleep=waits.append)
     >>> calls = []
@@ -42,7 +42,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from amulet_ai.runtime.errors import AmuletError, CircuitOpen
+from amulet_ai.errors import AmuletError, CircuitOpen
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :class:`StreamingFileHandler` consumes a sync or async byte stream (an upload, an HTTP
 body) or a file path. Every chunk updates a running SHA-256 and the byte count; crossing
-``max_bytes`` raises :class:`~amulet_ai.runtime.errors.PayloadTooLarge` at once, before
+``max_bytes`` raises :class:`~amulet_ai.errors.PayloadTooLarge` at once, before
 the rest is read. A stream stays in memory up to ``spool_bytes`` and then spills to an
 anonymous temporary file. Anything over ``mmap_bytes`` is handed out memory-mapped rather
 than read into memory, and is hashed through the mapping window by window, each window
@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol, runtime_checkable
 
-from amulet_ai.runtime.errors import PayloadTooLarge
+from amulet_ai.errors import PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,18 @@ _MB = 1024 * 1024
 # Async reads hash and store each batch of this many bytes on a worker thread, so the event
 # loop stays free (hashlib and file writes release the GIL for large buffers).
 _OFFLOAD_BYTES = 256 * 1024
+
+
+def human_size(size_bytes: int) -> str:
+    """A byte count as people write it, in MB (KB below one MB), for error messages.
+
+    >>> human_size(20 * 1024 * 1024), human_size(41_943_040 + 65_536), human_size(512 * 1024)
+    ('20 MB', '40.1 MB', '512 KB')
+    """
+    if size_bytes >= _MB:
+        return f"{round(size_bytes / _MB, 1):g} MB"
+    return f"{round(size_bytes / 1024, 1):g} KB"
+
 
 Chunk = bytes | bytearray | memoryview
 """One piece of a stream; it is consumed before the next is asked for, so a producer may
@@ -159,7 +171,7 @@ class _Sink:
         if self.max_bytes is not None and self.accepted + incoming > self.max_bytes:
             self.abort()
             raise PayloadTooLarge(
-                f"The upload exceeds {self.max_bytes} bytes.",
+                f"The upload is larger than {human_size(self.max_bytes)}.",
                 details={"max_bytes": self.max_bytes},
             )
         self.accepted += incoming
@@ -307,7 +319,7 @@ class StreamingFileHandler:
             size = os.fstat(file.fileno()).st_size
             if self.max_bytes is not None and size > self.max_bytes:
                 raise PayloadTooLarge(
-                    f"The file exceeds {self.max_bytes} bytes.",
+                    f"The file is larger than {human_size(self.max_bytes)}.",
                     details={"max_bytes": self.max_bytes, "size": size},
                 )
             if size > self.mmap_bytes:

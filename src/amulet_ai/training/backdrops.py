@@ -206,12 +206,19 @@ def texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
 
 
 TRAIN_FAMILIES: Final[dict[str, Family]] = {
-    "plain": plain, "lit": lit, "fabric": fabric, "stripes": stripes, "wood": wood,
+    "plain": plain,
+    "lit": lit,
+    "fabric": fabric,
+    "stripes": stripes,
+    "wood": wood,
     "clutter": clutter,
-}  # fmt: skip
+}
 TEST_FAMILIES: Final[dict[str, Family]] = {
-    "stone": stone, "paper": paper, "palm": palm, "texture": texture,
-}  # fmt: skip
+    "stone": stone,
+    "paper": paper,
+    "palm": palm,
+    "texture": texture,
+}
 FAMILIES: Final[dict[str, Family]] = {**TRAIN_FAMILIES, **TEST_FAMILIES}
 
 

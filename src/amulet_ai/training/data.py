@@ -88,10 +88,6 @@ class Dataset:
         counts = Counter(p.class_id for p in self.photos)
         return {c: counts[c] for c in self.classes}
 
-    def subset(self, indices: list[int]) -> Dataset:
-        """The same classes with only the photos at ``indices`` (tests use small subsets)."""
-        return Dataset(self.root, self.classes, tuple(self.photos[i] for i in indices))
-
 
 def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

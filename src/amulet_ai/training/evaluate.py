@@ -21,9 +21,9 @@ from typing import Any, Final
 
 import numpy as np
 
+from amulet_ai.errors import AmuletError
 from amulet_ai.imaging.decode import DecodedImage, load_path
 from amulet_ai.model import AmuletClassifier
-from amulet_ai.runtime.errors import AmuletError
 from amulet_ai.training.calibration import expected_calibration_error
 from amulet_ai.training.data import IMAGE_SUFFIXES, load_dataset
 from amulet_ai.training.report import format_confusion, format_per_class, format_summary

@@ -42,11 +42,6 @@ class ExportParityError(RuntimeError):
     """The exported ONNX graph does not reproduce the torch model's logits."""
 
 
-def _level_slices() -> list[slice]:
-    bounds = np.cumsum([0, *LEVEL_CHANNELS])
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 class DeployableModel(nn.Module):
     """Backbone + linear head over ``head_levels`` + the unknown score over
     ``detector_levels`` (distance to the nearest detector centre, see

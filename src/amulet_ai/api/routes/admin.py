@@ -10,10 +10,10 @@ import logging
 
 from fastapi import APIRouter
 
-from amulet_ai.api.deps import AdminDep, StateDep
+from amulet_ai.api.deps import AdminDep, MetricsDep, ModelSlotDep
 from amulet_ai.api.docs import error_responses
 from amulet_ai.api.schemas import ModelRef, ReloadResponse
-from amulet_ai.runtime.errors import LockTimeout, ModelUnavailable
+from amulet_ai.errors import LockTimeout, ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -21,17 +21,17 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post("/reload", response_model=ReloadResponse, responses=error_responses(401, 403, 503))
-async def reload_model(admin: AdminDep, state: StateDep) -> ReloadResponse:
+async def reload_model(admin: AdminDep, slot: ModelSlotDep, metrics: MetricsDep) -> ReloadResponse:
     """Load the model from disk and swap it in; requests in flight finish on the old one."""
     try:
-        swap = await asyncio.to_thread(state.model.reload)
+        swap = await asyncio.to_thread(slot.reload)
     except (ModelUnavailable, LockTimeout) as exc:
-        state.metrics.model_reloads.labels(outcome="failed").inc()
-        kept = state.model.current
+        metrics.model_reloads.labels(outcome="failed").inc()
+        kept = slot.current
         logger.error("model reload failed: %s", exc.message)
         suffix = " The previous model keeps serving." if kept is not None else ""
         raise type(exc)(f"Reload failed: {exc.message}{suffix}", retry_after=5.0) from exc
-    state.metrics.model_reloads.labels(outcome="ok").inc()
+    metrics.model_reloads.labels(outcome="ok").inc()
     previous = swap.previous
     logger.info(
         "model reloaded: %s -> %s in %.0f ms",

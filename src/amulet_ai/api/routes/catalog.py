@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from amulet_ai.api.deps import ApiKeyDep, ModelDep
+from amulet_ai.api.deps import ApiKeyDep, ModelDep, SettingsDep
 from amulet_ai.api.docs import error_responses
-from amulet_ai.api.schemas import ClassesResponse, ModelInfo, ModelRef, UnknownDetection
+from amulet_ai.api.schemas import (
+    ClassesResponse,
+    ModelInfo,
+    ModelRef,
+    UnknownDetection,
+    UploadLimits,
+)
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -23,18 +29,24 @@ async def classes(caller: ApiKeyDep, classifier: ModelDep) -> ClassesResponse:
 
 
 @router.get("/model", response_model=ModelInfo, responses=_ERRORS)
-async def model(caller: ApiKeyDep, classifier: ModelDep) -> ModelInfo:
-    """The model's metadata and the metrics measured when it was built."""
+async def model(caller: ApiKeyDep, classifier: ModelDep, settings: SettingsDep) -> ModelInfo:
+    """The model's metadata, its measured metrics, and the server's upload limits."""
     meta = classifier.metadata
     return ModelInfo(
         name=meta.name,
         version=meta.version,
         created_at=meta.created_at,
         architecture=meta.architecture,
+        onnx_file=meta.onnx_file,
         onnx_sha256=meta.onnx_sha256,
         input_size=meta.input.size,
         temperature=meta.temperature,
         unknown=UnknownDetection(method=meta.unknown.method, threshold=meta.unknown.threshold),
         classes=meta.classes,
         metrics=meta.metrics,
+        limits=UploadLimits(
+            max_upload_mb=settings.max_upload_mb,
+            max_batch_files=settings.max_batch_files,
+            max_image_pixels=settings.max_image_pixels,
+        ),
     )

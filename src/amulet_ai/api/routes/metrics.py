@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from amulet_ai.api.deps import StateDep
+from amulet_ai.api.deps import MetricsDep
 from amulet_ai.api.worker_metrics import multiprocess_enabled, render_all_workers
 
 router = APIRouter(tags=["metrics"])
@@ -27,8 +27,8 @@ router = APIRouter(tags=["metrics"])
         }
     },
 )
-async def metrics(state: StateDep) -> Response:
+async def metrics(metrics: MetricsDep) -> Response:
     """Requests, latencies, cache, rejections, memory and model, in Prometheus format."""
     # Under several workers, every worker's metrics, added up; else this app's registry.
-    body = render_all_workers() if multiprocess_enabled() else state.metrics.render()
+    body = render_all_workers() if multiprocess_enabled() else metrics.render()
     return Response(body, media_type=CONTENT_TYPE_LATEST)

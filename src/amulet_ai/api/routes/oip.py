@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 import amulet_ai
-from amulet_ai.api.deps import StateDep
+from amulet_ai.api.deps import HealthDep, ModelSlotDep
 from amulet_ai.api.docs import error_responses
 from amulet_ai.api.schemas import (
     OipLive,
@@ -20,17 +20,17 @@ from amulet_ai.api.schemas import (
     OipServerMetadata,
     OipTensor,
 )
-from amulet_ai.api.state import ServingState
+from amulet_ai.errors import NotFound
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.runtime.errors import NotFound
+from amulet_ai.serving.model_slot import ModelSlot
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
 
-def _named_model(state: ServingState, name: str) -> AmuletClassifier | None:
+def _named_model(slot: ModelSlot, name: str) -> AmuletClassifier | None:
     """The served model if ``name`` is its name; None while no model is loaded (its name
     is not known then); 404 for any other name."""
-    classifier = state.model.current
+    classifier = slot.current
     if classifier is None:
         return None
     if classifier.name != name:
@@ -51,18 +51,18 @@ async def live() -> OipLive:
 
 
 @router.get("/health/ready", response_model=OipReady, responses={503: {"model": OipReady}})
-async def ready(state: StateDep) -> JSONResponse:
+async def ready(monitor: HealthDep) -> JSONResponse:
     """Server readiness (same rule as ``/health/ready``)."""
-    is_ready = not state.readiness_problems()
+    is_ready = not monitor.problems()
     return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
 @router.get("/models/{name}", response_model=OipModelMetadata, responses=error_responses(404, 503))
-async def model_metadata(name: str, state: StateDep) -> OipModelMetadata:
+async def model_metadata(name: str, slot: ModelSlotDep) -> OipModelMetadata:
     """The model's name, versions, inputs and outputs."""
-    classifier = _named_model(state, name)
+    classifier = _named_model(slot, name)
     if classifier is None:
-        classifier = state.model.require()
+        classifier = slot.require()
     meta = classifier.metadata
     size = meta.input.size
     classes = len(meta.classes)
@@ -83,8 +83,8 @@ async def model_metadata(name: str, state: StateDep) -> OipModelMetadata:
     response_model=OipModelReady,
     responses={404: error_responses(404)[404], 503: {"model": OipModelReady}},
 )
-async def model_ready(name: str, state: StateDep) -> JSONResponse:
+async def model_ready(name: str, slot: ModelSlotDep, monitor: HealthDep) -> JSONResponse:
     """Whether the named model is loaded and the server ready for it."""
-    classifier = _named_model(state, name)
-    is_ready = classifier is not None and not state.readiness_problems()
+    classifier = _named_model(slot, name)
+    is_ready = classifier is not None and not monitor.problems()
     return JSONResponse({"name": name, "ready": is_ready}, status_code=200 if is_ready else 503)

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from amulet_ai.config import Settings
+from amulet_ai.errors import ModelUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.runtime.errors import ModelUnavailable
 from amulet_ai.runtime.locks import LockManager, lock_manager
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Decoding and the model run on these threads, never on the event loop. At most
 ``workers + queue_size`` jobs are admitted at once; one more is refused at once with
-:class:`~amulet_ai.runtime.errors.Overloaded` (503, ``Retry-After``), and a job that waits
+:class:`~amulet_ai.errors.Overloaded` (503, ``Retry-After``), and a job that waits
 longer than ``queue_timeout_s`` for a worker is withdrawn with the same error. onnxruntime
 and Pillow release the GIL while they work, so the threads run in parallel.
 
@@ -23,8 +23,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from amulet_ai.errors import Overloaded, ShuttingDown
 from amulet_ai.runtime.atomic import AtomicCounter
-from amulet_ai.runtime.errors import Overloaded, ShuttingDown
 
 T = TypeVar("T")
 

@@ -135,12 +135,6 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.batch_size = Histogram(
-            "amulet_inference_batch_size",
-            "Photos per model run.",
-            buckets=(1, 2, 4, 8, 16, 32, 64),
-            registry=r,
-        )
         self.in_flight = Gauge(
             "amulet_requests_in_flight",
             "HTTP requests being served.",

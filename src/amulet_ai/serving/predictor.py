@@ -2,10 +2,11 @@
 
 All of it happens in one hop onto the worker (no return to the event loop in between), and
 the model runs without a lock: an ``InferenceSession`` is safe to run from several threads.
-Each decode of untrusted bytes runs under
-:func:`~amulet_ai.runtime.memory.memory_limit_context`, so a photo that makes the process
-grow past ``decode_memory_limit_mb`` fails alone with a 503 instead of taking the process
-down.
+Decoding goes through :meth:`AmuletClassifier.decode`, the one guarded decode of the
+project: each photo is bounded before any pixel is decoded by the pixel ceiling
+(``max_image_pixels``) and by what this one decode would hold in memory, read from the
+image's header (``decode_memory_limit_mb``). Both are properties of the photo itself, so a
+photo is refused for its own size, never for what other requests hold meanwhile.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from amulet_ai.api.batching import MicroBatcher
-from amulet_ai.imaging.decode import DecodedImage, decode_image
-from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
+from amulet_ai.errors import AmuletError
+from amulet_ai.imaging.decode import DecodedImage
+from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.results import Classification
-from amulet_ai.runtime.errors import AmuletError
-from amulet_ai.runtime.memory import memory_limit_context
 from amulet_ai.runtime.streaming import StreamedFile
 
 
@@ -42,38 +41,27 @@ class BatchPrediction:
 
 
 class Predictor:
-    """Runs the blocking part of a prediction; called from an inference worker thread."""
+    """Runs the blocking part of a prediction; called from an inference worker thread.
 
-    def __init__(
-        self,
-        *,
-        max_pixels: int,
-        decode_limit_mb: float,
-        batcher: MicroBatcher | None = None,
-    ) -> None:
-        self._max_pixels = max_pixels
-        self._decode_limit_mb = decode_limit_mb
-        self._batcher = batcher
+    Example::
 
-    def decode(self, classifier: AmuletClassifier, upload: StreamedFile) -> DecodedImage:
-        """Decode one upload at the model's input size, under the decode memory limit."""
-        # In-memory content goes as bytes (BytesIO shares them); spooled content as a file.
-        source = upload.read_bytes() if upload.in_memory else upload.fileobj()
-        with memory_limit_context(self._decode_limit_mb):
-            return decode_image(source, size=classifier.input_size, max_pixels=self._max_pixels)
+        >>> from amulet_ai.model import AmuletClassifier
+        >>> clf = AmuletClassifier.load()                                # doctest: +SKIP
+        >>> Predictor().predict(clf, front_bytes, None, top_k=3, explain=False)  # doctest: +SKIP
+    """
 
-    def _score(
-        self, classifier: AmuletClassifier, images: Sequence[DecodedImage]
-    ) -> list[PhotoScores]:
-        if self._batcher is not None:
-            return self._batcher.score(classifier, images)
-        return classifier.score(images)
+    def decode(self, classifier: AmuletClassifier, source: StreamedFile | bytes) -> DecodedImage:
+        """Decode one photo at the model's input size, within the classifier's limits."""
+        if isinstance(source, StreamedFile):
+            # In-memory content goes as bytes (BytesIO shares them); spooled content as a file.
+            return classifier.decode(source.read_bytes() if source.in_memory else source.fileobj())
+        return classifier.decode(source)
 
     def predict(
         self,
         classifier: AmuletClassifier,
-        front: StreamedFile,
-        back: StreamedFile | None,
+        front: StreamedFile | bytes,
+        back: StreamedFile | bytes | None,
         *,
         top_k: int,
         explain: bool,
@@ -84,7 +72,7 @@ class Predictor:
         if back is not None:
             images.append(self.decode(classifier, back))
         decoded = time.perf_counter()
-        scores = self._score(classifier, images)
+        scores = classifier.score(images)
         verdict = classifier.classify_scores(
             scores[0], scores[1] if back is not None else None, top_k=top_k, explain=explain
         )
@@ -93,7 +81,7 @@ class Predictor:
     def predict_many(
         self,
         classifier: AmuletClassifier,
-        uploads: Sequence[StreamedFile],
+        uploads: Sequence[StreamedFile | bytes],
         *,
         top_k: int,
         explain: bool,
@@ -108,7 +96,7 @@ class Predictor:
                 items.append(exc)
         decoded = time.perf_counter()
         good = [item for item in items if isinstance(item, DecodedImage)]
-        scores = iter(self._score(classifier, good) if good else [])
+        scores = iter(classifier.score(good) if good else [])
         results: list[Classification | AmuletError] = [
             classifier.classify_scores(next(scores), top_k=top_k, explain=explain)
             if isinstance(item, DecodedImage)

@@ -1,0 +1,121 @@
+"""What one app instance is made of, assembled once in :func:`~amulet_ai.api.app.create_app`.
+
+Cheap parts (metrics, keys, rate limiter, result cache, model slot, forms) are made with
+the app; heavy parts (the inference threads and the model, the GC manager, Redis links)
+start in the lifespan (:meth:`Services.start`) and stop with it. Routes never receive this
+object: :mod:`amulet_ai.api.deps` hands each route only the part it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from limits.storage import Storage
+
+from amulet_ai.api.readiness import HealthMonitor
+from amulet_ai.api.security import ApiKeys, RateLimiter
+from amulet_ai.api.shared_state import build_shared_state
+from amulet_ai.api.traffic import Traffic
+from amulet_ai.api.uploads import FormRules
+from amulet_ai.api.worker_metrics import WorkerMetrics
+from amulet_ai.config import Settings
+from amulet_ai.runtime.gc_manager import GarbageCollectionManager
+from amulet_ai.serving.memory_ceiling import MemoryCeiling
+from amulet_ai.serving.metrics import LiveFigures, ServiceMetrics
+from amulet_ai.serving.model_slot import ModelSlot
+from amulet_ai.serving.result_cache import ResultCache, ResultStore, build_result_store
+from amulet_ai.serving.service import PredictionService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictForms:
+    """The multipart forms of the two predict routes."""
+
+    single: FormRules
+    batch: FormRules
+
+
+class Services:
+    """The app's parts: prediction service, limits, traffic, health, metrics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        result_store: ResultStore | None = None,
+        rate_limit_storage: Storage | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = ServiceMetrics()
+        # With AMULET_REDIS_URL the cache and the rate limits live in Redis, shared.
+        self.shared = None
+        if result_store is None and rate_limit_storage is None:
+            self.shared = build_shared_state(settings)
+        if self.shared is not None:
+            result_store = self.shared.result_store
+            rate_limit_storage = self.shared.rate_limit_storage
+        store = result_store if result_store is not None else build_result_store(settings)
+        cache = ResultCache(store)
+        self.memory = MemoryCeiling(settings.memory_limit_mb, relieve=lambda: cache.shrink(0.5))
+        self.model = ModelSlot(settings, lock_timeout_s=settings.request_timeout_s)
+        self.prediction = PredictionService(
+            self.model,
+            cache,
+            self.memory,
+            self.metrics,
+            workers=settings.inference_workers,
+            queue_size=settings.queue_size,
+            queue_timeout_s=settings.queue_timeout_s,
+        )
+        self.api_keys = ApiKeys(settings.api_keys)
+        self.rate_limiter = RateLimiter(settings.rate_limit, rate_limit_storage)
+        self.traffic = Traffic()
+        self.health = HealthMonitor(self.memory, self.prediction, self.traffic, self.shared)
+        self.forms = PredictForms(
+            single=FormRules.for_settings(settings, {"front": 1, "back": 1}, ["front"]),
+            batch=FormRules.for_settings(
+                settings, {"files": settings.max_batch_files}, ["files"], file_errors=True
+            ),
+        )
+        self.gc = GarbageCollectionManager(
+            high_water_mb=settings.gc_high_water_mb, interval_s=settings.gc_interval_s
+        )
+        self.gc.add_shrink_callback(cache.shrink)
+        self.metrics.watch(self.live_figures)
+        self.worker_metrics = WorkerMetrics(self.live_figures)
+
+    async def start(self) -> None:
+        """Connect shared state, start the inference threads and load the model."""
+        if self.shared is not None:
+            await self.shared.start()
+        if not self.api_keys.required:
+            logger.warning("no API keys configured: the API is open to anyone who reaches it")
+        await self.prediction.start()
+        await self.gc.start()
+        await self.worker_metrics.start()
+
+    async def stop(self) -> None:
+        """Refuse new work, let running jobs end, stop the background threads."""
+        self.traffic.begin_drain()
+        await self.worker_metrics.stop()
+        await self.gc.stop()
+        await self.prediction.stop()
+        if self.shared is not None:
+            await self.shared.stop()
+
+    def live_figures(self) -> LiveFigures:
+        stats = self.prediction.cache.stats()
+        classifier = self.model.current
+        return LiveFigures(
+            rss_bytes=self.memory.rss_bytes(),
+            cache_hits=stats.hits if stats else 0,
+            cache_misses=stats.misses if stats else 0,
+            cache_evictions=stats.evictions if stats else 0,
+            cache_bytes=stats.bytes if stats else 0,
+            cache_entries=stats.entries if stats else 0,
+            model_name=classifier.name if classifier else None,
+            model_version=classifier.version if classifier else None,
+        )

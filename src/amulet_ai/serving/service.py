@@ -1,0 +1,207 @@
+"""The one prediction path: admission, result cache, inference pool, predictor, metrics.
+
+Both predict routes (single and batch) call :class:`PredictionService`; a route reads its
+input, calls the service, and shapes the answer. Everything a prediction does besides HTTP
+happens here, in this order:
+
+1. :meth:`PredictionService.admit`: refuse at once while memory is above the ceiling, no
+   model is loaded, or the inference pool and its queue are full (before the upload is
+   read), and pin the model serving now, so a reload meanwhile does not change the model
+   the request finishes on;
+2. look each photo up in the result cache by its SHA-256 (computed while it streamed in);
+3. on a miss, one hop onto an inference worker decodes and classifies
+   (:class:`~amulet_ai.serving.predictor.Predictor`), and the verdict is cached;
+4. decode and inference times go to the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from amulet_ai.errors import AmuletError, ShuttingDown
+from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.results import Classification
+from amulet_ai.runtime.streaming import StreamedFile
+from amulet_ai.serving.inference_pool import InferencePool
+from amulet_ai.serving.memory_ceiling import MemoryCeiling
+from amulet_ai.serving.metrics import ServiceMetrics
+from amulet_ai.serving.model_slot import ModelSlot
+from amulet_ai.serving.predictor import Predictor
+from amulet_ai.serving.result_cache import ResultCache, model_tag
+
+
+@dataclass(frozen=True, slots=True)
+class PredictOutcome:
+    """A verdict, whether it came from the cache, and the work it took (seconds)."""
+
+    classification: Classification
+    cached: bool
+    decode_s: float = 0.0
+    inference_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """One verdict or error per photo, in order, which came from the cache, and the work."""
+
+    items: list[Classification | AmuletError]
+    cached: list[bool]
+    decode_s: float = 0.0
+    inference_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFigures:
+    """The inference pool as the health report shows it (zeros once it has stopped)."""
+
+    workers: int
+    pending: int
+    capacity: int
+
+
+class PredictionService:
+    """Classifies photos for the API; built with the app, started in its lifespan.
+
+    Example::
+
+        >>> service = PredictionService(slot, cache, ceiling, metrics, workers=2,
+        ...                             queue_size=8, queue_timeout_s=5.0)  # doctest: +SKIP
+        >>> await service.start()                                          # doctest: +SKIP
+        >>> classifier = service.admit()                                   # doctest: +SKIP
+        >>> outcome = await service.predict(classifier, front, None, top_k=3,
+        ...                                 explain=False)                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: ModelSlot,
+        cache: ResultCache,
+        memory: MemoryCeiling,
+        metrics: ServiceMetrics,
+        *,
+        workers: int,
+        queue_size: int,
+        queue_timeout_s: float,
+    ) -> None:
+        self.model = model
+        self.cache = cache
+        self._memory = memory
+        self._metrics = metrics
+        self._predictor = Predictor()
+        self._pool_shape = (workers, queue_size, queue_timeout_s)
+        self._pool: InferencePool | None = None
+
+    async def start(self) -> None:
+        """Start the inference threads and load the model (a failure leaves it unready)."""
+        workers, queue_size, queue_timeout_s = self._pool_shape
+        self._pool = InferencePool(
+            workers,
+            queue_size,
+            queue_timeout_s,
+            on_queue_wait=self._metrics.queue_wait_seconds.observe,
+        )
+        await asyncio.to_thread(self.model.load)
+
+    async def stop(self) -> None:
+        """Drop queued jobs, let running ones end, stop the threads."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown)
+
+    @property
+    def pool(self) -> InferencePool:
+        """The inference pool; ``ShuttingDown`` once it has stopped."""
+        pool = self._pool
+        if pool is None:
+            raise ShuttingDown()
+        return pool
+
+    def pool_figures(self) -> PoolFigures:
+        pool = self._pool
+        if pool is None:
+            return PoolFigures(0, 0, 0)
+        return PoolFigures(pool.workers, pool.pending, pool.capacity)
+
+    def admit(self) -> AmuletClassifier:
+        """Admit one request's inference work and pin the model it will run on.
+
+        Raises:
+            MemoryPressure: the process is above its memory ceiling.
+            ModelUnavailable: no model is loaded.
+            Overloaded: every worker is busy and the queue is full.
+            ShuttingDown: the pool has stopped.
+        """
+        self._memory.admit()
+        classifier = self.model.require()
+        self.pool.check_admission()
+        return classifier
+
+    async def predict(
+        self,
+        classifier: AmuletClassifier,
+        front: StreamedFile,
+        back: StreamedFile | None,
+        *,
+        top_k: int,
+        explain: bool,
+    ) -> PredictOutcome:
+        """Classify a front photo, or a front and back pair, from the cache when it can."""
+        key = ResultCache.key(
+            model_tag(classifier),
+            front.sha256,
+            back.sha256 if back is not None else None,
+            top_k=top_k,
+            explain=explain,
+        )
+        verdict = self.cache.get(key)
+        if verdict is not None:
+            return PredictOutcome(verdict, cached=True)
+        job = partial(
+            self._predictor.predict, classifier, front, back, top_k=top_k, explain=explain
+        )
+        done = await self.pool.run(job)
+        self.cache.put(key, done.classification)
+        self._observe(done.decode_s, done.inference_s)
+        return PredictOutcome(done.classification, False, done.decode_s, done.inference_s)
+
+    async def predict_batch(
+        self,
+        classifier: AmuletClassifier,
+        photos: Sequence[StreamedFile],
+        *,
+        top_k: int,
+        explain: bool,
+    ) -> BatchOutcome:
+        """Classify independent photos: cached ones from the cache, the rest in one job."""
+        tag = model_tag(classifier)
+        keys = [
+            ResultCache.key(tag, photo.sha256, None, top_k=top_k, explain=explain)
+            for photo in photos
+        ]
+        found: list[Classification | AmuletError | None] = [self.cache.get(k) for k in keys]
+        cached = [item is not None for item in found]
+        todo = [i for i, hit in enumerate(cached) if not hit]
+        if not todo:
+            return BatchOutcome([item for item in found if item is not None], cached)
+        job = partial(
+            self._predictor.predict_many,
+            classifier,
+            [photos[i] for i in todo],
+            top_k=top_k,
+            explain=explain,
+        )
+        done = await self.pool.run(job)
+        for i, item in zip(todo, done.items, strict=True):
+            found[i] = item
+            if isinstance(item, Classification):
+                self.cache.put(keys[i], item)
+        self._observe(done.decode_s, done.inference_s)
+        items = [item for item in found if item is not None]
+        return BatchOutcome(items, cached, done.decode_s, done.inference_s)
+
+    def _observe(self, decode_s: float, inference_s: float) -> None:
+        self._metrics.decode_seconds.observe(decode_s)
+        self._metrics.inference_seconds.observe(inference_s)
