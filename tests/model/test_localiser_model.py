@@ -37,6 +37,7 @@ def _ltrb(box: object) -> tuple[int, int, int, int]:
     return x, y, x + w, y + h
 
 
+@pytest.mark.slow  # six 12 MP scenes: about 30 s on two idle cores
 def test_amulets_on_unseen_backdrops_are_found_in_twelve_megapixel_photos(
     localiser: Localiser, cuts: list[CutOut]
 ) -> None:
