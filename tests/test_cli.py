@@ -117,12 +117,15 @@ def test_test_subcommand_passes_arguments_to_pytest() -> None:
 
 @pytest.mark.parametrize(
     ("command", "expected"),
-    [("train", "--data"), ("evaluate", "--unknown"), ("bench", "--quick")],
-)
+    [
+        ("train", "--data"), ("evaluate", "--unknown"), ("bench", "--quick"),
+        ("train --localiser", "--negatives"), ("evaluate --scenes", "--composites"),
+    ],
+)  # fmt: skip
 def test_delegated_commands_receive_their_arguments(command: str, expected: str) -> None:
     if command == "bench" and not (REPO_ROOT / "bench" / "run.py").is_file():
         pytest.skip("bench/run.py is not here")
-    result = run_runner(command, "--help", env=runner_env(), timeout=120)
+    result = run_runner(*command.split(), "--help", env=runner_env(), timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout
 

@@ -11,9 +11,11 @@ Subcommands::
     keys             create --owner NAME [--scope ...] [--json] | list [--json] | revoke ID
     export-feedback  corrected and confirmed photos -> DIR/<class_id>/<front|back>/*.jpg
     test             pytest (needs the `dev` extra), arguments passed through
-    train            train the model (needs the `train` extra), arguments passed through
-    evaluate         evaluate the model on a photo folder, arguments passed through
-                     (--enrolment: leave one class out and enrol it, model card)
+    train            train the model (needs the `train` extra), arguments passed through;
+                     `train --localiser ...` trains the localiser instead
+    evaluate         evaluate the model on a photo folder, arguments passed through;
+                     `evaluate --scenes ...` measures localiser and crops on phone scenes;
+                     `evaluate --enrolment` leaves one class out and enrols it
     bench            the benchmarks in bench/, arguments passed through
 
 A passthrough command whose extra is missing still answers ``--help`` (exit 0) with the
@@ -86,6 +88,10 @@ def _run_tests(argv: list[str]) -> int:
 
 def _run_train(argv: list[str]) -> int:
     try:
+        if "--localiser" in argv:  # the localiser has its own command and arguments
+            from amulet_ai.training.localise import localise_main
+
+            return int(localise_main([a for a in argv if a != "--localiser"]))
         from amulet_ai.training.train import train_main
     except ImportError as exc:
         return _missing_extra("train", "train", argv, _import_error(exc))
@@ -93,13 +99,15 @@ def _run_train(argv: list[str]) -> int:
 
 
 def _run_evaluate(argv: list[str]) -> int:
-    if "--enrolment" in argv:
-        try:
-            from amulet_ai.training.enrolment_eval import enrolment_main
-        except ImportError as exc:
-            return _missing_extra(exc, "train")
-        return int(enrolment_main([a for a in argv if a != "--enrolment"]))
     try:
+        if "--enrolment" in argv:  # leave one class out and enrol it: the model card figures
+            from amulet_ai.training.enrolment_eval import enrolment_main
+
+            return int(enrolment_main([a for a in argv if a != "--enrolment"]))
+        if "--scenes" in argv:  # phone-style scenes: localiser and crop classifier figures
+            from amulet_ai.training.crops import crops_main
+
+            return int(crops_main([a for a in argv if a != "--scenes"]))
         from amulet_ai.training.evaluate import evaluate_main
     except ImportError as exc:
         return _missing_extra("evaluate", "train", argv, _import_error(exc))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from struct import error as struct_error
@@ -43,6 +44,8 @@ NEUTRAL_BACKGROUND: Final = (127, 127, 127)
 SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "HEIF")
 DEFAULT_MAX_PIXELS: Final = 50_000_000
 DEFAULT_MAX_DECODE_MB: Final = 512.0
+# Shorter side of the whole-picture decode that the localiser and the crop read.
+DETAIL_SIDE: Final = 640
 _EXIF_ORIENTATION: Final = 0x0112
 # ISO-BMFF brands of HEIF/HEIC files (bytes 8-12, after "ftyp").
 _HEIF_BRANDS: Final = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
@@ -196,6 +199,50 @@ def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+def _decode_upright(
+    source: ImageSource,
+    draft_size: int,
+    max_pixels: int,
+    draft: bool,
+    finish: Callable[[Image.Image], Image.Image],
+    max_decode_mb: float | None = None,
+) -> DecodedImage:
+    """``finish`` applied to the upright RGB picture (JPEG drafted to at least
+    ``draft_size`` on both sides), with the original's oriented width, height and format.
+
+    ``finish`` runs before the file is closed: an upright RGB JPEG is the opened image
+    itself, and closing it first would leave nothing to resize (what ``finish`` returns
+    unchanged is copied)."""
+    img = _open(source)
+    try:
+        fmt = img.format or "UNKNOWN"
+        _check_pixels(img, max_pixels)
+        width, height = img.size
+        try:
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            if img.format == "JPEG" and draft:
+                # Orientation may swap the axes, so ask for at least ``draft_size`` on both.
+                img.draft("RGB", (draft_size, draft_size))
+            if max_decode_mb is not None:
+                _check_footprint(img, orientation, max_decode_mb)
+            img.seek(0)  # animated images: the first frame
+            img.load()
+            # exif_transpose copies even an upright picture; most photos need no turn.
+            upright = img if orientation == 1 else ImageOps.exif_transpose(img)
+            image = finish(_to_rgb(upright))
+            if image is img:  # closing the file below would take its pixels with it
+                image = image.copy()
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge() from exc
+        except (OSError, ValueError, SyntaxError, EOFError, struct_error) as exc:
+            raise CorruptImage() from exc
+    finally:
+        img.close()
+    return DecodedImage(image=image, width=width, height=height, format=fmt)
+
+
 def decode_image(
     source: ImageSource,
     *,
@@ -218,34 +265,42 @@ def decode_image(
         ImageTooLarge: more than ``max_pixels`` pixels, or a decode that would need more
             than ``max_decode_mb`` (both checked before decoding).
     """
-    img = _open(source)
-    try:
-        fmt = img.format or "UNKNOWN"
-        _check_pixels(img, max_pixels)
-        width, height = img.size
-        try:
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-            if img.format == "JPEG" and draft:
-                # Orientation may swap the axes, so ask for at least ``size`` on both.
-                img.draft("RGB", (size, size))
-            if max_decode_mb is not None:
-                _check_footprint(img, orientation, max_decode_mb)
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            # exif_transpose copies even an upright picture; most photos need no turn.
-            upright = img if orientation == 1 else ImageOps.exif_transpose(img)
-            rgb = _to_rgb(upright)
-        except Image.DecompressionBombError as exc:
-            raise ImageTooLarge() from exc
-        except (OSError, ValueError, SyntaxError, EOFError, struct_error) as exc:
-            raise CorruptImage() from exc
-        return DecodedImage(
-            image=_resize_center_crop(rgb, size), width=width, height=height, format=fmt
-        )
-    finally:
-        img.close()
+    return _decode_upright(
+        source, size, max_pixels, draft, lambda rgb: _resize_center_crop(rgb, size), max_decode_mb
+    )
+
+
+def decode_picture(
+    source: ImageSource,
+    *,
+    min_side: int = DETAIL_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_mb: float | None = None,
+) -> DecodedImage:
+    """Decode the whole picture, upright, with its shorter side between ``min_side`` and
+    about twice that (never enlarged): enough detail to crop an amulet from, at a fraction
+    of a full decode's cost (a 12 MP JPEG decodes at a quarter scale, 1000 x 750).
+
+    ``width`` and ``height`` are the oriented original's, so a box found on ``image`` maps
+    to the original by the ratio of the sizes. Raises what :func:`decode_image` raises.
+
+    Example::
+
+        >>> import io
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (4000, 3000), "red").save(buf, "JPEG")
+        >>> decoded = decode_picture(buf.getvalue())
+        >>> decoded.image.size, (decoded.width, decoded.height)
+        ((1000, 750), (4000, 3000))
+    """
+
+    def finish(rgb: Image.Image) -> Image.Image:
+        factor = min(rgb.size) // min_side
+        if factor >= 2:  # formats without a draft mode (PNG, HEIF): one integer reduction
+            return rgb.reduce(factor)
+        return rgb
+
+    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb)
 
 
 def to_tensor(image: Image.Image) -> np.ndarray:

@@ -1,0 +1,404 @@
+"""The amulet localiser: where in a photo the amulet is, run by onnxruntime (no torch).
+
+The localiser graph reads the whole photo letterboxed into a small square draft
+(:data:`~LocaliserMetadata.size`, 320 px) and answers a mask logit per cell of a
+``size / stride`` grid (20 x 20). Here the grid is smoothed back to the draft's pixels, the
+amulet is the strongest connected region above the threshold, and its box is mapped to
+the oriented original's pixels. Three answers are results, not errors, so a caller can
+tell the collector how to retake the photo:
+
+* ``found``: a box, its mask and a sharpness figure;
+* ``no_amulet``: nothing on the photo looks like an amulet;
+* ``too_small`` / ``too_blurred``: something was found, but too few pixels or too little
+  detail to judge (the box is still given).
+
+Example::
+
+    >>> localiser = Localiser.load()  # doctest: +SKIP
+    >>> picture = decode_picture(open("phone.jpg", "rb").read())  # doctest: +SKIP
+    >>> location = localiser.locate(picture)  # doctest: +SKIP
+    >>> location.status, location.box  # doctest: +SKIP
+    ('found', Box(x=812, y=455, width=1458, height=1863, image_width=4000, image_height=3000))
+    >>> crop = square_crop(picture, location)  # 224 px, backdrop greyed  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from amulet_ai.config import DEFAULT_MODEL_DIR
+from amulet_ai.errors import ModelUnavailable
+from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, to_tensor
+
+logger = logging.getLogger(__name__)
+
+LOCALISER_FILE: Final = "amulet_localiser.onnx"
+LOCALISER_METADATA: Final = "localiser.json"
+Status = Literal["found", "no_amulet", "too_small", "too_blurred"]
+ZOOM_MARGIN: Final = 0.25  # the second pass's square: first box + a quarter each side
+
+
+class LocaliserMetadata(BaseModel):
+    """``models/localiser.json``: the graph's input and output and the decision rules."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    version: str
+    onnx_file: str = LOCALISER_FILE
+    onnx_sha256: str | None = None
+    input_name: str = "image"
+    output_name: str = "mask_logits"
+    size: int = 320
+    stride: int = 16
+    threshold: float = 0.5
+    min_box_fraction: float = 0.1  # box's long side / draft's long side
+    min_box_pixels: int = 112  # box's long side in the original's pixels
+    min_sharpness: float = 0.0  # see :func:`sharpness`
+    margin: float = 0.08  # crop margin around the box, share of its long side
+    metrics: dict[str, object] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> LocaliserMetadata:
+        try:
+            return cls.model_validate(json.loads(path.read_text()))
+        except FileNotFoundError as exc:
+            raise ModelUnavailable(f"Localiser metadata {path.name} is missing.") from exc
+        except (ValueError, ValidationError) as exc:
+            raise ModelUnavailable(f"Localiser metadata {path.name} is invalid.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A box in the pixels of the oriented original photo."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    image_width: int
+    image_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the amulet is: the status, the box in original pixels, and the box and mask in
+    the decoded picture's pixels (what the crop is taken from)."""
+
+    status: Status
+    box: Box | None
+    picture_box: tuple[int, int, int, int] | None  # left, top, right, bottom
+    mask: np.ndarray | None  # bool [H, W] of the decoded picture
+    confidence: float  # the strongest cell's probability
+    sharpness: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """A picture scaled into a ``size`` square: its tensor and where the picture lies."""
+
+    tensor: np.ndarray  # float32 [3, size, size]
+    scale: float
+    left: int
+    top: int
+    width: int  # of the scaled picture inside the square
+    height: int
+
+
+def letterbox(image: Image.Image, size: int) -> Letterbox:
+    """``image`` scaled to fit a ``size`` square, centred on the neutral grey (zero input)."""
+    scale = size / max(image.size)
+    width = max(1, round(image.size[0] * scale))
+    height = max(1, round(image.size[1] * scale))
+    canvas = Image.new("RGB", (size, size), NEUTRAL_BACKGROUND)
+    left, top = (size - width) // 2, (size - height) // 2
+    canvas.paste(
+        image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0), (left, top)
+    )
+    return Letterbox(to_tensor(canvas), scale, left, top, width, height)
+
+
+def _components(cells: np.ndarray) -> list[list[tuple[int, int]]]:
+    """4-connected regions of a small boolean grid (the 20 x 20 cell grid)."""
+    seen = np.zeros_like(cells)
+    regions = []
+    rows, cols = cells.shape
+    for start in zip(*np.nonzero(cells), strict=True):
+        if seen[start]:
+            continue
+        seen[start] = True
+        queue, region = deque([start]), []
+        while queue:
+            r, c = queue.popleft()
+            region.append((int(r), int(c)))
+            for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= nr < rows and 0 <= nc < cols and cells[nr, nc] and not seen[nr, nc]:
+                    seen[nr, nc] = True
+                    queue.append((nr, nc))
+        regions.append(region)
+    return regions
+
+
+def region_mask(logits: np.ndarray, size: int, threshold: float) -> tuple[np.ndarray, float]:
+    """The draft-size mask (bool ``[size, size]``) of the strongest region, and the top cell
+    probability, from a ``[G, G]`` grid of mask logits."""
+    prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    top = float(prob.max())
+    regions = _components(prob > threshold)
+    if not regions:
+        return np.zeros((size, size), dtype=bool), top
+    best = max(regions, key=lambda reg: sum(prob[rc] for rc in reg))
+    keep = np.zeros(prob.shape, dtype=np.uint8)
+    for rc in best:
+        keep[rc] = 1
+    # One cell of slack around the region: the smooth map may cross the threshold there.
+    slack = keep.copy()
+    slack[1:] |= keep[:-1]
+    slack[:-1] |= keep[1:]
+    slack[:, 1:] |= slack[:, :-1].copy()
+    slack[:, :-1] |= slack[:, 1:].copy()
+    fine = Image.fromarray(prob.astype(np.float32), mode="F").resize(
+        (size, size), Image.Resampling.BILINEAR
+    )
+    near = Image.fromarray(slack * 255).resize((size, size), Image.Resampling.NEAREST)
+    return (np.asarray(fine) > threshold) & (np.asarray(near) > 0), top
+
+
+def sharpness(image: Image.Image, mask: np.ndarray | None = None) -> float:
+    """Detail of a 224 px crop: RMS of the grey Laplacian over the amulet, divided by the
+    grey level's spread there (so exposure and contrast do not count, blur does)."""
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
+    inside = np.ones(lap.shape, bool) if mask is None else mask[1:-1, 1:-1]
+    if inside.sum() < 16:
+        return 0.0
+    spread = float(grey[1:-1, 1:-1][inside].std())
+    return float(np.sqrt((lap[inside] ** 2).mean()) / max(spread, 1.0))
+
+
+def crop_square(box: tuple[int, int, int, int], margin: float) -> tuple[int, int, int, int]:
+    """The square around ``box`` (left, top, right, bottom) with ``margin`` on each side."""
+    left, top, right, bottom = box
+    side = max(right - left, bottom - top) * (1 + 2 * margin)
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    half = side / 2
+    return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+
+
+def _crop_padded(image: Image.Image, square: tuple[int, int, int, int], size: int) -> Image.Image:
+    """``square`` of ``image`` at ``size`` px; where it leaves the picture, neutral grey
+    (Pillow's own crop would fill black)."""
+    fill = NEUTRAL_BACKGROUND if image.mode == "RGB" else 0
+    canvas = Image.new(image.mode, (square[2] - square[0], square[3] - square[1]), fill)
+    inner = (
+        max(0, square[0]),
+        max(0, square[1]),
+        min(image.size[0], square[2]),
+        min(image.size[1], square[3]),
+    )
+    canvas.paste(image.crop(inner), (inner[0] - square[0], inner[1] - square[1]))
+    return canvas.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def square_crop(
+    picture: DecodedImage,
+    location: Location,
+    *,
+    size: int = 224,
+    margin: float = 0.08,
+    grey_outside: bool = True,
+) -> Image.Image:
+    """The amulet's square crop at ``size`` px: its box plus ``margin``, from the decoded
+    picture; with ``grey_outside`` every pixel outside the mask is the neutral grey.
+
+    Without a box (``no_amulet``) the whole picture's centre square is returned.
+    """
+    image = picture.image
+    if location.picture_box is None:
+        side = min(image.size)
+        left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+        return _crop_padded(image, (left, top, left + side, top + side), size)
+    square = crop_square(location.picture_box, margin)
+    if grey_outside and location.mask is not None:
+        grey = Image.new("RGB", image.size, NEUTRAL_BACKGROUND)
+        image = Image.composite(image, grey, Image.fromarray(location.mask.astype(np.uint8) * 255))
+    return _crop_padded(image, square, size)
+
+
+class Localiser:
+    """Loads the localiser graph once; :meth:`locate` is safe to call from many threads."""
+
+    def __init__(self, session: ort.InferenceSession, metadata: LocaliserMetadata) -> None:
+        self.session = session
+        self.metadata = metadata
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str | None = None,
+        *,
+        metadata_file: str = LOCALISER_METADATA,
+        intra_op_threads: int = 2,
+    ) -> Localiser:
+        """Load ``localiser.json`` and its ONNX file from ``model_dir`` (default: models/).
+
+        Raises:
+            ModelUnavailable: a file is missing, corrupt or does not match its metadata.
+        """
+        folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        metadata = LocaliserMetadata.load(folder / metadata_file)
+        path = folder / metadata.onnx_file
+        if not path.is_file():
+            raise ModelUnavailable(f"Localiser file {path.name} is missing.")
+        if (
+            metadata.onnx_sha256
+            and hashlib.sha256(path.read_bytes()).hexdigest() != metadata.onnx_sha256
+        ):
+            raise ModelUnavailable(f"Localiser file {path.name} does not match its metadata.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's load errors share no narrower base class
+            raise ModelUnavailable(f"Localiser file {path.name} could not be loaded.") from exc
+        logger.info("localiser loaded name=%s version=%s", metadata.name, metadata.version)
+        return cls(session, metadata)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Mask logits ``[N, G, G]`` of a letterboxed batch ``[N, 3, size, size]``."""
+        out = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
+        return np.asarray(out)[:, 0]
+
+    def locate(self, picture: DecodedImage) -> Location:
+        """Find the amulet on a picture from :func:`~amulet_ai.imaging.decode.decode_picture`."""
+        return locate_with(self.logits, picture, self.metadata)
+
+
+LogitsFn = Callable[[np.ndarray], np.ndarray]
+
+
+def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetadata) -> Location:
+    """Two passes of the graph ``logits_fn``: the whole picture, then a zoom on what it found.
+
+    The first pass sees the amulet at its size in the photo, where one 16 px cell of the
+    draft can be a tenth of it; the second sees the square around the first box (with
+    :data:`ZOOM_MARGIN` each side) filling the draft, where the box edges fall within a
+    few pixels. The statuses are decided on the first pass's region and the zoomed box.
+    """
+    boxed = letterbox(picture.image, meta.size)
+    first = locate_from_logits(logits_fn(boxed.tensor[None])[0], boxed, picture, meta)
+    if first.picture_box is None or first.status == "too_small":
+        return first
+    square = crop_square(first.picture_box, ZOOM_MARGIN)
+    side = square[2] - square[0]
+    zoom_img = _crop_padded(picture.image, square, meta.size)
+    zoom = DecodedImage(zoom_img, side, side, picture.format)
+    zoomed = letterbox(zoom_img, meta.size)
+    inner = locate_from_logits(logits_fn(zoomed.tensor[None])[0], zoomed, zoom, meta)
+    if inner.picture_box is None:
+        return first
+    to_pic = side / meta.size
+    zl, zt, zr, zb = inner.picture_box
+    pic_w, pic_h = picture.image.size
+    refined = (
+        max(0, square[0] + int(zl * to_pic)),
+        max(0, square[1] + int(zt * to_pic)),
+        min(pic_w, square[0] + int(np.ceil(zr * to_pic))),
+        min(pic_h, square[1] + int(np.ceil(zb * to_pic))),
+    )
+    if refined[2] <= refined[0] or refined[3] <= refined[1]:
+        return first
+    # The zoomed mask, back in the picture's pixels.
+    zoom_mask = (
+        Image.fromarray(inner.mask.astype(np.uint8) * 255).resize(
+            (side, side), Image.Resampling.BILINEAR
+        )
+        if inner.mask is not None
+        else None
+    )
+    mask = np.zeros((pic_h, pic_w), dtype=bool)
+    if zoom_mask is not None:
+        canvas = Image.new("L", (pic_w, pic_h), 0)
+        canvas.paste(zoom_mask, (square[0], square[1]))
+        mask = np.asarray(canvas) >= 128
+    return _judged(picture, refined, mask, first.confidence, meta)
+
+
+def locate_from_logits(
+    logits: np.ndarray, boxed: Letterbox, picture: DecodedImage, meta: LocaliserMetadata
+) -> Location:
+    """The decision rules on one photo's grid of mask logits (training measures with this)."""
+    draft, confidence = region_mask(logits, meta.size, meta.threshold)
+    draft = draft[boxed.top : boxed.top + boxed.height, boxed.left : boxed.left + boxed.width]
+    if not draft.any():
+        return Location("no_amulet", None, None, None, confidence)
+    ys, xs = np.nonzero(draft)
+    pic_w, pic_h = picture.image.size
+    to_pic = pic_w / boxed.width
+    right = min(pic_w, int(np.ceil((xs.max() + 1) * to_pic)))
+    bottom = min(pic_h, int(np.ceil((ys.max() + 1) * to_pic)))
+    picture_box = (int(xs.min() * to_pic), int(ys.min() * to_pic), right, bottom)
+    mask_img = Image.fromarray(draft.astype(np.uint8) * 255).resize(
+        (pic_w, pic_h), Image.Resampling.BILINEAR
+    )
+    mask = np.asarray(mask_img) >= 128
+    return _judged(
+        picture,
+        picture_box,
+        mask,
+        confidence,
+        meta,
+        draft_long=max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+        / max(boxed.width, boxed.height),
+    )
+
+
+def _judged(
+    picture: DecodedImage,
+    picture_box: tuple[int, int, int, int],
+    mask: np.ndarray,
+    confidence: float,
+    meta: LocaliserMetadata,
+    draft_long: float | None = None,
+) -> Location:
+    """The box in original pixels and the status: too small, too blurred or found."""
+    pic_w, pic_h = picture.image.size
+    left_p, top_p, right, bottom = picture_box
+    to_orig_x, to_orig_y = picture.width / pic_w, picture.height / pic_h
+    left, top = round(left_p * to_orig_x), round(top_p * to_orig_y)
+    box = Box(
+        x=left,
+        y=top,
+        width=round(right * to_orig_x) - left,
+        height=round(bottom * to_orig_y) - top,
+        image_width=picture.width,
+        image_height=picture.height,
+    )
+    if draft_long is None:
+        draft_long = max(right - left_p, bottom - top_p) / max(pic_w, pic_h)
+    if draft_long < meta.min_box_fraction or max(box.width, box.height) < meta.min_box_pixels:
+        return Location("too_small", box, picture_box, mask, confidence)
+    square = crop_square(picture_box, meta.margin)
+    crop = _crop_padded(picture.image, square, 224)
+    mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
+    crop_mask = np.asarray(_crop_padded(mask_img, square, 224)) >= 128
+    sharp = sharpness(crop, crop_mask)
+    status: Status = "too_blurred" if sharp < meta.min_sharpness else "found"
+    return Location(status, box, picture_box, mask, confidence, sharp)

@@ -1,0 +1,315 @@
+"""Classifier on the located crop: raw crop against backdrop greyed by the mask, measured.
+
+Five-fold CV on the classifier's folds, frozen Lite0 features (the 1.2.0 recipe: softmax
+regression on blocks 10, 14, 15 and the head; nearest-reference unknown score on blocks
+10, 14, 15), for these training and serving configurations:
+
+* ``raw``: tight photo views only, crops served as cut (the model as trained today);
+* ``raw+composites``: plus crops of training-family scenes, cut at the true box + margin;
+* ``grey``: tight views with the cloth outside the cut-out mask set to the neutral grey,
+  crops served with everything outside the localiser's mask grey;
+* ``grey+composites``: plus greyed composite crops (also among the unknown references);
+* ``grey+composites, no mirror``: the same without the mirror view in training.
+
+Test scenes are test-family scenes of the fold's photos on a 2000 x 1500 canvas (the
+quarter-scale decode of a 12 MP photo has the same 1000 x 750 pixels), located by the
+shipped localiser through the serving decode. Figures: tight top-1 (fronts), scene top-1,
+scene right-and-kept, kept, held-out type AUROC (leave one class out) on tight crops and on
+scenes, and non-amulet AUROC.
+
+Run::
+
+    python -m amulet_ai.training.crops --data ../shared/data/amulets
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+from PIL import Image
+
+from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, decode_picture, to_tensor
+from amulet_ai.model.localiser import Localiser, Location, square_crop
+from amulet_ai.training.activations import embed_with_cut
+from amulet_ai.training.augment import views
+from amulet_ai.training.backdrops import TEST_FAMILIES, TRAIN_FAMILIES
+from amulet_ai.training.crossval import (
+    Recipe,
+    fit_parts,
+    head_columns,
+    predict,
+    stratified_folds,
+)
+from amulet_ai.training.cutout import CutOut, cut_out_all
+from amulet_ai.training.data import fingerprint, load_dataset
+from amulet_ai.training.features import load_backbone
+from amulet_ai.training.nonamulet import non_amulet_images
+from amulet_ai.training.scenes import make_scene, scene_specs
+from amulet_ai.training.unknown import auroc, fit_nearest_reference, keep_threshold
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION: Final = "crops-v1"
+MARGIN: Final = 0.08
+
+
+def greyed(cut: CutOut) -> Image.Image:
+    """The photo with everything outside its cut-out mask neutral grey (whole photo when the
+    cut-out was rejected: its mask is not trusted)."""
+    if not cut.ok:
+        return Image.fromarray(cut.image)
+    out = cut.image.copy()
+    out[~cut.mask] = NEUTRAL_BACKGROUND
+    return Image.fromarray(out)
+
+
+def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
+    return embed_with_cut(backbone, np.stack([to_tensor(i) for i in images]))[0]
+
+
+def compute_features(args: argparse.Namespace) -> dict[str, Any]:
+    """All feature sets (cached): tight views raw and greyed, composite crops raw and
+    greyed, located test-scene crops raw and greyed with their statuses, non-amulets."""
+    dataset = load_dataset(args.data)
+    fp = fingerprint(dataset)
+    key = hashlib.sha256(
+        repr((CACHE_VERSION, fp, args.seed, args.views, args.composites, args.scenes)).encode()
+    ).hexdigest()[:16]
+    cache = args.cache_dir / f"crops-{key}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    backbone = load_backbone()
+    localiser = Localiser.load(args.localiser)
+    cuts, _ = cut_out_all(dataset.photos)
+    n = len(cuts)
+    out: dict[str, Any] = {
+        "labels": np.array(dataset.labels),
+        "fronts": np.array([p.side == "front" for p in dataset.photos]),
+    }
+    tight_raw, tight_grey, comp_raw, comp_grey = [], [], [], []
+    scene_raw, scene_grey, scene_status, scene_iou = [], [], [], []
+    train_specs = scene_specs(list(range(n)), tuple(TRAIN_FAMILIES), args.composites)
+    test_specs = scene_specs(list(range(n)), tuple(TEST_FAMILIES), args.scenes)
+    started = time.monotonic()
+    for i, cut in enumerate(cuts):
+        rng = np.random.default_rng([args.seed, i])
+        tight_raw.append(_embed(backbone, views(Image.fromarray(cut.image), args.views, rng)))
+        rng = np.random.default_rng([args.seed, i])
+        tight_grey.append(_embed(backbone, views(greyed(cut), args.views, rng)))
+        raws, greys = [], []
+        for spec in (s for s in train_specs if s[0] == i):
+            scene = make_scene(cut, photo=i, number=spec[1], family=spec[2], seed=args.seed + 1)
+            pic = DecodedImage(scene.image, *scene.image.size, "JPEG")
+            truth = Location("found", None, scene.box, scene.mask, 1.0)
+            raws.append(square_crop(pic, truth, margin=MARGIN, grey_outside=False))
+            greys.append(square_crop(pic, truth, margin=MARGIN, grey_outside=True))
+        comp_raw.append(_embed(backbone, raws))
+        comp_grey.append(_embed(backbone, greys))
+        raws, greys = [], []
+        for spec in (s for s in test_specs if s[0] == i):
+            scene = make_scene(
+                cut, photo=i, number=spec[1], family=spec[2], seed=args.seed + 2, canvas="phone"
+            )
+            pic = decode_picture(scene.jpeg)
+            loc = localiser.locate(pic)
+            scene_status.append(loc.status)
+            scene_iou.append(_iou(loc, scene.box))
+            raws.append(square_crop(pic, loc, margin=MARGIN, grey_outside=False))
+            greys.append(square_crop(pic, loc, margin=MARGIN, grey_outside=True))
+        scene_raw.append(_embed(backbone, raws))
+        scene_grey.append(_embed(backbone, greys))
+        if (i + 1) % 10 == 0:
+            logger.info("crops: %d/%d photos (%.0f s)", i + 1, n, time.monotonic() - started)
+    out.update(
+        tight_raw=np.stack(tight_raw),
+        tight_grey=np.stack(tight_grey),
+        comp_raw=np.stack(comp_raw),
+        comp_grey=np.stack(comp_grey),
+        scene_raw=np.stack(scene_raw),
+        scene_grey=np.stack(scene_grey),
+        scene_status=np.array(scene_status).reshape(n, -1),
+        scene_iou=np.array(scene_iou).reshape(n, -1),
+    )
+    pictures = non_amulet_images()
+    out["non_amulet_raw"] = _embed(backbone, pictures)
+    grey_pics, found = [], []
+    for picture in pictures:
+        pic = DecodedImage(picture, *picture.size, "PNG")
+        loc = localiser.locate(pic)
+        found.append(loc.status != "no_amulet")
+        grey_pics.append(square_crop(pic, loc, margin=MARGIN, grey_outside=True))
+    out["non_amulet_grey"] = _embed(backbone, grey_pics)
+    out["non_amulet_located"] = np.array(found)
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **out)
+    return out
+
+
+def _iou(loc: Location, truth: tuple[int, ...]) -> float:
+    if loc.box is None:
+        return 0.0
+    b = loc.box
+    w = min(b.x + b.width, truth[2]) - max(b.x, truth[0])
+    h = min(b.y + b.height, truth[3]) - max(b.y, truth[1])
+    inter = max(0, w) * max(0, h)
+    union = b.width * b.height + (truth[2] - truth[0]) * (truth[3] - truth[1]) - inter
+    return inter / union if union else 0.0
+
+
+CONFIGS: Final = {
+    "raw": ("raw", False, True),
+    "raw+composites": ("raw", True, True),
+    "grey": ("grey", False, True),
+    "grey+composites": ("grey", True, True),
+    "grey+composites, no mirror": ("grey", True, False),
+}
+
+
+def _training(
+    f: dict[str, Any], kind: str, composites: bool, mirror: bool
+) -> tuple[np.ndarray, int]:
+    """Training views ``[photos, views, D]`` and how many of the first views per photo are
+    the unknown detector's references: the photo, its mirror (``mirror``), the composites
+    (``composites``); the random tight views come last and only train the head."""
+    tight = f[f"tight_{kind}"]
+    first = tight[:, :2] if mirror else tight[:, :1]
+    parts = [first, f[f"comp_{kind}"]] if composites else [first]
+    refs = sum(p.shape[1] for p in parts)
+    return np.concatenate([*parts, tight[:, 2:]], axis=1), refs
+
+
+def measure(f: dict[str, Any], name: str, n_folds: int, seed: int) -> dict[str, Any]:
+    """Out-of-fold figures of one configuration."""
+    kind, composites, mirror = CONFIGS[name]
+    labels, fronts = f["labels"], f["fronts"]
+    n_classes = int(labels.max()) + 1
+    feats, refs = _training(f, kind, composites, mirror)
+    recipe = Recipe(detector_views=refs)
+    folds = stratified_folds(labels, n_folds, seed)
+    tight_pred = np.zeros(len(labels), int)
+    tight_score = np.zeros(len(labels))
+    scene_pred = np.zeros(f["scene_raw"].shape[:2], int)
+    scene_score = np.zeros(f["scene_raw"].shape[:2])
+    non_scores = []
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        parts = fit_parts(feats[train], labels[train], n_classes, recipe)
+        logits, scores = predict(parts, f[f"tight_{kind}"][test, 0], recipe)
+        tight_pred[test], tight_score[test] = logits.argmax(1), scores
+        s = f[f"scene_{kind}"][test]
+        logits, scores = predict(parts, s.reshape(-1, s.shape[-1]), recipe)
+        scene_pred[test] = logits.argmax(1).reshape(len(test), -1)
+        scene_score[test] = scores.reshape(len(test), -1)
+        non_scores.append(predict(parts, f[f"non_amulet_{kind}"], recipe)[1])
+    threshold = keep_threshold(tight_score, recipe.keep_rate)
+    loco = _loco(f, feats, folds, recipe, kind)
+    found = f["scene_status"] == "found"
+    kept = (scene_score <= threshold) & found
+    right = scene_pred == labels[:, None]
+    non = np.concatenate(non_scores)
+    if kind == "grey":  # a picture where the localiser finds no amulet is flagged outright
+        non = np.where(np.tile(f["non_amulet_located"], n_folds), non, np.inf)
+    return {
+        "tight_top1": float((tight_pred == labels).mean()),
+        "tight_top1_fronts": float((tight_pred == labels)[fronts].mean()),
+        "tight_kept": float((tight_score <= threshold).mean()),
+        "scene_top1": float(right.mean()),
+        "scene_right_and_kept": float((right & kept).mean()),
+        "scene_kept": float(kept.mean()),
+        "unknown_auroc_non_amulet": auroc(tight_score, non),
+        "unknown_auroc_unseen_type_tight": loco[0],
+        "unknown_auroc_unseen_type_scenes": loco[1],
+    }
+
+
+def _detector_scores(train: np.ndarray, x: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """Unknown scores of ``x`` ``[N, D]`` by the recipe's detector fitted on ``train``
+    ``[photos, views, D]`` (the detector part of :func:`fit_parts`, without the head)."""
+    cols = head_columns(recipe.detector_levels)
+    feats = train[..., cols]
+    mean, std = feats.mean(axis=(0, 1)), feats.std(axis=(0, 1)) + 1e-6
+    refs = ((feats[:, : recipe.detector_views] - mean) / std).reshape(-1, len(cols))
+    return fit_nearest_reference(refs).score((x[:, cols] - mean) / std)
+
+
+def _loco(
+    f: dict[str, Any], feats: np.ndarray, folds: list[np.ndarray], recipe: Recipe, kind: str
+) -> tuple[float, float]:
+    """Leave one class out, as tight crops and as scenes: mean AUROC over classes of known
+    test photos against the held-out class, the detector fitted on the other five classes'
+    training photos."""
+    labels = f["labels"]
+    out: list[tuple[float, float]] = []
+    for c in np.unique(labels):
+        pools: dict[bool, tuple[list[np.ndarray], list[np.ndarray]]] = {
+            False: ([], []),
+            True: ([], []),
+        }
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(labels)), test)
+            train = train[labels[train] != c]
+            for scenes, (known, unseen) in pools.items():
+                x = f[f"scene_{kind}"][test] if scenes else f[f"tight_{kind}"][test, :1]
+                scores = _detector_scores(feats[train], x.reshape(-1, x.shape[-1]), recipe)
+                scores = scores.reshape(len(test), -1)
+                known.append(scores[labels[test] != c].ravel())
+                unseen.append(scores[labels[test] == c].ravel())
+        tight, scene = (auroc(np.concatenate(k), np.concatenate(u)) for k, u in pools.values())
+        out.append((tight, scene))
+    return float(np.mean([o[0] for o in out])), float(np.mean([o[1] for o in out]))
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crops", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--localiser", type=Path, default=None, help="folder of localiser.json")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--views", type=int, default=6, help="tight views per photo")
+    parser.add_argument("--composites", type=int, default=4, help="composite crops per photo")
+    parser.add_argument("--scenes", type=int, default=2, help="test scenes per photo")
+    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def crops_main(argv: list[str] | None = None) -> int:
+    """Entry point: print (and optionally write) the figures of every configuration."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = _parse(argv)
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    f = compute_features(args)
+    status, counts = np.unique(f["scene_status"], return_counts=True)
+    located = {
+        "scenes": int(f["scene_status"].size),
+        "status": {
+            str(s): int(c) / f["scene_status"].size for s, c in zip(status, counts, strict=True)
+        },
+        "iou_at_least_0.8": float((f["scene_iou"] >= 0.8).mean()),
+        "mean_iou": float(f["scene_iou"].mean()),
+        "non_amulet_pictures_no_amulet": float(1 - f["non_amulet_located"].mean()),
+    }
+    report: dict[str, Any] = {"localiser_on_phone_scenes": located, "configs": {}}
+    for name in CONFIGS:
+        report["configs"][name] = measure(f, name, args.folds, args.seed)
+        print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
+    report["wall_seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(report, indent=2))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(crops_main())

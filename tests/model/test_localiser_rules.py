@@ -1,0 +1,114 @@
+"""The localiser's decision rules and crop on hand-made logit grids and pictures (no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage
+from amulet_ai.model.localiser import (
+    LocaliserMetadata,
+    Location,
+    letterbox,
+    locate_from_logits,
+    region_mask,
+    sharpness,
+    square_crop,
+)
+
+META = LocaliserMetadata(name="test", version="0", size=320, stride=16, min_sharpness=0.12)
+
+
+def _grid(*blobs: tuple[int, int, int, int, float]) -> np.ndarray:
+    """A 20 x 20 grid of logits, -6 everywhere but +``value`` on each (r0, c0, r1, c1)."""
+    grid = np.full((20, 20), -6.0, np.float32)
+    for r0, c0, r1, c1, value in blobs:
+        grid[r0:r1, c0:c1] = value
+    return grid
+
+
+def _textured(width: int, height: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def test_letterbox_centres_the_picture_on_neutral_grey() -> None:
+    boxed = letterbox(Image.new("RGB", (400, 300), (255, 255, 255)), 320)
+    assert (boxed.scale, boxed.left, boxed.top, boxed.width, boxed.height) == (0.8, 0, 40, 320, 240)
+    assert boxed.tensor.shape == (3, 320, 320)
+    assert boxed.tensor[:, 0, 0].tolist() == [0.0, 0.0, 0.0]  # the grey is the zero input
+    assert boxed.tensor[:, 160, 160].min() > 0.99
+
+
+def test_region_mask_keeps_the_strongest_region_only() -> None:
+    mask, top = region_mask(_grid((2, 2, 6, 6, 4.0), (10, 10, 18, 18, 6.0)), 320, 0.5)
+    ys, xs = np.nonzero(mask)
+    assert 150 <= xs.min() <= 170 and 280 <= xs.max() <= 296
+    assert top > 0.99
+    empty, top = region_mask(_grid(), 320, 0.5)
+    assert not empty.any() and top < 0.01
+
+
+def test_the_box_is_reported_in_the_originals_pixels() -> None:
+    # A 1000 x 750 decode of a 4000 x 3000 original; letterboxed at 320: 320 x 240, top 40.
+    picture = DecodedImage(_textured(1000, 750), 4000, 3000, "JPEG")
+    boxed = letterbox(picture.image, 320)
+    # Cells 5..14 across (80..240 px) and 7..12 down (112..208 px, 72..168 inside the picture).
+    loc = locate_from_logits(_grid((7, 5, 13, 15, 5.0)), boxed, picture, META)
+    assert loc.status == "found", loc
+    assert loc.box is not None and loc.mask is not None
+    assert (loc.box.image_width, loc.box.image_height) == (4000, 3000)
+    for got, want in (
+        (loc.box.x, 1000),
+        (loc.box.y, 900),
+        (loc.box.width, 2000),
+        (loc.box.height, 1200),
+    ):
+        assert abs(got - want) <= 0.04 * 4000, (got, want)
+    assert loc.mask.shape == (750, 1000)
+
+
+def test_nothing_above_threshold_is_no_amulet() -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    loc = locate_from_logits(_grid(), letterbox(picture.image, 320), picture, META)
+    assert loc.status == "no_amulet" and loc.box is None and loc.mask is None
+
+
+def test_a_one_cell_amulet_is_too_small() -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    loc = locate_from_logits(_grid((8, 8, 9, 9, 5.0)), letterbox(picture.image, 320), picture, META)
+    assert loc.status == "too_small" and loc.box is not None
+
+
+def test_a_smooth_amulet_is_too_blurred() -> None:
+    # A 20 x 15 picture enlarged 32 times: strong contrast, no fine relief.
+    smooth = _textured(20, 15).resize((640, 480), Image.Resampling.BICUBIC)
+    picture = DecodedImage(smooth.filter(ImageFilter.GaussianBlur(3)), 640, 480, "JPEG")
+    loc = locate_from_logits(
+        _grid((5, 5, 15, 15, 5.0)), letterbox(picture.image, 320), picture, META
+    )
+    assert loc.status == "too_blurred"
+    assert loc.sharpness is not None and loc.sharpness < META.min_sharpness
+
+
+def test_sharpness_falls_with_blur_but_not_with_exposure() -> None:
+    sharp = _textured(224, 224)
+    assert sharpness(sharp.filter(ImageFilter.GaussianBlur(2))) < 0.2 * sharpness(sharp)
+    darker = Image.eval(sharp, lambda v: v // 2)
+    assert sharpness(darker) == pytest.approx(sharpness(sharp), rel=0.1)
+
+
+def test_square_crop_greys_what_is_outside_the_mask_and_the_picture() -> None:
+    image = Image.new("RGB", (400, 300), (250, 0, 0))
+    mask = np.zeros((300, 400), bool)
+    mask[0:100, 0:80] = True  # an amulet in the top-left corner
+    ImageDraw.Draw(image).rectangle((0, 0, 79, 99), fill=(0, 0, 250))
+    loc = Location("found", None, (0, 0, 80, 100), mask, 1.0)
+    crop = np.asarray(square_crop(DecodedImage(image, 400, 300, "JPEG"), loc, margin=0.1))
+    assert crop.shape == (224, 224, 3)
+    assert tuple(crop[2, 2]) == NEUTRAL_BACKGROUND  # left of the picture: grey, not black
+    assert tuple(crop[112, 112]) == (0, 0, 250)  # the amulet
+    assert tuple(crop[112, 215]) == NEUTRAL_BACKGROUND  # red backdrop greyed out
+    raw = np.asarray(square_crop(DecodedImage(image, 400, 300, "JPEG"), loc, grey_outside=False))
+    assert raw[112, 215, 0] > 200  # without greying the backdrop stays
