@@ -2,9 +2,11 @@
 
 Two clients with the same methods, :class:`AmuletClient` (blocking) and
 :class:`AsyncAmuletClient` (asyncio): ``predict``, ``predict_batch``, ``health``,
-``classes``, ``model_info``. Answers are the API's own pydantic models
-(:mod:`amulet_ai.api.schemas`). Every failure is an
-:class:`~amulet_ai.errors.AmuletError`; the classes a caller usually handles::
+``classes``, ``model_info``; for saved work ``predict(..., save=True)``, ``history``,
+``delete_history``, ``feedback``, ``history_photo``, ``create_piece``, ``pieces``,
+``update_piece``, ``delete_piece``, ``piece_photo``; and ``similar``. Answers are the
+API's own pydantic models (:mod:`amulet_ai.api.schemas`, :mod:`amulet_ai.api.saved_schemas`).
+Every failure is an :class:`~amulet_ai.errors.AmuletError`; the classes a caller usually handles::
 
     AmuletError
     ├── InvalidInput / CorruptImage / ValidationFailed     the photo or a field is bad (4xx)
@@ -23,6 +25,14 @@ Example::
     'Phra Sivali'
 """
 
+from amulet_ai.api.saved_schemas import (
+    FeedbackBody,
+    HistoryEntry,
+    HistoryPage,
+    PieceBody,
+    PiecePage,
+    PieceUpdate,
+)
 from amulet_ai.api.schemas import (
     BatchResponse,
     ClassesResponse,
@@ -30,7 +40,9 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PredictResponse,
 )
+from amulet_ai.api.types_schemas import SimilarHit, SimilarResponse
 from amulet_ai.client._async import AsyncAmuletClient
+from amulet_ai.client._calls import Photo
 from amulet_ai.client._errors import parse_retry_after
 from amulet_ai.client._options import API_KEY_HEADER
 from amulet_ai.client._sync import AmuletClient
@@ -50,9 +62,18 @@ __all__ = [
     "BatchResponse",
     "CircuitOpen",
     "ClassesResponse",
+    "FeedbackBody",
     "HealthReport",
+    "HistoryEntry",
+    "HistoryPage",
     "ModelInfo",
+    "Photo",
+    "PieceBody",
+    "PiecePage",
+    "PieceUpdate",
     "PredictResponse",
+    "SimilarHit",
+    "SimilarResponse",
     "UploadSource",
     "UpstreamTimeout",
     "UpstreamUnavailable",

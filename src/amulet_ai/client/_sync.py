@@ -10,6 +10,15 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from amulet_ai.api.saved_schemas import (
+    FeedbackBody,
+    HistoryPage,
+    PhotoSize,
+    PieceBody,
+    PiecePage,
+    PieceUpdate,
+    Side,
+)
 from amulet_ai.api.schemas import (
     BatchResponse,
     ClassesResponse,
@@ -17,13 +26,25 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PredictResponse,
 )
+from amulet_ai.api.types_schemas import SimilarResponse
 from amulet_ai.client._calls import (
     Call,
+    Photo,
     classes_call,
+    create_piece_call,
+    delete_history_call,
+    delete_piece_call,
+    feedback_call,
     health_call,
+    history_call,
+    history_photo_call,
     model_info_call,
+    piece_photo_call,
+    pieces_call,
     predict_batch_call,
     predict_call,
+    similar_call,
+    update_piece_call,
 )
 from amulet_ai.client._errors import error_from_transport
 from amulet_ai.client._options import default_breaker, resolve_options, without_timeout_retries
@@ -120,10 +141,15 @@ class AmuletClient:
         *,
         top_k: int = 3,
         explain: bool = False,
+        save: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> PredictResponse:
-        """Classify one amulet from its front photo, and its back photo when given."""
-        call = predict_call(front, back, top_k=top_k, explain=explain, headers=headers)
+        """Classify one amulet from its front photo, and its back photo when given.
+
+        With ``save=True`` the answer is also kept in the caller's history and
+        ``history_id`` names it (None when the database is unavailable).
+        """
+        call = predict_call(front, back, top_k=top_k, explain=explain, save=save, headers=headers)
         return self._send(call)
 
     def predict_batch(
@@ -143,6 +169,109 @@ class AmuletClient:
     def model_info(self, *, headers: Mapping[str, str] | None = None) -> ModelInfo:
         """The served model's metadata and measured metrics."""
         return self._send(model_info_call(headers))
+
+    def history(
+        self,
+        *,
+        limit: int = 20,
+        before: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HistoryPage:
+        """The caller's saved checks, newest first; pass ``next_before`` as ``before``."""
+        return self._send(history_call(limit, before, headers))
+
+    def delete_history(self, item_id: int, *, headers: Mapping[str, str] | None = None) -> None:
+        """Delete a saved check, its photos and its feedback."""
+        self._send(delete_history_call(item_id, headers))
+
+    def feedback(
+        self,
+        item_id: int,
+        *,
+        correct: bool,
+        class_id: str | None = None,
+        type_name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> FeedbackBody:
+        """Say a saved answer was right, or which type (or free-text name) it really is."""
+        call = feedback_call(
+            item_id, correct=correct, class_id=class_id, type_name=type_name, headers=headers
+        )
+        return self._send(call)
+
+    def history_photo(
+        self,
+        item_id: int,
+        *,
+        side: Side = "front",
+        size: PhotoSize = "thumb",
+        headers: Mapping[str, str] | None = None,
+    ) -> Photo:
+        """A kept photo of a saved check (``NotFound`` where photos are not kept)."""
+        return self._send(history_photo_call(item_id, side, size, headers))
+
+    def create_piece(
+        self,
+        front: UploadSource,
+        back: UploadSource | None = None,
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        confirmed_class_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PieceBody:
+        """Add a piece to the caller's collection; its photos are classified and kept."""
+        call = create_piece_call(
+            front,
+            back,
+            name=name,
+            notes=notes,
+            confirmed_class_id=confirmed_class_id,
+            headers=headers,
+        )
+        return self._send(call)
+
+    def pieces(
+        self,
+        *,
+        limit: int = 20,
+        before: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PiecePage:
+        """The caller's pieces, newest first; pass ``next_before`` as ``before``."""
+        return self._send(pieces_call(limit, before, headers))
+
+    def update_piece(
+        self, piece_id: int, update: PieceUpdate, *, headers: Mapping[str, str] | None = None
+    ) -> PieceBody:
+        """Change a piece's name, notes or confirmed type (only the fields set in ``update``)."""
+        return self._send(update_piece_call(piece_id, update, headers))
+
+    def delete_piece(self, piece_id: int, *, headers: Mapping[str, str] | None = None) -> None:
+        """Delete a piece and its photos."""
+        self._send(delete_piece_call(piece_id, headers))
+
+    def piece_photo(
+        self,
+        piece_id: int,
+        *,
+        side: Side = "front",
+        size: PhotoSize = "thumb",
+        headers: Mapping[str, str] | None = None,
+    ) -> Photo:
+        """A photo of a piece."""
+        return self._send(piece_photo_call(piece_id, side, size, headers))
+
+    def similar(
+        self,
+        front: UploadSource,
+        back: UploadSource | None = None,
+        *,
+        limit: int = 5,
+        headers: Mapping[str, str] | None = None,
+    ) -> SimilarResponse:
+        """The caller's own photos (pieces, history, enrolled types) closest to this one."""
+        return self._send(similar_call(front, back, limit=limit, headers=headers))
 
     @property
     def requests_sent(self) -> int:
