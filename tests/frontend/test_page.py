@@ -60,7 +60,7 @@ def test_nothing_uploaded_asks_for_a_photo_in_thai_with_the_servers_limit(
 ) -> None:
     page.run()
     assert not page.exception
-    assert [info.value for info in page.info] == [text("nothing_uploaded", "th")]
+    assert [info.value for info in page.tabs[0].info] == [text("nothing_uploaded", "th")]
     assert page.title[0].value == text("page_title", "th")
     assert predict_calls(fake_api) == 0
     # The limit shown is the server's (7.5 MB here), not Streamlit's 200 MB.

@@ -3,27 +3,29 @@
 Run it with ``streamlit run frontend/app.py`` from the repository root (or
 ``production_runner.py frontend``); it talks to the API at ``AMULET_PUBLIC_URL``. The page
 reads top to bottom like the user's path on a phone: the language switch, the photos, an
-early stop while there is no front photo, then the verdict, the photos as the model saw
-them, and "about" (the operator's details, folded away). The sidebar has the known types
-and the history.
-
-The classifier is one function, :func:`classify`, so further views (tabs) can sit beside it.
+early stop while there is no front photo, then the verdict with "this answer is wrong" and
+"save to my collection" under it, the photos as the model saw them, and "about" (the
+operator's details, folded away). The classifier is the first tab; the owner's saved checks
+and their collection, read from the API, are the other two. The sidebar has the known types
+and this session's answers.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from amulet_ai.api.schemas import ModelInfo
+from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError
-from amulet_ai.frontend import connection, views
+from amulet_ai.frontend import connection, result_actions, saved_work, views
 from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Language, text
 from amulet_ai.frontend.photo_inputs import localise_uploaders, photo_inputs
-from amulet_ai.frontend.state import Answer, PageSession, get_session
+from amulet_ai.frontend.state import Answer, PageSession, get_session, photo_key
 from amulet_ai.frontend.verdict import verdict
 
 logger = logging.getLogger(__name__)
@@ -64,13 +66,23 @@ def _remember_heatmap() -> None:
     st.session_state[HEATMAP_ON] = st.session_state["show_heatmap"]
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The answer on the page, the photos it is for, and the place under the verdict."""
+
+    answer: Answer
+    front: bytes
+    back: bytes | None
+    actions: DeltaGenerator
+
+
 def classify(
     client: AmuletClient,
     session: PageSession,
     headers: dict[str, str],
     limit_mb: float | None,
     language: Language,
-) -> Answer | None:
+) -> Shown | None:
     """Photos in, verdict out; returns the answer shown, if any."""
     localise_uploaders(language, limit_mb)
     photos = photo_inputs(language, limit_mb)
@@ -98,9 +110,30 @@ def classify(
             views.failure(exc, language, limit_mb)
             return None
         verdict(result.response, language)
+        actions = st.container()
     if show_heatmap:
         views.overlays(picture_slots, result, language)
-    return result
+    return Shown(result, photos.front, photos.back, actions)
+
+
+def actions_under(
+    shown: Shown,
+    report: HealthReport | None,
+    known: ClassesResponse | None,
+    language: Language,
+) -> None:
+    """ "This answer is wrong" for a saved check, "save to my collection" where possible."""
+    if saved_work.history_mode(report) is None:
+        return
+    with shown.actions:
+        history_id = shown.answer.response.history_id
+        if history_id is not None:
+            st.caption(text("saved_as_history", language))
+            result_actions.correction(client, headers, history_id, known, language)
+        key = photo_key(shown.front, shown.back, explain=True)
+        result_actions.save_piece(
+            client, session, headers, (shown.front, shown.back), key, language
+        )
 
 
 language: Language = st.session_state.get("language", DEFAULT_LANGUAGE)
@@ -121,10 +154,26 @@ with st.sidebar:
     catalog_slot = st.container()
     history_slot = st.container()
 
+check_tab, history_tab, collection_tab = st.tabs(
+    [
+        text("tab_classify", language),
+        text("tab_history", language),
+        text("tab_collection", language),
+    ]
+)
 model = served_model(client, session, headers)
-shown = classify(client, session, headers, model.limits.max_upload_mb if model else None, language)
-views.about(client, session, headers, model, shown, language)
-# The sidebar last: the question the collector asked goes to the API before the extras.
+with check_tab:
+    limit_mb = model.limits.max_upload_mb if model else None
+    shown = classify(client, session, headers, limit_mb, language)
+    report = views.about(client, session, headers, model, shown.answer if shown else None, language)
+# The extras after the question the collector asked has gone to the API.
+known = views.fetch_catalog(client, session, headers)
+if shown is not None:
+    actions_under(shown, report, known, language)
+with history_tab:
+    saved_work.history_tab(client, session, headers, report, known, language)
+with collection_tab:
+    saved_work.collection_tab(client, session, headers, report, known, language)
 with catalog_slot:
-    views.catalog(client, session, headers, language)
+    views.catalog(known, language)
 views.history(history_slot, session, language)

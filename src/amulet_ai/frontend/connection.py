@@ -8,6 +8,10 @@ dead, the breaker opens for everyone and nobody hammers it. It never waits out a
 place its own client (for instance one on ``httpx.MockTransport``) in
 ``st.session_state[CLIENT_STATE_KEY]`` before the first run.
 
+Each check is sent with ``save=true``, so it lands in the owner's history on the API; when
+the API refuses saving (history off, or the page's key lacks the ``collection`` scope) the
+page asks once more without it and stops asking to save for this session.
+
 Every call carries the browser's address in ``X-Forwarded-For`` (:func:`visitor_headers`),
 so the API's per-client rate limit counts each collector, not the page. The API trusts that
 header only from the page's own address (``AMULET_FORWARDED_ALLOW_IPS``).
@@ -15,15 +19,20 @@ header only from the page's own address (``AMULET_FORWARDED_ALLOW_IPS``).
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from typing import Final
 
 import streamlit as st
 
 from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
-from amulet_ai.client import AmuletClient
+from amulet_ai.client import AmuletClient, Photo
 from amulet_ai.config import get_settings
+from amulet_ai.errors import AmuletError, Forbidden, HistoryDisabled
 from amulet_ai.frontend.state import Answer, PageSession, photo_key
+
+logger = logging.getLogger(__name__)
 
 CLIENT_STATE_KEY: Final = "amulet_client"
 TOP_K: Final = 3
@@ -65,6 +74,7 @@ def ask(
     """The answer for these photos: from this session's memory, or from the API.
 
     The heatmap is always requested, so switching the overlay on or off needs no new call.
+    The answer is saved in the owner's history unless saving was refused (module docstring).
     Failures propagate as :class:`~amulet_ai.errors.AmuletError` and are not
     remembered, so trying again really asks again.
     """
@@ -73,7 +83,16 @@ def ask(
     if remembered is not None:
         return remembered
     started = time.perf_counter()
-    response = client.predict(front, back, top_k=TOP_K, explain=True, headers=headers)
+    save = not session.saving_refused
+    try:
+        response = client.predict(
+            front, back, top_k=TOP_K, explain=True, save=save, headers=headers
+        )
+    except (HistoryDisabled, Forbidden):
+        if not save:
+            raise
+        session.saving_refused = True
+        response = client.predict(front, back, top_k=TOP_K, explain=True, headers=headers)
     answer = Answer(response, (time.perf_counter() - started) * 1000.0, from_session=False)
     session.remember(key, answer, front)
     return answer
@@ -94,3 +113,18 @@ def catalog(client: AmuletClient, session: PageSession, headers: dict[str, str])
 def model_info(client: AmuletClient, session: PageSession, headers: dict[str, str]) -> ModelInfo:
     """The served model and the server's limits, remembered for a short while."""
     return session.service_value("model", lambda: client.model_info(headers=headers))
+
+
+def saved_photo(session: PageSession, key: str, fetch: Callable[[], Photo]) -> bytes | None:
+    """A kept photo's bytes, fetched once per session (photos never change under an id);
+    None when the API has none or cannot send it now."""
+    cached = session.saved_photos.get(key)
+    if cached is not None:
+        return cached
+    try:
+        photo = fetch()
+    except AmuletError as exc:
+        logger.info("photo %s not shown: %s", key, exc.code)
+        return None
+    session.saved_photos[key] = photo.content
+    return photo.content

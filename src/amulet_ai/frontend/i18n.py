@@ -115,6 +115,71 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "th": "ยังโหลดรายการประเภทไม่ได้",
         "en": "The list of types could not be loaded yet.",
     },
+    # --- the tabs and saved work (the API's history and collection)
+    "tab_classify": {"th": "จำแนกพระ", "en": "Classify"},
+    "tab_history": {"th": "ประวัติการตรวจ", "en": "My checks"},
+    "tab_collection": {"th": "คอลเลกชันของฉัน", "en": "My collection"},
+    "saved_unavailable": {
+        "th": "ขณะนี้บันทึกงานไม่ได้ เซิร์ฟเวอร์ไม่มีฐานข้อมูลหรือติดต่อฐานข้อมูลไม่ได้",
+        "en": "Saved work is not available right now: the server has no database or "
+        "cannot reach it.",
+    },
+    "history_off": {
+        "th": "เซิร์ฟเวอร์นี้ไม่เก็บประวัติการตรวจ",
+        "en": "This server does not keep a history of checks.",
+    },
+    "photos_not_kept": {
+        "th": "เซิร์ฟเวอร์นี้เก็บเฉพาะผลการตรวจ ไม่เก็บรูปถ่าย ประวัติจึงไม่มีรูป",
+        "en": "This server keeps only the answers, not the photos, so the history has no pictures.",
+    },
+    "saved_history_empty": {"th": "ยังไม่มีการตรวจที่บันทึกไว้", "en": "No saved checks yet"},
+    "saved_history_failed": {
+        "th": "โหลดประวัติการตรวจไม่ได้",
+        "en": "The saved checks could not be loaded.",
+    },
+    "saved_as_history": {
+        "th": "บันทึกผลนี้ไว้ในประวัติการตรวจแล้ว",
+        "en": "This answer is saved in your checks.",
+    },
+    "when_saved": {"th": "ตรวจเมื่อ {when}", "en": "Checked {when}"},
+    "delete": {"th": "ลบ", "en": "Delete"},
+    "deleted": {"th": "ลบแล้ว", "en": "Deleted"},
+    "no_photo_kept": {"th": "ไม่มีรูป", "en": "No photo"},
+    "you_said_wrong_type": {"th": "คุณแจ้งว่าเป็น: {name}", "en": "You said it is: {name}"},
+    "you_said_right": {"th": "คุณยืนยันว่าผลนี้ถูกต้อง", "en": "You confirmed this answer."},
+    # --- "this answer is wrong"
+    "wrong_answer": {"th": "ผลนี้ไม่ถูกต้อง", "en": "This answer is wrong"},
+    "right_type": {"th": "ประเภทที่ถูกต้อง", "en": "The right type"},
+    "another_type": {"th": "ประเภทอื่น (พิมพ์ชื่อเอง)", "en": "Another type (type its name)"},
+    "another_type_name": {"th": "ชื่อประเภทอื่น", "en": "Name of the other type"},
+    "send_correction": {"th": "ส่งการแก้ไข", "en": "Send the correction"},
+    "correction_needs_name": {
+        "th": "กรุณาพิมพ์ชื่อประเภทอื่น",
+        "en": "Please type the name of the other type.",
+    },
+    "correction_sent": {
+        "th": "ขอบคุณ บันทึกการแก้ไขแล้ว",
+        "en": "Thank you, the correction is saved.",
+    },
+    # --- the collection
+    "save_to_collection": {"th": "บันทึกเข้าคอลเลกชันของฉัน", "en": "Save to my collection"},
+    "piece_name": {"th": "ชื่อพระ (ไม่บังคับ)", "en": "Name (optional)"},
+    "piece_notes": {"th": "บันทึก (ไม่บังคับ)", "en": "Notes (optional)"},
+    "save_piece": {"th": "บันทึก", "en": "Save"},
+    "piece_saved": {
+        "th": "บันทึก “{name}” เข้าคอลเลกชันแล้ว",
+        "en": "“{name}” is saved in your collection.",
+    },
+    "collection_empty": {
+        "th": "ยังไม่มีพระในคอลเลกชัน บันทึกได้จากใต้ผลการจำแนก",
+        "en": "No pieces yet: save one from under a result.",
+    },
+    "collection_failed": {
+        "th": "โหลดคอลเลกชันไม่ได้",
+        "en": "The collection could not be loaded.",
+    },
+    "piece_answer": {"th": "ผลการจำแนก: {name}", "en": "Classified as: {name}"},
+    "piece_confirmed": {"th": "ประเภทที่ยืนยัน: {name}", "en": "Confirmed type: {name}"},
     # --- about: the operator's details, folded away
     "about": {"th": "เกี่ยวกับระบบ", "en": "About this service"},
     "api_url": {"th": "ที่อยู่เซิร์ฟเวอร์", "en": "Server address"},

@@ -39,6 +39,7 @@ RESULTS_TTL_S: Final = 6 * 3600.0
 THUMBNAILS_MAX_MB: Final = 8.0
 THUMBNAIL_PX: Final = 96
 HISTORY_MAX: Final = 50
+SAVED_PHOTOS_MAX: Final = 256
 # How long the page trusts a health report, the catalog or the model details before asking again.
 SERVICE_INFO_TTL_S: Final = 30.0
 
@@ -121,6 +122,14 @@ class PageSession:
     service_info: TTLCache[str, Any] = field(
         default_factory=lambda: TTLCache(maxsize=8, ttl=SERVICE_INFO_TTL_S)
     )
+    # Thumbnails of saved checks and pieces from the API, by route: they never change.
+    saved_photos: TTLCache[str, bytes] = field(
+        default_factory=lambda: TTLCache(maxsize=SAVED_PHOTOS_MAX, ttl=RESULTS_TTL_S)
+    )
+    # The API refused to save checks (history off, or the page's key may not save).
+    saving_refused: bool = False
+    # What this session did to saved work, shown once: the photo keys saved as pieces.
+    pieces_saved: dict[str, str] = field(default_factory=dict)
 
     def result(self, key: str) -> Answer | None:
         """The stored answer for ``key``, marked as coming from this session."""

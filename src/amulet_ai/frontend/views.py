@@ -1,4 +1,4 @@
-"""The page's other pieces: the photos, a failure, the history, the catalog, "about".
+"""The page's other pieces: the photos, a failure, the session's history, the catalog, "about".
 
 Each function draws one part of the page with Streamlit and holds no state of its own;
 labels come from :mod:`amulet_ai.frontend.i18n`, type names from the API's answers. The
@@ -14,7 +14,7 @@ from typing import Final
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from amulet_ai.api.schemas import ModelInfo
+from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend import connection
@@ -28,15 +28,21 @@ logger = logging.getLogger(__name__)
 PREVIEW_PX: Final = 320
 
 
-def catalog(
-    client: AmuletClient, session: PageSession, headers: dict[str, str], language: Language
-) -> None:
+def fetch_catalog(
+    client: AmuletClient, session: PageSession, headers: dict[str, str]
+) -> ClassesResponse | None:
+    """The known types, or None while the API cannot say."""
+    try:
+        return connection.catalog(client, session, headers)
+    except AmuletError as exc:
+        logger.info("catalog fetch failed: %s", exc.code)
+        return None
+
+
+def catalog(known: ClassesResponse | None, language: Language) -> None:
     """The known amulet types, named in both languages, as the API describes them."""
     with st.expander(text("catalog", language)):
-        try:
-            known = connection.catalog(client, session, headers)
-        except AmuletError as exc:
-            logger.info("catalog fetch failed: %s", exc.code)
+        if known is None:
             st.caption(text("catalog_unavailable", language))
             return
         for info in known.classes:
@@ -110,8 +116,12 @@ def about(
     model: ModelInfo | None,
     result: Answer | None,
     language: Language,
-) -> None:
-    """The operator's details, folded away: API address and status, model, timings, cache."""
+) -> HealthReport | None:
+    """The operator's details, folded away: API address and status, model, timings, cache.
+
+    Returns the health report it showed (None while the API cannot be reached).
+    """
+    report: HealthReport | None = None
     with st.expander(text("about", language)):
         st.markdown(f"{text('api_url', language)}: `{client.base_url}`")
         refresh = st.button(text("refresh_status", language), key="refresh_status")
@@ -127,7 +137,7 @@ def about(
             if model.onnx_file:
                 st.markdown(f"{text('model_file', language)}: `{model.onnx_file}`")
         if result is None:
-            return
+            return report
         response = result.response
         st.markdown(
             text(
@@ -141,3 +151,4 @@ def about(
             st.markdown(text("from_session", language))
         elif response.cached:
             st.markdown(text("from_cache", language))
+    return report

@@ -1,0 +1,198 @@
+"""The tabs of saved work: the owner's earlier checks and their collection, read from the API.
+
+Nothing here is kept in the browser session but thumbnails: the lists come from
+``GET /v1/history`` and ``GET /v1/pieces`` on every run, so they survive a reload and a
+restart of the page. What the server keeps is read from its health report
+(``storage.history``): with ``results`` the history says plainly that photos are not kept.
+Deleting goes through a button's callback, so the list drawn after it is already without
+the item.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Final, Literal
+
+import streamlit as st
+
+from amulet_ai.api.saved_schemas import FeedbackBody, HistoryEntry, PieceBody
+from amulet_ai.api.schemas import ClassesResponse, HealthReport
+from amulet_ai.client import AmuletClient
+from amulet_ai.errors import AmuletError
+from amulet_ai.frontend import connection
+from amulet_ai.frontend.confidence import percent
+from amulet_ai.frontend.failures import describe
+from amulet_ai.frontend.i18n import Language, class_name, text
+from amulet_ai.frontend.state import PageSession
+
+logger = logging.getLogger(__name__)
+
+HistoryMode = Literal["off", "results", "photos"]
+PAGE_SIZE: Final = 20
+THUMB_PX: Final = 96
+# Where a failed delete leaves its message for the run its callback starts.
+DELETE_ERROR_KEY: Final = "saved_work_delete_error"
+
+
+def history_mode(report: HealthReport | None) -> HistoryMode | None:
+    """What the server keeps of a check, or None when saved work is unavailable now."""
+    storage = report.storage if report is not None else None
+    if storage is None or storage.status != "ok":
+        return None
+    return storage.history
+
+
+def type_name(class_id: str, catalog: ClassesResponse | None, language: Language) -> str:
+    """A type's name in both languages from the catalog; the id itself when not listed."""
+    for info in catalog.classes if catalog is not None else []:
+        if info.id == class_id:
+            return class_name(info.name_th, info.name_en, language)
+    return class_id
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _delete(remove: Callable[[int], None], item_id: int, language: Language) -> None:
+    # A callback: runs before the page is drawn again, so the lists below see the change.
+    try:
+        remove(item_id)
+    except AmuletError as exc:
+        logger.info("delete %s failed: %s", item_id, exc.code)
+        st.session_state[DELETE_ERROR_KEY] = describe(exc, language)
+
+
+def _delete_error() -> None:
+    said = st.session_state.pop(DELETE_ERROR_KEY, None)
+    if said:
+        st.error(said)
+
+
+def _feedback_line(
+    feedback: FeedbackBody | None, catalog: ClassesResponse | None, language: Language
+) -> str | None:
+    if feedback is None:
+        return None
+    if feedback.correct:
+        return text("you_said_right", language)
+    name = feedback.type_name or type_name(feedback.class_id or "", catalog, language)
+    return text("you_said_wrong_type", language, name=name)
+
+
+def _answer(entry: HistoryEntry | PieceBody, is_unknown: bool, language: Language) -> str:
+    if is_unknown:
+        return f"**{text('unknown_title', language)}**"
+    top1 = entry.top1
+    return f"**{class_name(top1.name_th, top1.name_en, language)}** {percent(top1.probability)}"
+
+
+def history_tab(
+    client: AmuletClient,
+    session: PageSession,
+    headers: dict[str, str],
+    report: HealthReport | None,
+    catalog: ClassesResponse | None,
+    language: Language,
+) -> None:
+    """The owner's saved checks, newest first: thumbnail (when kept), answer, date, delete."""
+    mode = history_mode(report)
+    if mode is None:
+        st.info(text("saved_unavailable", language))
+        return
+    if mode == "off":
+        st.info(text("history_off", language))
+        return
+    if mode == "results":
+        st.info(text("photos_not_kept", language))
+    _delete_error()
+    try:
+        page = client.history(limit=PAGE_SIZE, headers=headers)
+    except AmuletError as exc:
+        logger.info("history failed: %s", exc.code)
+        st.warning(text("saved_history_failed", language))
+        return
+    if not page.items:
+        st.caption(text("saved_history_empty", language))
+        return
+    for entry in page.items:
+        with st.container(border=True):
+            picture, words, action = st.columns([1, 4, 1], vertical_alignment="center")
+            if "front" in entry.photos:
+                thumb = connection.saved_photo(
+                    session,
+                    f"history/{entry.id}",
+                    partial(client.history_photo, entry.id, headers=headers),
+                )
+                if thumb is not None:
+                    picture.image(thumb, width=THUMB_PX)
+            else:
+                picture.caption(text("no_photo_kept", language))
+            lines = [
+                _answer(entry, entry.is_unknown, language),
+                text("when_saved", language, when=_when(entry.created_at)),
+            ]
+            said = _feedback_line(entry.feedback, catalog, language)
+            if said:
+                lines.append(said)
+            words.markdown("  \n".join(lines))
+            action.button(
+                text("delete", language),
+                key=f"delete_history_{entry.id}",
+                on_click=_delete,
+                args=(partial(client.delete_history, headers=headers), entry.id, language),
+            )
+
+
+def collection_tab(
+    client: AmuletClient,
+    session: PageSession,
+    headers: dict[str, str],
+    report: HealthReport | None,
+    catalog: ClassesResponse | None,
+    language: Language,
+) -> None:
+    """The owner's pieces: their photos, the answer they got, the confirmed type, notes."""
+    if history_mode(report) is None:
+        st.info(text("saved_unavailable", language))
+        return
+    _delete_error()
+    try:
+        page = client.pieces(limit=PAGE_SIZE, headers=headers)
+    except AmuletError as exc:
+        logger.info("pieces failed: %s", exc.code)
+        st.warning(text("collection_failed", language))
+        return
+    if not page.items:
+        st.caption(text("collection_empty", language))
+        return
+    for piece in page.items:
+        with st.container(border=True):
+            st.subheader(piece.name)
+            pictures = st.columns(2)
+            for column, side in zip(pictures, piece.photos, strict=False):
+                photo = connection.saved_photo(
+                    session,
+                    f"piece/{piece.id}/{side}",
+                    partial(client.piece_photo, piece.id, side=side, headers=headers),
+                )
+                if photo is not None:
+                    column.image(photo, caption=text(side, language), width=THUMB_PX * 2)
+            is_unknown = bool(piece.result.get("unknown", {}).get("is_unknown", False))
+            lines = [text("piece_answer", language, name=_answer(piece, is_unknown, language))]
+            if piece.confirmed_class_id:
+                confirmed = type_name(piece.confirmed_class_id, catalog, language)
+                lines.append(text("piece_confirmed", language, name=confirmed))
+            lines.append(text("when_saved", language, when=_when(piece.created_at)))
+            st.markdown("  \n".join(lines))
+            if piece.notes:
+                st.caption(piece.notes)
+            st.button(
+                text("delete", language),
+                key=f"delete_piece_{piece.id}",
+                on_click=_delete,
+                args=(partial(client.delete_piece, headers=headers), piece.id, language),
+            )

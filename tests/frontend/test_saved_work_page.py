@@ -1,0 +1,208 @@
+"""The page's saved work against the real API on loopback (a child process, a real SQLite
+file, the committed model), run by streamlit's AppTest: the history tab, "this answer is
+wrong", "save to my collection", the collection tab, deleting, and a server that keeps
+only results. The lists are read from the API, so a new page (a reload) and a restarted
+API show the same."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+from amulet_ai.client import AmuletClient, HistoryEntry, PieceBody
+from amulet_ai.frontend.connection import CLIENT_STATE_KEY
+from amulet_ai.frontend.i18n import class_name, text
+from amulet_ai.ops.api_process import ApiProcess, free_port
+
+APP_PATH = Path(__file__).resolve().parents[2] / "src" / "amulet_ai" / "frontend" / "app.py"
+Upload = Callable[..., None]
+
+
+def _api(data_dir: Path, history: str) -> ApiProcess:
+    env = {"AMULET_RATE_LIMIT": "", "AMULET_DATA_DIR": str(data_dir), "AMULET_HISTORY": history}
+    return ApiProcess(free_port(), env=env, ready_timeout_s=120)
+
+
+@pytest.fixture(scope="module")
+def photos_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    with _api(tmp_path_factory.mktemp("photos"), "photos") as api:
+        yield api
+
+
+@pytest.fixture
+def client(photos_api: ApiProcess) -> Iterator[AmuletClient]:
+    with AmuletClient(photos_api.url, retries=0) as made:
+        # Each test starts from an empty history and collection of the one owner.
+        for entry in made.history(limit=100).items:
+            made.delete_history(entry.id)
+        for piece in made.pieces(limit=100).items:
+            made.delete_piece(piece.id)
+        yield made
+
+
+def new_page(client: AmuletClient) -> AppTest:
+    """A fresh browser session of the page (what a reload gives) on ``client``."""
+    app = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    app.session_state[CLIENT_STATE_KEY] = client
+    app.run()
+    assert not app.exception
+    return app
+
+
+def words(block: Block) -> list[str]:
+    kinds = ("subheader", "markdown", "caption", "info", "warning", "error", "success")
+    return [str(getattr(e, "value", "")) for kind in kinds for e in block.get(kind)]
+
+
+def answer(entry: HistoryEntry | PieceBody, is_unknown: bool) -> str:
+    """How the page names a saved answer in Thai."""
+    if is_unknown:
+        return text("unknown_title", "th")
+    return class_name(entry.top1.name_th, entry.top1.name_en, "th")
+
+
+@pytest.fixture(scope="module")
+def photos(repo_root: Path, make_photo: Callable[..., bytes]) -> list[bytes]:
+    """Real amulet photos from ../shared when present (known answers), else generated ones."""
+    shared = repo_root.parent / "shared" / "data" / "amulets"
+    found = sorted(shared.glob("*/front/*.jpg"))[::7][:8] if shared.is_dir() else []
+    return [p.read_bytes() for p in found] or [make_photo(seed=seed) for seed in range(8)]
+
+
+def history_tab(app: AppTest) -> Block:
+    assert app.tabs[1].label == text("tab_history", "th")
+    return app.tabs[1]
+
+
+def collection_tab(app: AppTest) -> Block:
+    assert app.tabs[2].label == text("tab_collection", "th")
+    return app.tabs[2]
+
+
+def test_a_check_is_in_the_history_tab_with_its_thumbnail_after_a_reload(
+    client: AmuletClient, upload: Upload, photos: list[bytes]
+) -> None:
+    app = new_page(client)
+    assert [t.label for t in app.tabs][0] == text("tab_classify", "th")
+    assert text("saved_history_empty", "th") in words(history_tab(app))
+    upload(app, photos[1])
+    assert not app.exception
+    (entry,) = client.history().items
+    assert text("saved_as_history", "th") in words(app.tabs[0])
+    shown = "\n".join(words(history_tab(app)))
+    assert answer(entry, entry.is_unknown) in shown
+    assert entry.created_at.astimezone().strftime("%Y-%m-%d %H:%M") in shown
+    assert len(history_tab(app).get("image")) == 1
+
+    reloaded = new_page(client)  # a new session: nothing remembered in the browser
+    again = "\n".join(words(history_tab(reloaded)))
+    assert answer(entry, entry.is_unknown) in again
+    assert len(history_tab(reloaded).get("image")) == 1
+    reloaded.button(key=f"delete_history_{entry.id}").click().run()
+    assert client.history().items == []
+    assert text("saved_history_empty", "th") in words(history_tab(reloaded))
+
+
+def test_this_answer_is_wrong_sends_a_listed_type_or_another_name(
+    client: AmuletClient, upload: Upload, photos: list[bytes]
+) -> None:
+    app = new_page(client)
+    upload(app, photos[2])
+    (entry,) = client.history().items
+    known = client.classes().classes
+    other = next(c for c in known if c.id != entry.top1.class_id)
+    picker = app.selectbox(key=f"right_type_{entry.id}")
+    # The model's types in Thai and English, then "another type".
+    assert picker.options[:-1] == [class_name(c.name_th, c.name_en, "th") for c in known]
+    assert picker.options[-1] == text("another_type", "th")
+    picker.set_value(other.id)
+    app.button(key=f"send_correction_{entry.id}").click().run()
+    assert not app.exception
+    assert text("correction_sent", "th") in words(app.tabs[0])
+    feedback = client.history().items[0].feedback
+    assert feedback is not None and (feedback.correct, feedback.class_id) == (False, other.id)
+    said = text("you_said_wrong_type", "th", name=class_name(other.name_th, other.name_en, "th"))
+    assert said in "\n".join(words(history_tab(app)))
+
+    upload(app, photos[3])
+    newest = client.history().items[0]
+    app.selectbox(key=f"right_type_{newest.id}").set_value("__another_type__")
+    app.button(key=f"send_correction_{newest.id}").click().run()
+    assert text("correction_needs_name", "th") in words(app.tabs[0])
+    assert client.history().items[0].feedback is None, "nothing sent without a name"
+    app.text_input(key=f"another_type_{newest.id}").input("พระกริ่งปวเรศ")
+    app.button(key=f"send_correction_{newest.id}").click().run()
+    feedback = client.history().items[0].feedback
+    assert feedback is not None and feedback.type_name == "พระกริ่งปวเรศ"
+    assert feedback.class_id is None
+
+
+def test_save_to_my_collection_shows_the_piece_and_delete_removes_it(
+    client: AmuletClient, upload: Upload, photos: list[bytes]
+) -> None:
+    app = new_page(client)
+    assert text("collection_empty", "th") in words(collection_tab(app))
+    app.file_uploader(key="back_photo").set_value(("b.jpg", photos[5], "image/jpeg"))
+    upload(app, photos[4])
+    app.text_input(key="piece_name").input("สมเด็จองค์แรก")
+    app.text_area(key="piece_notes").input("ได้จากคุณตา")
+    app.button(key="save_piece").click().run()
+    assert not app.exception
+    (piece,) = client.pieces().items
+    assert (piece.name, piece.notes, piece.photos) == (
+        "สมเด็จองค์แรก",
+        "ได้จากคุณตา",
+        ["front", "back"],
+    )
+    assert text("piece_saved", "th", name="สมเด็จองค์แรก") in words(app.tabs[0])
+    shown = words(collection_tab(new_page(client)))
+    assert "สมเด็จองค์แรก" in shown and "ได้จากคุณตา" in shown
+    unknown = bool(piece.result["unknown"]["is_unknown"])
+    assert any(answer(piece, unknown) in line for line in shown)
+    reloaded = new_page(client)
+    assert len(collection_tab(reloaded).get("image")) == 2  # front and back
+    reloaded.button(key=f"delete_piece_{piece.id}").click().run()
+    assert client.pieces().items == []
+    assert text("collection_empty", "th") in words(collection_tab(reloaded))
+
+
+def test_the_thai_tabs_have_no_english_but_type_names(
+    client: AmuletClient, upload: Upload, photos: list[bytes]
+) -> None:
+    app = new_page(client)
+    upload(app, photos[6])
+    app.button(key="save_piece").click().run()
+    names = sorted((c.name_en for c in client.classes().classes), key=len, reverse=True)
+    said = [*words(history_tab(app)), *words(collection_tab(app)), *words(app.tabs[0])]
+    said += [t.label for t in app.tabs] + [b.label for b in app.button]
+    said += [e.label for e in app.expander] + [s.label for s in app.selectbox]
+    said += [*app.selectbox[0].options, *(t.label for t in app.text_input)]
+    leftovers: list[str] = []
+    for line in said:
+        if line.startswith(text("about", "th")) or "http://" in line or "`" in line:
+            continue  # the operator's details in "about"
+        for name in [*names, "Amulet-AI", "JPG", "PNG", "WebP", "HEIC", "MB", "blue-badge"]:
+            line = line.replace(name, "")
+        leftovers += re.findall(r"[A-Za-z]{2,}", re.sub(r":\w+-badge\[", "", line))
+    assert leftovers == []
+
+
+def test_where_only_results_are_kept_the_page_says_so_and_a_restart_keeps_them(
+    tmp_path: Path, upload: Upload, photos: list[bytes]
+) -> None:
+    with _api(tmp_path, "results") as api, AmuletClient(api.url, retries=0) as client:
+        app = new_page(client)
+        assert text("photos_not_kept", "th") in words(history_tab(app))
+        upload(app, photos[7])
+        (entry,) = client.history().items
+        assert entry.photos == []
+        assert text("no_photo_kept", "th") in words(history_tab(app))
+        assert history_tab(app).get("image") == []
+    with _api(tmp_path, "results") as restarted, AmuletClient(restarted.url) as client:
+        after = "\n".join(words(history_tab(new_page(client))))
+        assert answer(entry, entry.is_unknown) in after
