@@ -117,3 +117,28 @@ def test_the_blocking_client_saves_over_a_real_socket_where_only_results_are_kep
         assert client.feedback(entry.id, correct=True).correct
         client.delete_history(entry.id)
         assert client.history().items == []
+
+
+async def test_a_type_is_enrolled_listed_its_photo_shown_and_deleted(
+    photos_kept: AsyncAmuletClient, repo_root: Path
+) -> None:
+    shared = repo_root.parent / "shared" / "data" / "amulets" / "phra_sivali" / "front"
+    if not shared.is_dir():
+        pytest.skip("needs the development photos in ../shared")
+    files = sorted(shared.glob("*.jpg"))[:3]
+    enrolled = await photos_kept.create_type(
+        "My Sivali", [*files, files[0]], name_th="สีวลีของฉัน", description="three photos"
+    )
+    assert (enrolled.name_en, enrolled.name_th, enrolled.photos) == ("My Sivali", "สีวลีของฉัน", 3)
+    assert [(r.index, r.reason) for r in enrolled.rejected] == [(3, "duplicate")]
+    listed = {t.type_id: t for t in (await photos_kept.types()).items}
+    assert listed[enrolled.type_id].mine and listed[enrolled.type_id].source == "enrolled"
+    assert enrolled.thumbnail_url is not None
+    thumb = await photos_kept.photo(enrolled.thumbnail_url)
+    assert thumb.content.startswith(b"\xff\xd8")
+    with pytest.raises(ValueError):
+        await photos_kept.photo("http://elsewhere.example/v1/x")
+    await photos_kept.delete_type(enrolled.type_id)
+    assert enrolled.type_id not in {t.type_id for t in (await photos_kept.types()).items}
+    with pytest.raises(NotFound):
+        await photos_kept.delete_type(enrolled.type_id)

@@ -4,7 +4,8 @@ Two clients with the same methods, :class:`AmuletClient` (blocking) and
 :class:`AsyncAmuletClient` (asyncio): ``predict``, ``predict_batch``, ``health``,
 ``classes``, ``model_info``; for saved work ``predict(..., save=True)``, ``history``,
 ``delete_history``, ``feedback``, ``history_photo``, ``create_piece``, ``pieces``,
-``update_piece``, ``delete_piece``, ``piece_photo``; and ``similar``. Answers are the
+``update_piece``, ``delete_piece``, ``piece_photo``; ``similar``, ``photo`` (by a route the
+API answered), ``types``, ``create_type``, ``delete_type``. Answers are the
 API's own pydantic models (:mod:`amulet_ai.api.schemas`, :mod:`amulet_ai.api.saved_schemas`).
 Every failure is an :class:`~amulet_ai.errors.AmuletError`; the classes a caller usually handles::
 
@@ -40,7 +41,13 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PredictResponse,
 )
-from amulet_ai.api.types_schemas import SimilarHit, SimilarResponse
+from amulet_ai.api.types_schemas import (
+    EnrolResponse,
+    SimilarHit,
+    SimilarResponse,
+    TypeBody,
+    TypeList,
+)
 from amulet_ai.client._async import AsyncAmuletClient
 from amulet_ai.client._calls import Photo
 from amulet_ai.client._errors import parse_retry_after
@@ -62,6 +69,7 @@ __all__ = [
     "BatchResponse",
     "CircuitOpen",
     "ClassesResponse",
+    "EnrolResponse",
     "FeedbackBody",
     "HealthReport",
     "HistoryEntry",
@@ -74,6 +82,8 @@ __all__ = [
     "PredictResponse",
     "SimilarHit",
     "SimilarResponse",
+    "TypeBody",
+    "TypeList",
     "UploadSource",
     "UpstreamTimeout",
     "UpstreamUnavailable",

@@ -26,24 +26,28 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PredictResponse,
 )
-from amulet_ai.api.types_schemas import SimilarResponse
+from amulet_ai.api.types_schemas import EnrolResponse, SimilarResponse, TypeList
 from amulet_ai.client._calls import (
     Call,
     Photo,
     classes_call,
     create_piece_call,
+    create_type_call,
     delete_history_call,
     delete_piece_call,
+    delete_type_call,
     feedback_call,
     health_call,
     history_call,
     history_photo_call,
     model_info_call,
+    photo_call,
     piece_photo_call,
     pieces_call,
     predict_batch_call,
     predict_call,
     similar_call,
+    types_call,
     update_piece_call,
 )
 from amulet_ai.client._errors import error_from_transport
@@ -263,6 +267,33 @@ class AsyncAmuletClient:
     ) -> SimilarResponse:
         """The caller's own photos (pieces, history, enrolled types) closest to this one."""
         return await self._send(similar_call(front, back, limit=limit, headers=headers))
+
+    async def photo(self, url: str, *, headers: Mapping[str, str] | None = None) -> Photo:
+        """A photo by the route the API answered (``thumbnail_url`` of a similar hit, ...)."""
+        return await self._send(photo_call(url, headers))
+
+    async def types(self, *, headers: Mapping[str, str] | None = None) -> TypeList:
+        """The model's types and the caller's enrolled (and published) ones."""
+        return await self._send(types_call(headers))
+
+    async def create_type(
+        self,
+        name_en: str,
+        photos: Sequence[UploadSource],
+        *,
+        name_th: str | None = None,
+        description: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> EnrolResponse:
+        """Enrol a new type from 3 to 50 photos; unusable photos come back in ``rejected``."""
+        call = create_type_call(
+            name_en, photos, name_th=name_th, description=description, headers=headers
+        )
+        return await self._send(call)
+
+    async def delete_type(self, type_id: str, *, headers: Mapping[str, str] | None = None) -> None:
+        """Delete one of the caller's enrolled types and its photos."""
+        await self._send(delete_type_call(type_id, headers))
 
     @property
     def requests_sent(self) -> int:

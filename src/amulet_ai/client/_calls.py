@@ -29,7 +29,7 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PredictResponse,
 )
-from amulet_ai.api.types_schemas import SimilarResponse
+from amulet_ai.api.types_schemas import EnrolResponse, SimilarResponse, TypeList
 from amulet_ai.client._errors import error_from_response
 from amulet_ai.client._uploads import UploadSource, read_upload
 from amulet_ai.errors import UpstreamUnavailable
@@ -294,3 +294,41 @@ def similar_call(
         files=_sides(front, back),
         headers=dict(headers or {}),
     )
+
+
+def photo_call(url: str, headers: Mapping[str, str] | None = None) -> Call[Photo]:
+    # Only the API's own photo routes (a ``thumbnail_url`` it answered), never another host.
+    if not url.startswith("/v1/") or "//" in url or "\\" in url:
+        raise ValueError("photo takes a photo route the API answered, such as /v1/pieces/1/...")
+    return Call("GET", url, Photo, headers=dict(headers or {}))
+
+
+def types_call(headers: Mapping[str, str] | None = None) -> Call[TypeList]:
+    return Call("GET", "/v1/types", TypeList, headers=dict(headers or {}))
+
+
+def create_type_call(
+    name_en: str,
+    photos: Sequence[UploadSource],
+    *,
+    name_th: str | None,
+    description: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> Call[EnrolResponse]:
+    if isinstance(photos, bytes | bytearray | memoryview | str):
+        raise TypeError("create_type takes a sequence of photos, not one photo")
+    files: MultipartFiles = [
+        ("photos", read_upload(source, f"photo_{index}.jpg").as_multipart())
+        for index, source in enumerate(photos)
+    ]
+    fields = {"name_en": name_en, "name_th": name_th, "description": description}
+    data = {key: value for key, value in fields.items() if value}
+    return Call(
+        "POST", "/v1/types", EnrolResponse, files=files, data=data, headers=dict(headers or {})
+    )
+
+
+def delete_type_call(type_id: str, headers: Mapping[str, str] | None = None) -> Call[Deleted]:
+    if not type_id.replace("_", "").isalnum():
+        raise ValueError("type_id is an id from GET /v1/types, such as enrolled_3")
+    return Call("DELETE", f"/v1/types/{type_id}", Deleted, headers=dict(headers or {}))
