@@ -5,8 +5,9 @@ Run it with ``streamlit run frontend/app.py`` from the repository root (or
 reads top to bottom like the user's path on a phone: the language switch, the photos, an
 early stop while there is no front photo, then the verdict with "this answer is wrong" and
 "save to my collection" under it, the photos as the model saw them, and "about" (the
-operator's details, folded away). The classifier is the first tab; the owner's saved checks
-and their collection, read from the API, are the other two. The sidebar has the known types
+operator's details, folded away), and "closest in your collection". The classifier is the
+first tab; the owner's saved checks, their collection and their own types, read from the
+API, are the others. The sidebar has the known types
 and this session's answers.
 """
 
@@ -22,7 +23,7 @@ from streamlit.delta_generator import DeltaGenerator
 from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError
-from amulet_ai.frontend import connection, result_actions, saved_work, views
+from amulet_ai.frontend import connection, own_types, result_actions, saved_work, views
 from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Language, text
 from amulet_ai.frontend.photo_inputs import localise_uploaders, photo_inputs
 from amulet_ai.frontend.state import Answer, PageSession, get_session, photo_key
@@ -131,9 +132,9 @@ def actions_under(
             st.caption(text("saved_as_history", language))
             result_actions.correction(client, headers, history_id, known, language)
         key = photo_key(shown.front, shown.back, explain=True)
-        result_actions.save_piece(
-            client, session, headers, (shown.front, shown.back), key, language
-        )
+        photos = (shown.front, shown.back)
+        result_actions.save_piece(client, session, headers, photos, key, language)
+        own_types.closest(client, session, headers, photos, key, history_id, language)
 
 
 language: Language = st.session_state.get("language", DEFAULT_LANGUAGE)
@@ -154,13 +155,8 @@ with st.sidebar:
     catalog_slot = st.container()
     history_slot = st.container()
 
-check_tab, history_tab, collection_tab = st.tabs(
-    [
-        text("tab_classify", language),
-        text("tab_history", language),
-        text("tab_collection", language),
-    ]
-)
+tab_names = ("tab_classify", "tab_history", "tab_collection", "tab_types")
+check_tab, history_tab, collection_tab, types_tab = st.tabs([text(n, language) for n in tab_names])
 model = served_model(client, session, headers)
 with check_tab:
     limit_mb = model.limits.max_upload_mb if model else None
@@ -174,6 +170,11 @@ with history_tab:
     saved_work.history_tab(client, session, headers, report, known, language)
 with collection_tab:
     saved_work.collection_tab(client, session, headers, report, known, language)
+with types_tab:
+    if saved_work.history_mode(report) is None:
+        st.info(text("saved_unavailable", language))
+    else:
+        own_types.types_tab(client, session, headers, language)
 with catalog_slot:
     views.catalog(known, language)
 views.history(history_slot, session, language)

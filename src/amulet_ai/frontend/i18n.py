@@ -180,6 +180,52 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
     },
     "piece_answer": {"th": "ผลการจำแนก: {name}", "en": "Classified as: {name}"},
     "piece_confirmed": {"th": "ประเภทที่ยืนยัน: {name}", "en": "Confirmed type: {name}"},
+    # --- "closest in your collection" and your own types
+    "closest": {"th": "ใกล้เคียงที่สุดในคอลเลกชันของคุณ", "en": "Closest in your collection"},
+    "closest_none": {
+        "th": "ยังไม่มีรูปของคุณที่จะเทียบได้",
+        "en": "None of your photos to compare with yet.",
+    },
+    "kind_piece": {"th": "พระในคอลเลกชัน", "en": "A piece in your collection"},
+    "kind_history": {"th": "การตรวจก่อนหน้า", "en": "An earlier check"},
+    "kind_type": {"th": "ประเภทที่คุณเพิ่ม", "en": "A type you added"},
+    "tab_types": {"th": "ประเภทของฉัน", "en": "My types"},
+    "types_intro": {
+        "th": "สอนระบบให้รู้จักพระประเภทใหม่จากรูป 3 ถึง 50 รูป โดยไม่ต้องฝึกโมเดลใหม่",
+        "en": "Teach the system a new type from 3 to 50 photos, without retraining the model.",
+    },
+    "types_none": {"th": "ยังไม่มีประเภทที่คุณเพิ่ม", "en": "No types of your own yet"},
+    "types_failed": {"th": "โหลดรายการประเภทของคุณไม่ได้", "en": "Your types could not be loaded."},
+    "type_photo_count": {"th": "{count} รูป", "en": "{count} photos"},
+    "add_type": {"th": "เพิ่มประเภท", "en": "Add a type"},
+    "type_name_en": {"th": "ชื่อภาษาอังกฤษ", "en": "English name"},
+    "type_name_th": {"th": "ชื่อภาษาไทย (ไม่บังคับ)", "en": "Thai name (optional)"},
+    "type_description": {"th": "คำอธิบาย (ไม่บังคับ)", "en": "Description (optional)"},
+    "type_photos": {
+        "th": "รูปของพระประเภทนี้ ด้านหน้าหรือด้านหลัง 3 ถึง 50 รูป",
+        "en": "Photos of this type, fronts or backs, 3 to 50",
+    },
+    "type_preview": {"th": "รูปที่เลือก ({count} รูป)", "en": "The photos chosen ({count})"},
+    "type_needs_name": {"th": "กรุณาใส่ชื่อภาษาอังกฤษ", "en": "Please give the English name."},
+    "type_needs_photos": {
+        "th": "ต้องมีรูปที่ใช้ได้อย่างน้อย 3 รูป",
+        "en": "At least 3 usable photos are needed.",
+    },
+    "type_name_taken": {
+        "th": "มีประเภทชื่อนี้อยู่แล้ว กรุณาใช้ชื่ออื่น",
+        "en": "A type of that name exists already. Please choose another name.",
+    },
+    "type_added": {
+        "th": "เพิ่มประเภท “{name}” จาก {count} รูปแล้ว",
+        "en": "The type “{name}” is added from {count} photos.",
+    },
+    "type_rejected": {"th": "รูปที่ไม่ได้ใช้", "en": "Photos not used"},
+    "reason_unreadable": {"th": "อ่านรูปไม่ได้", "en": "cannot be read"},
+    "reason_not_an_amulet": {
+        "th": "ไม่เหมือนรูปพระเครื่องที่รู้จัก",
+        "en": "unlike any known amulet photo",
+    },
+    "reason_duplicate": {"th": "รูปซ้ำ", "en": "the same photo twice"},
     # --- about: the operator's details, folded away
     "about": {"th": "เกี่ยวกับระบบ", "en": "About this service"},
     "api_url": {"th": "ที่อยู่เซิร์ฟเวอร์", "en": "Server address"},

@@ -40,6 +40,7 @@ THUMBNAILS_MAX_MB: Final = 8.0
 THUMBNAIL_PX: Final = 96
 HISTORY_MAX: Final = 50
 SAVED_PHOTOS_MAX: Final = 256
+CLOSEST_MAX: Final = 64
 # How long the page trusts a health report, the catalog or the model details before asking again.
 SERVICE_INFO_TTL_S: Final = 30.0
 
@@ -130,6 +131,10 @@ class PageSession:
     saving_refused: bool = False
     # What this session did to saved work, shown once: the photo keys saved as pieces.
     pieces_saved: dict[str, str] = field(default_factory=dict)
+    # "Closest in your collection" by photo key: asked once, as it runs the model again.
+    closest: TTLCache[str, Any] = field(
+        default_factory=lambda: TTLCache(maxsize=CLOSEST_MAX, ttl=RESULTS_TTL_S)
+    )
 
     def result(self, key: str) -> Answer | None:
         """The stored answer for ``key``, marked as coming from this session."""
