@@ -17,6 +17,7 @@ from streamlit.testing.v1.element_tree import Block
 from amulet_ai.client import AmuletClient, HistoryEntry, PieceBody
 from amulet_ai.frontend.connection import CLIENT_STATE_KEY
 from amulet_ai.frontend.i18n import class_name, text
+from amulet_ai.frontend.state import SESSION_KEY
 from amulet_ai.ops.api_process import ApiProcess, free_port
 
 APP_PATH = Path(__file__).resolve().parents[2] / "src" / "amulet_ai" / "frontend" / "app.py"
@@ -262,3 +263,19 @@ def test_a_type_is_added_from_previewed_photos_listed_and_deleted(
     reloaded.button(key=f"delete_type_{mine.type_id}").click().run()
     assert [t for t in client.types().items if t.mine] == []
     assert text("types_none", "th") in words(reloaded.tabs[3])
+
+
+def test_where_history_is_off_the_check_is_answered_and_the_tab_says_so(
+    tmp_path: Path, upload: Upload, photos: list[bytes]
+) -> None:
+    with _api(tmp_path, "off") as api, AmuletClient(api.url, retries=0) as client:
+        app = new_page(client)
+        assert text("history_off", "th") in words(history_tab(app))
+        upload(app, photos[0])
+        assert not app.exception and not app.error
+        unknown = text("unknown_title", "th")
+        assert any(line.startswith("### ") or unknown in line for line in words(app.tabs[0]))
+        assert text("saved_as_history", "th") not in words(app.tabs[0])
+        assert app.session_state[SESSION_KEY].saving_refused
+        upload(app, photos[1])  # the refusal is remembered: no second try with save
+        assert not app.error
