@@ -465,6 +465,7 @@ def demo_rate_limit(log: Any) -> None:
 
 def demo_saved_work(log: Any) -> None:
     section("Saved work: owners' keys, history, feedback, a collection, enrolled types, export")
+    from amulet_ai.client import AmuletClient
     from amulet_ai.store import Database, Store, export_feedback, upgrade
 
     with tempfile.TemporaryDirectory() as folder:
@@ -507,6 +508,14 @@ def demo_saved_work(log: Any) -> None:
             print(f"POST /v1/pieces -> piece {piece['id']} {piece['name']!r}: "
                   f"{piece['top1']['class_id']}")  # fmt: skip
             print(f"bob's pieces: {http.get('/v1/pieces', headers=bob).json()['items']}")
+            # The same through the Python client, with ann's key (what the page does).
+            with AmuletClient(api.url, api_key=ann["X-API-Key"]) as client:
+                checks = client.history(limit=5).items
+                print(f"client.history() -> {[(e.id, e.top1.class_id) for e in checks]}")
+                kept = client.history_photo(checks[0].id)
+                print(f"client.history_photo({checks[0].id}) -> {len(kept.content):,} bytes")
+                pieces = client.pieces().items
+                print(f"client.pieces() -> {[(p.id, p.name) for p in pieces]}")
             demo_enrolled_types(http, ann, bob)
         manifest = export_feedback(store.db, Path(folder) / "feedback")
         print(f"export-feedback -> {[e['path'] for e in manifest['entries']]}")

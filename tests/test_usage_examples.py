@@ -38,6 +38,7 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert "request 6: 429" in out, "the sixth request in a minute is refused at 5/minute"
     assert "POST /v1/predict?save=true" in out and "another owner's id -> 404 not_found" in out
     assert "/front/history-1.jpg']" in out, "the corrected photo is exported"
+    assert 'client.pieces() -> [(1, "Grandfather\'s")]' in out
     assert "all examples ran" in out
     if (REPO_ROOT.parent / "shared" / "data" / "amulets").is_dir():
         assert "POST /v1/types -> enrolled_" in out and "rejected [(5, 'unreadable')]" in out
