@@ -39,6 +39,10 @@ def make_settings(model_dir: Path, **overrides: Any) -> Settings:
         "gc_interval_s": 60.0,
         "max_upload_mb": 2.0,
         "data_dir": TEST_DATA_DIR,
+        # These apps share the pytest process, whose RSS is every app's and test's together:
+        # the ceiling is for a server process of its own. Tests of it set their own.
+        "memory_limit_mb": 16384.0,
+        "gc_high_water_mb": 12288.0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

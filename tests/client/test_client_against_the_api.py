@@ -29,7 +29,13 @@ from amulet_ai.ops.api_process import ApiProcess, free_port
 
 
 def _settings(model_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"model_dir": model_dir, "rate_limit": "", "warmup_runs": 0}
+    values: dict[str, object] = {
+        "model_dir": model_dir,
+        "rate_limit": "",
+        "warmup_runs": 0,
+        # An app in this process: the pytest process's RSS is not the server's own.
+        "memory_limit_mb": 16384.0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

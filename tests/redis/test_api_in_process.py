@@ -27,6 +27,8 @@ def settings(model_dir: Path, **overrides: object) -> Settings:
         "inference_workers": 1,
         "warmup_runs": 0,
         "rate_limit": "",
+        # An app in this process: the pytest process's RSS is not the server's own.
+        "memory_limit_mb": 16384.0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
