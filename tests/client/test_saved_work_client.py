@@ -23,6 +23,8 @@ def _settings(model_dir: Path, data_dir: Path, history: str) -> Settings:
         history=history,
         rate_limit="",
         warmup_runs=0,
+        # An app in this process: the pytest process's RSS is not the server's own.
+        memory_limit_mb=16384.0,
     )
 
 
