@@ -415,3 +415,39 @@ def test_with_the_api_down_the_page_says_so_without_a_traceback(
         page.get_by_role("button", name=text("retry", "th")).wait_for(timeout=5_000)
         assert page.get_by_test_id("stException").count() == 0
         assert "Traceback" not in page.content()
+
+
+@pytest.fixture(scope="module")
+def saving_page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An API that keeps photos in its own SQLite file, and a page on it."""
+    data = tmp_path_factory.mktemp("saved_work")
+    env = {"AMULET_RATE_LIMIT": "", "AMULET_DATA_DIR": str(data), "AMULET_HISTORY": "photos"}
+    with (
+        ApiProcess(free_port(), env=env, ready_timeout_s=120) as server,
+        running_page(server.url, data / "page.log") as url,
+    ):
+        yield url
+
+
+def test_a_check_is_in_my_checks_with_its_thumbnail_after_a_reload(
+    saving_page_url: str, browser: Browser, photo: Path
+) -> None:
+    with tab(browser, DESKTOP) as page:
+        open_page(page, saving_page_url)
+        upload(page, "front_photo", photo)
+        wait_for_answer(page)
+        page.get_by_text(text("saved_as_history", "th")).wait_for(timeout=10_000)
+        # Under the result, in Thai: the correction and the collection, folded.
+        main = page.get_by_test_id("stMain")
+        assert main.get_by_text(text("wrong_answer", "th")).is_visible()
+        assert main.get_by_text(text("save_to_collection", "th")).is_visible()
+
+        page.reload(wait_until="domcontentloaded")  # a new Streamlit session
+        page.get_by_text(text("nothing_uploaded", "th")).wait_for(timeout=60_000)
+        page.get_by_role("tab", name=text("tab_history", "th")).click()
+        panel = page.locator("[role=tabpanel]:visible")
+        panel.get_by_text(text("when_saved", "th", when="")).first.wait_for(timeout=10_000)
+        thumbnail = panel.get_by_test_id("stImage").first
+        thumbnail.wait_for(timeout=10_000)
+        assert thumbnail.is_visible()
+        assert panel.get_by_role("button", name=text("delete", "th")).count() == 1

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from amulet_ai.client import AmuletClient, HistoryEntry, PieceBody
+from amulet_ai.frontend.app import TAB_KEY
 from amulet_ai.frontend.connection import CLIENT_STATE_KEY
 from amulet_ai.frontend.i18n import class_name, text
 from amulet_ai.frontend.state import SESSION_KEY
@@ -78,14 +79,29 @@ def photos(repo_root: Path, make_photo: Callable[..., bytes]) -> list[bytes]:
     return [p.read_bytes() for p in found] or [make_photo(seed=seed) for seed in range(8)]
 
 
+TABS = ("tab_classify", "tab_history", "tab_collection", "tab_types")
+
+
+def open_tab(app: AppTest, index: int) -> Block:
+    """Tab ``index``, opened as a click does (a rerun) unless it is open already: only the
+    open tab of saved work is drawn."""
+    label = text(TABS[index], "th")
+    current = app.session_state[TAB_KEY] if TAB_KEY in app.session_state else None
+    if current != label and (index or current is not None):
+        app.session_state[TAB_KEY] = label
+        app.run()
+        assert not app.exception
+    tab = app.tabs[index]
+    assert tab.label == label
+    return tab
+
+
 def history_tab(app: AppTest) -> Block:
-    assert app.tabs[1].label == text("tab_history", "th")
-    return app.tabs[1]
+    return open_tab(app, 1)
 
 
 def collection_tab(app: AppTest) -> Block:
-    assert app.tabs[2].label == text("tab_collection", "th")
-    return app.tabs[2]
+    return open_tab(app, 2)
 
 
 def test_a_check_is_in_the_history_tab_with_its_thumbnail_after_a_reload(
@@ -97,7 +113,7 @@ def test_a_check_is_in_the_history_tab_with_its_thumbnail_after_a_reload(
     upload(app, photos[1])
     assert not app.exception
     (entry,) = client.history().items
-    assert text("saved_as_history", "th") in words(app.tabs[0])
+    assert text("saved_as_history", "th") in words(open_tab(app, 0))
     shown = "\n".join(words(history_tab(app)))
     assert answer(entry, entry.is_unknown) in shown
     assert entry.created_at.astimezone().strftime("%Y-%m-%d %H:%M") in shown
@@ -127,17 +143,18 @@ def test_this_answer_is_wrong_sends_a_listed_type_or_another_name(
     picker.set_value(other.id)
     app.button(key=f"send_correction_{entry.id}").click().run()
     assert not app.exception
-    assert text("correction_sent", "th") in words(app.tabs[0])
+    assert text("correction_sent", "th") in words(open_tab(app, 0))
     feedback = client.history().items[0].feedback
     assert feedback is not None and (feedback.correct, feedback.class_id) == (False, other.id)
     said = text("you_said_wrong_type", "th", name=class_name(other.name_th, other.name_en, "th"))
     assert said in "\n".join(words(history_tab(app)))
 
+    open_tab(app, 0)
     upload(app, photos[3])
     newest = client.history().items[0]
     app.selectbox(key=f"right_type_{newest.id}").set_value("__another_type__")
     app.button(key=f"send_correction_{newest.id}").click().run()
-    assert text("correction_needs_name", "th") in words(app.tabs[0])
+    assert text("correction_needs_name", "th") in words(app.tabs[0])  # on this run only
     assert client.history().items[0].feedback is None, "nothing sent without a name"
     app.text_input(key=f"another_type_{newest.id}").input("พระกริ่งปวเรศ")
     app.button(key=f"send_correction_{newest.id}").click().run()
@@ -151,6 +168,7 @@ def test_save_to_my_collection_shows_the_piece_and_delete_removes_it(
 ) -> None:
     app = new_page(client)
     assert text("collection_empty", "th") in words(collection_tab(app))
+    open_tab(app, 0)
     app.file_uploader(key="back_photo").set_value(("b.jpg", photos[5], "image/jpeg"))
     upload(app, photos[4])
     app.text_input(key="piece_name").input("สมเด็จองค์แรก")
@@ -163,7 +181,7 @@ def test_save_to_my_collection_shows_the_piece_and_delete_removes_it(
         "ได้จากคุณตา",
         ["front", "back"],
     )
-    assert text("piece_saved", "th", name="สมเด็จองค์แรก") in words(app.tabs[0])
+    assert text("piece_saved", "th", name="สมเด็จองค์แรก") in words(open_tab(app, 0))
     shown = words(collection_tab(new_page(client)))
     assert "สมเด็จองค์แรก" in shown and "ได้จากคุณตา" in shown
     unknown = bool(piece.result["unknown"]["is_unknown"])
@@ -182,10 +200,13 @@ def test_the_thai_tabs_have_no_english_but_type_names(
     upload(app, photos[6])
     app.button(key="save_piece").click().run()
     names = sorted((c.name_en for c in client.classes().classes), key=len, reverse=True)
-    said = [*words(history_tab(app)), *words(collection_tab(app)), *words(app.tabs[0])]
-    said += [t.label for t in app.tabs] + [b.label for b in app.button]
-    said += [e.label for e in app.expander] + [s.label for s in app.selectbox]
-    said += [*app.selectbox[0].options, *(t.label for t in app.text_input)]
+    said: list[str] = []
+    for index in (1, 2, 3, 0):  # each tab open in turn, the classifier last
+        said += words(open_tab(app, index))
+        said += [t.label for t in app.tabs] + [b.label for b in app.button]
+        said += [e.label for e in app.expander] + [w.label for w in app.selectbox]
+        said += [w.label for w in [*app.text_input, *app.text_area, *app.file_uploader]]
+    said += app.selectbox[0].options
     leftovers: list[str] = []
     for line in said:
         if line.startswith(text("about", "th")) or "http://" in line or "`" in line:
@@ -218,14 +239,14 @@ def test_closest_in_your_collection_shows_the_saved_piece(
     first = new_page(client)
     upload(first, photos[0])
     closest = text("closest", "th")
-    assert f"**{closest}**" in words(first.tabs[0])
+    assert f"**{closest}**" in words(open_tab(first, 0))
     # Only this check is there, and it is the photo itself: nothing to compare with.
-    assert text("closest_none", "th") in words(first.tabs[0])
+    assert text("closest_none", "th") in words(open_tab(first, 0))
     first.button(key="save_piece").click().run()
 
     again = new_page(client)  # another session: the question is asked anew
     upload(again, photos[0])
-    shown = words(again.tabs[0])
+    shown = words(open_tab(again, 0))
     assert text("kind_piece", "th") in shown and text("kind_history", "th") in shown
     assert (
         len([c for c in shown if c in (text("kind_piece", "th"), text("kind_history", "th"))]) == 2
@@ -240,29 +261,28 @@ def test_a_type_is_added_from_previewed_photos_listed_and_deleted(
         pytest.skip("needs the development photos in ../shared")
     files = [(p.name, p.read_bytes(), "image/jpeg") for p in sorted(shared.glob("*.jpg"))[:4]]
     app = new_page(client)
-    tab = app.tabs[3]
-    assert tab.label == text("tab_types", "th")
-    assert text("types_none", "th") in words(tab)
+    assert text("types_none", "th") in words(open_tab(app, 3))
     app.text_input(key="type_en").input("My Sivali")
     app.file_uploader(key="type_photos").set_value(files[:2]).run()
-    assert text("type_preview", "th", count=2) in words(app.tabs[3])
-    assert len(app.tabs[3].get("image")) == 2, "each chosen photo is previewed"
+    assert text("type_preview", "th", count=2) in words(open_tab(app, 3))
+    assert len(open_tab(app, 3).get("image")) == 2, "each chosen photo is previewed"
     app.button(key="add_type").click().run()
-    assert text("type_needs_photos", "th") in words(app.tabs[3])
+    assert text("type_needs_photos", "th") in words(open_tab(app, 3))
     app.file_uploader(key="type_photos").set_value([*files, files[0]]).run()
     app.text_input(key="type_th").input("สีวลีของฉัน")
     app.button(key="add_type").click().run()
     assert not app.exception
-    said = words(app.tabs[3])
+    said = words(open_tab(app, 3))
     assert text("type_added", "th", name="สีวลีของฉัน (My Sivali)", count=4) in said
     assert any(text("reason_duplicate", "th") in line for line in said)
     (mine,) = [t for t in client.types().items if t.mine]
-    listed = words(new_page(client).tabs[3])
+    listed = words(open_tab(new_page(client), 3))
     assert f"**สีวลีของฉัน (My Sivali)**  \n{text('type_photo_count', 'th', count=4)}" in listed
     reloaded = new_page(client)
+    open_tab(reloaded, 3)
     reloaded.button(key=f"delete_type_{mine.type_id}").click().run()
     assert [t for t in client.types().items if t.mine] == []
-    assert text("types_none", "th") in words(reloaded.tabs[3])
+    assert text("types_none", "th") in words(open_tab(reloaded, 3))
 
 
 def test_where_history_is_off_the_check_is_answered_and_the_tab_says_so(
@@ -274,8 +294,19 @@ def test_where_history_is_off_the_check_is_answered_and_the_tab_says_so(
         upload(app, photos[0])
         assert not app.exception and not app.error
         unknown = text("unknown_title", "th")
-        assert any(line.startswith("### ") or unknown in line for line in words(app.tabs[0]))
-        assert text("saved_as_history", "th") not in words(app.tabs[0])
+        assert any(line.startswith("### ") or unknown in line for line in words(open_tab(app, 0)))
+        assert text("saved_as_history", "th") not in words(open_tab(app, 0))
         assert app.session_state[SESSION_KEY].saving_refused
         upload(app, photos[1])  # the refusal is remembered: no second try with save
         assert not app.error
+
+
+def test_only_the_open_tab_of_saved_work_asks_the_api(client: AmuletClient) -> None:
+    app = new_page(client)
+    sent = client.requests_sent
+    app.run()
+    assert client.requests_sent == sent, "model, health and catalog are remembered"
+    history_tab(app)
+    assert client.requests_sent == sent + 1, "GET /v1/history alone"
+    collection_tab(app)
+    assert client.requests_sent == sent + 2, "then GET /v1/pieces alone"

@@ -35,6 +35,8 @@ FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.png"
 # The heatmap switch's value, kept outside the widget: Streamlit forgets a widget's state
 # on a run that does not draw it (no photo yet), which would turn the switch off.
 HEATMAP_ON = "heatmap_on"
+# The tabs' widget key: its value is the open tab's label.
+TAB_KEY = "page_tab"
 
 
 def served_model(
@@ -156,7 +158,11 @@ with st.sidebar:
     history_slot = st.container()
 
 tab_names = ("tab_classify", "tab_history", "tab_collection", "tab_types")
-check_tab, history_tab, collection_tab, types_tab = st.tabs([text(n, language) for n in tab_names])
+# Only the open tab of saved work is drawn (each asks the API); the classifier always is,
+# so the photos chosen stay when the collector looks at another tab and comes back.
+check_tab, history_tab, collection_tab, types_tab = st.tabs(
+    [text(n, language) for n in tab_names], key=TAB_KEY, on_change="rerun"
+)
 model = served_model(client, session, headers)
 with check_tab:
     limit_mb = model.limits.max_upload_mb if model else None
@@ -164,17 +170,20 @@ with check_tab:
     report = views.about(client, session, headers, model, shown.answer if shown else None, language)
 # The extras after the question the collector asked has gone to the API.
 known = views.fetch_catalog(client, session, headers)
-if shown is not None:
+if shown is not None and check_tab.open is not False:
     actions_under(shown, report, known, language)
-with history_tab:
-    saved_work.history_tab(client, session, headers, report, known, language)
-with collection_tab:
-    saved_work.collection_tab(client, session, headers, report, known, language)
-with types_tab:
-    if saved_work.history_mode(report) is None:
-        st.info(text("saved_unavailable", language))
-    else:
-        own_types.types_tab(client, session, headers, language)
+if history_tab.open:
+    with history_tab:
+        saved_work.history_tab(client, session, headers, report, known, language)
+if collection_tab.open:
+    with collection_tab:
+        saved_work.collection_tab(client, session, headers, report, known, language)
+if types_tab.open:
+    with types_tab:
+        if saved_work.history_mode(report) is None:
+            st.info(text("saved_unavailable", language))
+        else:
+            own_types.types_tab(client, session, headers, language)
 with catalog_slot:
     views.catalog(known, language)
 views.history(history_slot, session, language)
