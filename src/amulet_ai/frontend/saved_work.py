@@ -1,6 +1,7 @@
 """The tabs of saved work: the owner's earlier checks and their collection, read from the API.
 
-Nothing here is kept in the browser session but thumbnails: the lists come from
+Nothing here is kept in the browser session but thumbnails (keyed by id and creation
+time: a database may give a deleted item's id to a new one): the lists come from
 ``GET /v1/history`` and ``GET /v1/pieces`` on every run, so they survive a reload and a
 restart of the page. What the server keeps is read from its health report
 (``storage.history``): with ``results`` the history says plainly that photos are not kept.
@@ -124,7 +125,7 @@ def history_tab(
             if "front" in entry.photos:
                 thumb = connection.saved_photo(
                     session,
-                    f"history/{entry.id}",
+                    f"history/{entry.id}/{entry.created_at.isoformat()}",
                     partial(client.history_photo, entry.id, headers=headers),
                 )
                 if thumb is not None:
@@ -176,7 +177,7 @@ def collection_tab(
             for column, side in zip(pictures, piece.photos, strict=False):
                 photo = connection.saved_photo(
                     session,
-                    f"piece/{piece.id}/{side}",
+                    f"piece/{piece.id}/{side}/{piece.created_at.isoformat()}",
                     partial(client.piece_photo, piece.id, side=side, headers=headers),
                 )
                 if photo is not None:
