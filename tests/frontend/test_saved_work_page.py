@@ -15,9 +15,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from amulet_ai.client import AmuletClient, HistoryEntry, PieceBody
-from amulet_ai.frontend.app import TAB_KEY
+from amulet_ai.frontend import saved_work
 from amulet_ai.frontend.connection import CLIENT_STATE_KEY
 from amulet_ai.frontend.i18n import class_name, text
+from amulet_ai.frontend.saved_work import TAB_KEY
 from amulet_ai.frontend.state import SESSION_KEY
 from amulet_ai.ops.api_process import ApiProcess, free_port
 
@@ -310,3 +311,17 @@ def test_only_the_open_tab_of_saved_work_asks_the_api(client: AmuletClient) -> N
     assert client.requests_sent == sent + 1, "GET /v1/history alone"
     collection_tab(app)
     assert client.requests_sent == sent + 2, "then GET /v1/pieces alone"
+
+
+def test_show_older_adds_the_next_page_of_checks(
+    client: AmuletClient, photos: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(saved_work, "PAGE_SIZE", 2)
+    ids = [client.predict(photo, save=True).history_id for photo in photos[:3]]
+    app = new_page(client)
+    tab = history_tab(app)
+    assert len([b for b in tab.button if (b.key or "").startswith("delete_history_")]) == 2
+    app.button(key=f"{saved_work.HISTORY_PAGES_KEY}_more").click().run()
+    shown = {b.key for b in app.tabs[1].button if (b.key or "").startswith("delete_history_")}
+    assert shown == {f"delete_history_{i}" for i in ids}
+    assert f"{saved_work.HISTORY_PAGES_KEY}_more" not in {b.key for b in app.button}

@@ -35,8 +35,6 @@ FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.png"
 # The heatmap switch's value, kept outside the widget: Streamlit forgets a widget's state
 # on a run that does not draw it (no photo yet), which would turn the switch off.
 HEATMAP_ON = "heatmap_on"
-# The tabs' widget key: its value is the open tab's label.
-TAB_KEY = "page_tab"
 
 
 def served_model(
@@ -161,7 +159,7 @@ tab_names = ("tab_classify", "tab_history", "tab_collection", "tab_types")
 # Only the open tab of saved work is drawn (each asks the API); the classifier always is,
 # so the photos chosen stay when the collector looks at another tab and comes back.
 check_tab, history_tab, collection_tab, types_tab = st.tabs(
-    [text(n, language) for n in tab_names], key=TAB_KEY, on_change="rerun"
+    [text(n, language) for n in tab_names], key=saved_work.TAB_KEY, on_change="rerun"
 )
 model = served_model(client, session, headers)
 with check_tab:

@@ -143,6 +143,7 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
     },
     "when_saved": {"th": "ตรวจเมื่อ {when}", "en": "Checked {when}"},
     "delete": {"th": "ลบ", "en": "Delete"},
+    "show_older": {"th": "แสดงรายการก่อนหน้า", "en": "Show older ones"},
     "deleted": {"th": "ลบแล้ว", "en": "Deleted"},
     "no_photo_kept": {"th": "ไม่มีรูป", "en": "No photo"},
     "you_said_wrong_type": {"th": "คุณแจ้งว่าเป็น: {name}", "en": "You said it is: {name}"},

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import streamlit as st
 
@@ -32,10 +32,15 @@ from amulet_ai.frontend.state import PageSession
 logger = logging.getLogger(__name__)
 
 HistoryMode = Literal["off", "results", "photos"]
+# The page's tabs widget key: its value is the open tab's label.
+TAB_KEY: Final = "page_tab"
 PAGE_SIZE: Final = 20
 THUMB_PX: Final = 96
 # Where a failed delete leaves its message for the run its callback starts.
 DELETE_ERROR_KEY: Final = "saved_work_delete_error"
+# How many pages of each list the collector asked to see.
+HISTORY_PAGES_KEY: Final = "history_pages"
+PIECES_PAGES_KEY: Final = "pieces_pages"
 
 
 def history_mode(report: HealthReport | None) -> HistoryMode | None:
@@ -65,6 +70,30 @@ def _delete(remove: Callable[[int], None], item_id: int, language: Language) -> 
     except AmuletError as exc:
         logger.info("delete %s failed: %s", item_id, exc.code)
         st.session_state[DELETE_ERROR_KEY] = describe(exc, language)
+
+
+T = TypeVar("T", HistoryEntry, PieceBody)
+
+
+def _pages(
+    fetch: Callable[[int | None], tuple[list[T], int | None]], key: str
+) -> tuple[list[T], int | None]:
+    """The items of as many pages as the collector asked for ("show older" adds one)."""
+    items: list[T] = []
+    before: int | None = None
+    for _ in range(int(st.session_state.get(key, 1))):
+        page, before = fetch(before)
+        items += page
+        if before is None:
+            break
+    return items, before
+
+
+def _more_button(key: str, language: Language) -> None:
+    def more() -> None:
+        st.session_state[key] = int(st.session_state.get(key, 1)) + 1
+
+    st.button(text("show_older", language), key=f"{key}_more", on_click=more)
 
 
 def _delete_error() -> None:
@@ -111,15 +140,20 @@ def history_tab(
         st.info(text("photos_not_kept", language))
     _delete_error()
     try:
-        page = client.history(limit=PAGE_SIZE, headers=headers)
+
+        def fetch(before: int | None) -> tuple[list[HistoryEntry], int | None]:
+            page = client.history(limit=PAGE_SIZE, before=before, headers=headers)
+            return page.items, page.next_before
+
+        entries, older = _pages(fetch, HISTORY_PAGES_KEY)
     except AmuletError as exc:
         logger.info("history failed: %s", exc.code)
         st.warning(text("saved_history_failed", language))
         return
-    if not page.items:
+    if not entries:
         st.caption(text("saved_history_empty", language))
         return
-    for entry in page.items:
+    for entry in entries:
         with st.container(border=True):
             picture, words, action = st.columns([1, 4, 1], vertical_alignment="center")
             if "front" in entry.photos:
@@ -146,6 +180,8 @@ def history_tab(
                 on_click=_delete,
                 args=(partial(client.delete_history, headers=headers), entry.id, language),
             )
+    if older is not None:
+        _more_button(HISTORY_PAGES_KEY, language)
 
 
 def collection_tab(
@@ -162,15 +198,20 @@ def collection_tab(
         return
     _delete_error()
     try:
-        page = client.pieces(limit=PAGE_SIZE, headers=headers)
+
+        def fetch(before: int | None) -> tuple[list[PieceBody], int | None]:
+            page = client.pieces(limit=PAGE_SIZE, before=before, headers=headers)
+            return page.items, page.next_before
+
+        pieces, older = _pages(fetch, PIECES_PAGES_KEY)
     except AmuletError as exc:
         logger.info("pieces failed: %s", exc.code)
         st.warning(text("collection_failed", language))
         return
-    if not page.items:
+    if not pieces:
         st.caption(text("collection_empty", language))
         return
-    for piece in page.items:
+    for piece in pieces:
         with st.container(border=True):
             st.subheader(piece.name)
             pictures = st.columns(2)
@@ -197,3 +238,5 @@ def collection_tab(
                 on_click=_delete,
                 args=(partial(client.delete_piece, headers=headers), piece.id, language),
             )
+    if older is not None:
+        _more_button(PIECES_PAGES_KEY, language)
