@@ -325,3 +325,13 @@ def test_show_older_adds_the_next_page_of_checks(
     shown = {b.key for b in app.tabs[1].button if (b.key or "").startswith("delete_history_")}
     assert shown == {f"delete_history_{i}" for i in ids}
     assert f"{saved_work.HISTORY_PAGES_KEY}_more" not in {b.key for b in app.button}
+
+
+def test_switching_the_language_keeps_the_open_tab(client: AmuletClient) -> None:
+    app = new_page(client)
+    history_tab(app)
+    app.radio(key="language").set_value("en").run()
+    assert not app.exception
+    assert app.session_state[TAB_KEY] == text("tab_history", "en")
+    assert app.tabs[1].label == text("tab_history", "en")
+    assert text("saved_history_empty", "en") in words(app.tabs[1])

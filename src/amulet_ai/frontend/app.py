@@ -158,6 +158,11 @@ with st.sidebar:
 tab_names = ("tab_classify", "tab_history", "tab_collection", "tab_types")
 # Only the open tab of saved work is drawn (each asks the API); the classifier always is,
 # so the photos chosen stay when the collector looks at another tab and comes back.
+# The open tab is known by its label: a language switch keeps it open under its new name.
+open_label = st.session_state.get(saved_work.TAB_KEY)
+for name in tab_names:
+    if open_label in (text(name, "th"), text(name, "en")):
+        st.session_state[saved_work.TAB_KEY] = text(name, language)
 check_tab, history_tab, collection_tab, types_tab = st.tabs(
     [text(n, language) for n in tab_names], key=saved_work.TAB_KEY, on_change="rerun"
 )
