@@ -239,11 +239,13 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         open_page(page, page_url)
         # The language switch is on the page; the camera opens with one tap on a phone.
         switch = page.get_by_test_id("stMain").get_by_text(LANGUAGE_NAMES["en"], exact=True)
-        assert switch.is_visible()
+        # The page draws top to bottom: wait for the switch rather than look at once.
+        switch.wait_for(state="visible", timeout=15_000)
         camera = page.locator(".st-key-camera_photo input[type=file]")
         assert camera.get_attribute("capture") == "environment"
         limit = text("upload_limit", "th", limit="20 MB")
-        assert page.get_by_text(limit).is_visible(), "the server's limit, not Streamlit's"
+        # The server's limit, not Streamlit's (raises when it never shows).
+        page.get_by_text(limit).wait_for(state="visible", timeout=15_000)
 
         started = time.perf_counter()
         upload(page, "camera_photo", photo)
@@ -439,8 +441,8 @@ def test_a_check_is_in_my_checks_with_its_thumbnail_after_a_reload(
         page.get_by_text(text("saved_as_history", "th")).wait_for(timeout=10_000)
         # Under the result, in Thai: the correction and the collection, folded.
         main = page.get_by_test_id("stMain")
-        assert main.get_by_text(text("wrong_answer", "th")).is_visible()
-        assert main.get_by_text(text("save_to_collection", "th")).is_visible()
+        main.get_by_text(text("wrong_answer", "th")).wait_for(state="visible", timeout=10_000)
+        main.get_by_text(text("save_to_collection", "th")).wait_for(state="visible", timeout=10_000)
 
         page.reload(wait_until="domcontentloaded")  # a new Streamlit session
         page.get_by_text(text("nothing_uploaded", "th")).wait_for(timeout=60_000)
