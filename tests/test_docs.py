@@ -103,7 +103,15 @@ def served(make_photo: Any) -> dict[str, Any]:
     from amulet_ai.config import Settings
 
     app = create_app(
-        Settings(_env_file=None, rate_limit="", api_keys=[], database_url="sqlite://")  # type: ignore[call-arg]
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            rate_limit="",
+            api_keys=[],
+            database_url="sqlite://",
+            # The pytest process holds many apps: the ceiling is for a server process of its own.
+            memory_limit_mb=16384.0,
+            gc_high_water_mb=12288.0,
+        )
     )
     with TestClient(app) as client:
         photo = make_photo(320, 240, "JPEG", seed=5)

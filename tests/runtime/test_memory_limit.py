@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
 from amulet_ai.runtime import MemoryLimitExceeded, memory_limit_context
 
 MB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def no_collection_inside_the_block() -> Iterator[None]:
+    """Collect earlier tests' garbage first and keep the collector off during the test.
+
+    RSS belongs to the whole pytest process: a cyclic collection triggered by an allocation
+    inside the block could free an earlier test's app (its model session is hundreds of MB)
+    and hide the block's own growth.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def test_raises_on_a_200_mb_allocation_under_a_100_mb_limit() -> None:
@@ -35,7 +54,7 @@ def test_check_fails_early_inside_the_block() -> None:
     reached_after_check = False
     with pytest.raises(MemoryLimitExceeded):
         with memory_limit_context(50, interval_s=0.005) as guard:
-            block = np.ones(120 * MB // 8)
+            block = np.ones(256 * MB // 8)
             guard.check()
             reached_after_check = True
             del block
