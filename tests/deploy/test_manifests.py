@@ -216,6 +216,16 @@ def test_dockerfile_is_multi_stage_non_root_with_model_and_healthcheck() -> None
     assert not any(extra in arg for arg in installs for extra in ("[train", "[dev", "torch"))
 
 
+def test_the_images_data_dir_is_a_volume_its_user_owns() -> None:
+    steps = _dockerfile_instructions()
+    env = " ".join(arg for op, arg in steps if op == "ENV")
+    data_dir = re.search(r"AMULET_DATA_DIR=(\S+)", env)
+    assert data_dir, "the image sets AMULET_DATA_DIR"
+    volumes = [json.loads(arg) for op, arg in steps if op == "VOLUME"]
+    assert [data_dir[1]] in volumes
+    assert any(op == "RUN" and "chown" in arg and data_dir[1] in arg for op, arg in steps)
+
+
 def test_every_file_the_image_copies_exists_and_is_not_docker_ignored() -> None:
     allowed = {
         line[1:].strip().rstrip("/")
