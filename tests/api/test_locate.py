@@ -257,3 +257,21 @@ def test_a_model_folder_without_a_localiser_classifies_whole(
     body = _post(client, scene.jpeg, "?locate=auto")
     assert body["images"]["front"]["location"]["status"] == "whole_photo"
     assert body["images"]["front"]["location"]["method"] == "off"
+
+
+def test_a_reload_loads_the_localiser_of_the_folder_anew(
+    make_client: Callable[..., TestClient], model_dir: Path, tmp_path: Path
+) -> None:
+    for path in model_dir.iterdir():
+        if path.suffix in (".onnx", ".json"):
+            shutil.copy(path, tmp_path / path.name)
+    client = make_client(model_dir=tmp_path, admin_key="admin-secret")
+    meta = json.loads((tmp_path / "localiser.json").read_text(encoding="utf-8"))
+    old, new = meta["version"], meta["version"] + "-reloaded"
+    meta["version"] = new
+    (tmp_path / "localiser.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert client.get("/health").json()["model"]["localiser"]["version"] == old
+    r = client.post("/v1/admin/reload", headers={"X-Admin-Key": "admin-secret"})
+    assert r.status_code == 200
+    assert client.get("/health").json()["model"]["localiser"]["version"] == new
+    assert client.get("/v1/model").json()["localiser"]["version"] == new
