@@ -18,6 +18,11 @@ path's cost cuts do to the boxes, on phone-style scenes (2000 x 1500) of every f
 development photo on the test-only backdrop families: the localiser's draft decode at a
 shorter side of 240 px against 640 px, and skipping its zoom pass where it would magnify
 less than 1, 1.25, 1.5 or 2 times (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
+
+``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
+graph on one photo, in process: the classifier at 224 px, the localiser at its 320 px, and
+(with the ``train`` extra's ``onnx``) the same localiser graph with free spatial sizes at
+224 px.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,15 +172,66 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
     return out
 
 
+def _cpu_ms(run: Any, size: int, runs: int = 20) -> float:
+    x = np.zeros((1, 3, size, size), dtype=np.float32)
+    for _ in range(3):
+        run(x)
+    started = time.process_time()
+    for _ in range(runs):
+        run(x)
+    return round(1000 * (time.process_time() - started) / runs, 1)
+
+
+def graph_costs() -> dict[str, float]:
+    """CPU ms per run of each graph (see the docstring)."""
+    from amulet_ai.model.classifier import AmuletClassifier
+    from amulet_ai.model.localiser import Localiser
+
+    classifier = AmuletClassifier.load(warmup_runs=0)
+    localiser = Localiser.load()
+    out = {
+        "classifier_224": _cpu_ms(classifier.run, classifier.input_size),
+        "localiser_320": _cpu_ms(localiser.logits, localiser.metadata.size),
+    }
+    try:
+        import onnx
+    except ImportError:
+        return out
+    import onnxruntime as ort
+
+    from amulet_ai.config import DEFAULT_MODEL_DIR
+
+    graph = onnx.load(str(DEFAULT_MODEL_DIR / localiser.metadata.onnx_file))
+    for dims, names in ((graph.graph.input[0], ("h", "w")), (graph.graph.output[0], ("gh", "gw"))):
+        shape = dims.type.tensor_type.shape.dim
+        for dim, name in zip(shape[2:], names, strict=True):
+            dim.ClearField("dim_value")
+            dim.dim_param = name
+    del graph.graph.value_info[:]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    free = ort.InferenceSession(
+        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    out["localiser_free_size_224"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 224)
+    out["localiser_free_size_320"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 320)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_locate", description=__doc__)
     parser.add_argument("--zoom", action="store_true", help="the box IoU table (in process)")
+    parser.add_argument("--graphs", action="store_true", help="CPU ms per graph run")
     parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import json
 
-    result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
+    if args.graphs:
+        result: Any = graph_costs()
+    else:
+        result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
     print(json.dumps(result, indent=2))
 
 
