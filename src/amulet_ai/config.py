@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         "auto",
         description="Default of the predict routes' locate option: auto finds the amulet on "
         "the photo with the localiser in model_dir and classifies its crop; off classifies "
-        "the whole photo (already a tight crop).",
+        "the whole photo (already a tight crop). Enrolled types and searches see photos the "
+        "same way.",
     )
 
     # --- API server ----------------------------------------------------------------------
