@@ -128,6 +128,12 @@ def test_readme_predict_example_has_the_fields_the_api_answers(served: dict[str,
     assert set(example) == set(answer)
     for part in ("top1", "unknown", "timing_ms", "model"):
         assert set(example[part]) == set(answer[part]), part
+    front, answered = example["images"]["front"], answer["images"]["front"]
+    assert set(front) == set(answered)
+    assert set(front["location"]) == set(answered["location"])
+    assert set(front["location"]["box"]) == {
+        "x", "y", "width", "height", "image_width", "image_height"
+    }  # fmt: skip
 
 
 def test_metrics_in_quick_start_queries_are_exported(served: dict[str, Any]) -> None:

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across graph nodes.")
     warmup_runs: int = Field(2, ge=0, description="Inferences run at load before ready.")
+    locate: Literal["auto", "off"] = Field(
+        "auto",
+        description="Default of the predict routes' locate option: auto finds the amulet on "
+        "the photo with the localiser in model_dir and classifies its crop; off classifies "
+        "the whole photo (already a tight crop).",
+    )
 
     # --- API server ----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the API binds to.")

@@ -102,6 +102,7 @@ def _assert_unavailable(client: TestClient, photo: bytes, reason: str) -> None:
         "version": None,
         "loaded_at": None,
         "error": reason,
+        "localiser": None,
     }
     r = client.post("/v1/predict", files={"front": ("a.jpg", photo)}, headers=HEADERS)
     assert r.status_code == 503

@@ -29,6 +29,7 @@ def test_prediction_has_every_contract_field(
     assert set(body) == {
         "request_id",
         "model",
+        "status",
         "top1",
         "predictions",
         "unknown",
@@ -50,14 +51,23 @@ def test_prediction_has_every_contract_field(
     assert all(0.0 <= p <= 1.0 for p in probabilities)
     unknown = body["unknown"]
     assert set(unknown) == {"is_unknown", "score", "threshold"}
-    assert unknown["is_unknown"] == (unknown["score"] > unknown["threshold"])
     front = body["images"]["front"]
     assert (front["width"], front["height"], front["format"]) == (224, 224, "JPEG")
-    assert set(front) == {"predictions", "unknown", "width", "height", "format"}
+    assert set(front) == {"predictions", "unknown", "width", "height", "format", "location"}
+    # A smooth pattern with no amulet on it: answered, but judged as no type.
+    assert front["location"] == {
+        "status": "no_amulet",
+        "method": "localiser",
+        "box": None,
+        "confidence": front["location"]["confidence"],
+    }
+    assert body["status"] == "no_amulet"
+    assert body["unknown"]["is_unknown"] is True
     assert body["images"]["back"] is None
     assert body["heatmap"] is None
     assert body["cached"] is False
-    assert set(body["timing_ms"]) == {"decode", "inference", "total"}
+    assert set(body["timing_ms"]) == {"decode", "locate", "inference", "total"}
+    assert body["timing_ms"]["locate"] > 0
     assert body["timing_ms"]["total"] >= body["timing_ms"]["inference"] > 0
     PredictResponse.model_validate(body)  # the client library's own parse
 

@@ -81,6 +81,10 @@ async def test_catalog_model_and_health_match_the_committed_model(
     assert [c.name_th for c in catalog.classes] == [c["name_th"] for c in metadata["classes"]]
     info = await asgi_client.model_info()
     assert info.name == metadata["name"] and info.version == metadata["version"]
+    localiser = json.loads((model_dir / "localiser.json").read_text(encoding="utf-8"))
+    assert info.localiser is not None and info.localiser.version == localiser["version"]
+    assert health.model.localiser is not None
+    assert health.model.localiser.name == localiser["name"]
 
 
 async def test_predict_answers_in_the_api_schema_with_heatmap_and_sides(
@@ -98,6 +102,29 @@ async def test_predict_answers_in_the_api_schema_with_heatmap_and_sides(
     assert again.cached and again.top1 == result.top1
     both = await asgi_client.predict(amulet_photo, make_photo(300, 300, seed=3))
     assert both.images.back is not None and both.heatmap is None
+
+
+async def test_the_locate_option_and_each_photos_location(
+    asgi_client: AsyncAmuletClient, amulet_photo: bytes, make_photo: Callable[..., bytes]
+) -> None:
+    whole = await asgi_client.predict(amulet_photo, locate="off")
+    location = whole.images.front.location
+    assert location is not None and location.status == "whole_photo"
+    assert location.method == "off" and location.confidence is None
+    assert location.box is not None
+    assert (location.box.width, location.box.height) == (whole.images.front.width,
+                                                         whole.images.front.height)  # fmt: skip
+    assert whole.status == "ok" and whole.timing_ms.locate == 0.0
+    located = await asgi_client.predict(amulet_photo, locate="auto")
+    assert not located.cached  # the mode is part of the cache key
+    assert located.images.front.location is not None
+    assert located.images.front.location.method == "localiser"
+    plain = make_photo(640, 480, seed=77)
+    batch = await asgi_client.predict_batch([plain], locate="auto")
+    result = batch.results[0].result
+    assert result is not None and result.images.front.location is not None
+    assert result.images.front.location.status == "no_amulet"
+    assert result.status == "no_amulet" and result.unknown.is_unknown
 
 
 async def test_a_batch_keeps_order_and_isolates_a_bad_file(

@@ -17,6 +17,7 @@ from amulet_ai.api.schemas import (
     HealthStatus,
     MemoryHealth,
     ModelHealth,
+    ModelRef,
     SharedStateHealth,
     StorageHealth,
     WorkHealth,
@@ -94,6 +95,7 @@ class HealthMonitor:
             )
         pool = self._service.pool_figures()
         rss = self._memory.rss_bytes()
+        located = classifier.localiser if classifier is not None else None
         return HealthReport(
             status=status,
             reasons=reasons,
@@ -105,6 +107,9 @@ class HealthMonitor:
                 version=classifier.version if classifier else None,
                 loaded_at=slot.loaded_at,
                 error=slot.error if classifier is None else None,
+                localiser=ModelRef(name=located.name, version=located.version)
+                if located is not None
+                else None,
             ),
             memory=MemoryHealth(
                 rss_mb=round(rss / _MB, 1),

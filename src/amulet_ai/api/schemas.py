@@ -24,6 +24,8 @@ from amulet_ai.model.metadata import ClassInfo
 from amulet_ai.model.results import (
     Classification,
     ClassScore,
+    PhotoBox,
+    PhotoLocation,
     PhotoResult,
     SideResults,
     UnknownVerdict,
@@ -60,9 +62,12 @@ class ModelRef(BaseModel):
 
 
 class Timing(BaseModel):
-    """Milliseconds spent on the request; decode and inference are 0 on a cache hit."""
+    """Milliseconds spent on the request; decode, locate and inference are 0 on a cache hit."""
 
     decode: float = Field(examples=[3.1])
+    locate: float = Field(
+        0.0, examples=[21.7], description="Finding the amulet and cropping it; 0 with off."
+    )
     inference: float = Field(examples=[5.4])
     total: float = Field(examples=[10.2])
 
@@ -132,6 +137,15 @@ class UploadLimits(BaseModel):
     max_image_pixels: int = Field(examples=[40_000_000], description="Most pixels per image.")
 
 
+class LocaliserInfo(BaseModel):
+    """The localiser served with the model (``locate=auto``), and what it was measured at."""
+
+    name: str = Field(examples=["amulet-localiser-lite0"])
+    version: str = Field(examples=["1.0.0"])
+    onnx_sha256: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelInfo(BaseModel):
     """``GET /v1/model``: the model's metadata, the metrics measured when it was built, and
     the server's upload limits."""
@@ -149,6 +163,14 @@ class ModelInfo(BaseModel):
     unknown: UnknownDetection
     classes: list[ClassInfo]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    backdrop: Literal["as_is", "grey_outside_mask"] = Field(
+        "as_is",
+        description="What the classifier judges around the amulet: the photo as it is, or "
+        "everything outside the localiser's mask neutral grey.",
+    )
+    localiser: LocaliserInfo | None = Field(
+        None, description="Null when the model folder has no localiser (photos judged whole)."
+    )
     limits: UploadLimits
 
 
@@ -163,6 +185,9 @@ class ModelHealth(BaseModel):
     version: str | None = None
     loaded_at: float | None = Field(None, description="Unix time the model was loaded.")
     error: str | None = Field(None, description="Why the model is not loaded, when it is not.")
+    localiser: ModelRef | None = Field(
+        None, description="The localiser loaded with the model; null without one."
+    )
 
 
 class MemoryHealth(BaseModel):
@@ -299,6 +324,7 @@ __all__ = [
     "ErrorResponse",
     "HealthReport",
     "HealthStatus",
+    "LocaliserInfo",
     "MemoryHealth",
     "ModelHealth",
     "ModelInfo",
@@ -309,6 +335,8 @@ __all__ = [
     "OipReady",
     "OipServerMetadata",
     "OipTensor",
+    "PhotoBox",
+    "PhotoLocation",
     "PhotoResult",
     "PredictResponse",
     "ProbeResponse",

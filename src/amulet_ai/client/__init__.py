@@ -39,6 +39,8 @@ from amulet_ai.api.schemas import (
     ClassesResponse,
     HealthReport,
     ModelInfo,
+    PhotoBox,
+    PhotoLocation,
     PredictResponse,
 )
 from amulet_ai.api.types_schemas import (
@@ -76,6 +78,8 @@ __all__ = [
     "HistoryPage",
     "ModelInfo",
     "Photo",
+    "PhotoBox",
+    "PhotoLocation",
     "PieceBody",
     "PiecePage",
     "PieceUpdate",

@@ -54,6 +54,7 @@ from amulet_ai.client._errors import error_from_transport
 from amulet_ai.client._options import default_breaker, resolve_options, without_timeout_retries
 from amulet_ai.client._uploads import UploadSource
 from amulet_ai.config import Settings
+from amulet_ai.model.results import LocateMode
 from amulet_ai.runtime.circuit import CircuitBreaker
 from amulet_ai.runtime.http_pool import ConnectionPool
 from amulet_ai.runtime.retry import async_retrying
@@ -134,20 +135,32 @@ class AsyncAmuletClient:
         explain: bool = False,
         save: bool = False,
         headers: Mapping[str, str] | None = None,
+        locate: LocateMode | None = None,
     ) -> PredictResponse:
         """Classify one amulet from its front photo, and its back photo when given.
 
         With ``save=True`` the answer is also kept in the caller's history and
-        ``history_id`` names it (None when the database is unavailable).
+        ``history_id`` names it (None when the database is unavailable). ``locate``:
+        ``"auto"`` finds the amulet on each photo and judges its crop (each photo's
+        ``location`` says where, and ``status`` whether it could be judged), ``"off"``
+        judges the whole photo (already a tight crop); None: the server's default.
         """
-        call = predict_call(front, back, top_k=top_k, explain=explain, save=save, headers=headers)
+        call = predict_call(
+            front, back, top_k=top_k, explain=explain, save=save, headers=headers, locate=locate
+        )
         return await self._send(call)
 
     async def predict_batch(
-        self, files: Sequence[UploadSource], *, top_k: int = 3, explain: bool = False
+        self,
+        files: Sequence[UploadSource],
+        *,
+        top_k: int = 3,
+        explain: bool = False,
+        locate: LocateMode | None = None,
     ) -> BatchResponse:
         """Classify several photos independently; a bad file gets its own error entry."""
-        return await self._send(predict_batch_call(files, top_k=top_k, explain=explain))
+        call = predict_batch_call(files, top_k=top_k, explain=explain, locate=locate)
+        return await self._send(call)
 
     async def health(self, *, headers: Mapping[str, str] | None = None) -> HealthReport:
         """The API's detailed health report (also when it says ``unavailable``)."""

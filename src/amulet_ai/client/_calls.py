@@ -33,6 +33,7 @@ from amulet_ai.api.types_schemas import EnrolResponse, SimilarResponse, TypeList
 from amulet_ai.client._errors import error_from_response
 from amulet_ai.client._uploads import UploadSource, read_upload
 from amulet_ai.errors import UpstreamUnavailable
+from amulet_ai.model.results import LocateMode
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -128,11 +129,14 @@ def predict_call(
     explain: bool,
     save: bool = False,
     headers: Mapping[str, str] | None = None,
+    locate: LocateMode | None = None,
 ) -> Call[PredictResponse]:
     files = _sides(front, back)
     params: dict[str, Any] = {"top_k": top_k, "explain": "true" if explain else "false"}
     if save:
         params["save"] = "true"
+    if locate is not None:
+        params["locate"] = locate
     return Call(
         "POST",
         "/v1/predict",
@@ -144,7 +148,11 @@ def predict_call(
 
 
 def predict_batch_call(
-    sources: Sequence[UploadSource], *, top_k: int, explain: bool
+    sources: Sequence[UploadSource],
+    *,
+    top_k: int,
+    explain: bool,
+    locate: LocateMode | None = None,
 ) -> Call[BatchResponse]:
     if isinstance(sources, bytes | bytearray | memoryview | str):
         raise TypeError("predict_batch takes a sequence of photos, not one photo")
@@ -153,6 +161,8 @@ def predict_batch_call(
         for index, source in enumerate(sources)
     ]
     params = {"top_k": top_k, "explain": "true" if explain else "false"}
+    if locate is not None:
+        params["locate"] = locate
     return Call("POST", "/v1/predict/batch", BatchResponse, params=params, files=files)
 
 

@@ -187,6 +187,12 @@ def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -
         )
 
 
+def center_square(img: Image.Image, size: int) -> Image.Image:
+    """``img`` with its shorter side scaled to ``size`` and the centre square cut out (what
+    :func:`decode_image` does after decoding)."""
+    return _resize_center_crop(img, size)
+
+
 def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     width, height = img.size
     scale = size / min(width, height)

@@ -34,14 +34,17 @@ from amulet_ai.errors import InvalidInput, ModelUnavailable
 from amulet_ai.imaging.decode import (
     DEFAULT_MAX_DECODE_MB,
     DEFAULT_MAX_PIXELS,
+    DETAIL_SIDE,
     DecodedImage,
     ImageSource,
     decode_image,
+    decode_picture,
     to_tensor,
 )
 from amulet_ai.imaging.heatmap import png_data_url, render_overlay
 from amulet_ai.model.enrolment import EnrolledIndex, EnrolmentRule
 from amulet_ai.model.fusion import fuse_pair
+from amulet_ai.model.localiser import LOCALISER_METADATA, Localiser
 from amulet_ai.model.metadata import ModelMetadata
 from amulet_ai.model.results import (
     Classification,
@@ -95,8 +98,12 @@ class AmuletClassifier:
         busy_session: ort.InferenceSession | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
+        localiser: Localiser | None = None,
     ) -> None:
         self.session = session
+        # Loaded, reloaded and pinned with the classifier: a request finishes on the pair
+        # it started with.
+        self.localiser = localiser
         self.max_pixels = max_pixels
         self.max_decode_mb = max_decode_mb
         self.busy_session = busy_session
@@ -129,12 +136,15 @@ class AmuletClassifier:
         verify_checksum: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
+        with_localiser: bool = False,
     ) -> AmuletClassifier:
         """Load model and metadata from ``model_dir`` (default: the repository's models/).
 
         ``busy_intra_op_threads``, when given and different from ``intra_op_threads``,
         loads a second session with that many threads for runs that overlap another.
         ``max_pixels`` and ``max_decode_mb`` bound every decode of bytes (:meth:`decode`).
+        ``with_localiser`` also loads the localiser of the same folder
+        (:data:`~amulet_ai.model.localiser.LOCALISER_METADATA`) when the folder has one.
 
         Raises:
             ModelUnavailable: a file is missing, corrupt, or does not match its metadata.
@@ -150,6 +160,11 @@ class AmuletClassifier:
             and _sha256_file(onnx_path) != (metadata.onnx_sha256)
         ):
             raise ModelUnavailable(f"Model file {onnx_path.name} does not match its metadata.")
+        localiser = None
+        if with_localiser and (folder / LOCALISER_METADATA).is_file():
+            localiser = Localiser.load(folder, intra_op_threads=intra_op_threads)
+        elif with_localiser:
+            logger.warning("no localiser in %s: photos are classified whole", folder)
         try:
             session = _session(onnx_path, intra_op_threads, inter_op_threads)
             busy = (
@@ -163,6 +178,7 @@ class AmuletClassifier:
                 busy_session=busy,
                 max_pixels=max_pixels,
                 max_decode_mb=max_decode_mb,
+                localiser=localiser,
             )
             classifier.warm_up(warmup_runs)
         except ModelUnavailable:
@@ -192,6 +208,7 @@ class AmuletClassifier:
             warmup_runs=settings.warmup_runs,
             max_pixels=settings.max_image_pixels,
             max_decode_mb=settings.decode_memory_limit_mb,
+            with_localiser=True,
         )
 
     def warm_up(self, runs: int) -> None:
@@ -201,6 +218,8 @@ class AmuletClassifier:
         for session in self._sessions():
             for _ in range(runs):
                 session.run(self._output_names, feeds)
+        if self.localiser is not None:
+            self.localiser.warm_up(runs)
 
     def _sessions(self) -> list[ort.InferenceSession]:
         return [self.session] if self.busy_session is None else [self.session, self.busy_session]
@@ -257,6 +276,18 @@ class AmuletClassifier:
         return decode_image(
             source,
             size=self.input_size,
+            max_pixels=self.max_pixels,
+            max_decode_mb=self.max_decode_mb,
+        )
+
+    def decode_whole(self, source: ImageSource, *, min_side: int = DETAIL_SIDE) -> DecodedImage:
+        """Decode the whole photo, upright, its shorter side at least ``min_side`` (never
+        enlarged; JPEGs at the smallest DCT scale that gives it), within this classifier's
+        limits: the guarded decode of the localiser's draft and of the crop's detail.
+        """
+        return decode_picture(
+            source,
+            min_side=min_side,
             max_pixels=self.max_pixels,
             max_decode_mb=self.max_decode_mb,
         )

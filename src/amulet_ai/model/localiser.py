@@ -281,6 +281,20 @@ class Localiser:
         logger.info("localiser loaded name=%s version=%s", metadata.name, metadata.version)
         return cls(session, metadata)
 
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+    def warm_up(self, runs: int) -> None:
+        """Run the graph ``runs`` times on a blank draft (the first runs are the slow ones)."""
+        size = self.metadata.size
+        for _ in range(runs):
+            self.logits(np.zeros((1, 3, size, size), dtype=np.float32))
+
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Mask logits ``[N, G, G]`` of a letterboxed batch ``[N, 3, size, size]``."""
         out = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
@@ -301,6 +315,8 @@ def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetad
     draft can be a tenth of it; the second sees the square around the first box (with
     :data:`ZOOM_MARGIN` each side) filling the draft, where the box edges fall within a
     few pixels. The statuses are decided on the first pass's region and the zoomed box.
+    Where the square would be no smaller than the picture's long side (the amulet fills
+    the photo) the second pass could not see it any closer and is skipped.
     """
     boxed = letterbox(picture.image, meta.size)
     first = locate_from_logits(logits_fn(boxed.tensor[None])[0], boxed, picture, meta)
@@ -308,6 +324,10 @@ def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetad
         return first
     square = crop_square(first.picture_box, ZOOM_MARGIN)
     side = square[2] - square[0]
+    if side >= max(picture.image.size):
+        # The zoom would see the amulet no larger than the first pass did (a photo it
+        # already fills, such as a tight crop): nothing to refine, so no second run.
+        return first
     zoom_img = _crop_padded(picture.image, square, meta.size)
     zoom = DecodedImage(zoom_img, side, side, picture.format)
     zoomed = letterbox(zoom_img, meta.size)
@@ -339,6 +359,38 @@ def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetad
         canvas.paste(zoom_mask, (square[0], square[1]))
         mask = np.asarray(canvas) >= 128
     return _judged(picture, refined, mask, first.confidence, meta)
+
+
+def carried_to(location: Location, draft: DecodedImage, detail: DecodedImage,
+               meta: LocaliserMetadata) -> Location:  # fmt: skip
+    """``location``, found on ``draft``, carried to ``detail`` (the same photo decoded at
+    a larger scale) and judged there: the crop and its sharpness come from ``detail``.
+
+    A location without a box, or one already ``too_small``, is returned as it is.
+    """
+    if location.picture_box is None or location.status == "too_small":
+        return location
+    draft_w, draft_h = draft.image.size
+    pic_w, pic_h = detail.image.size
+    if (draft_w, draft_h) == (pic_w, pic_h):
+        return location
+    sx, sy = pic_w / draft_w, pic_h / draft_h
+    left, top, right, bottom = location.picture_box
+    box = (
+        int(left * sx),
+        int(top * sy),
+        min(pic_w, int(np.ceil(right * sx))),
+        min(pic_h, int(np.ceil(bottom * sy))),
+    )
+    mask = None
+    if location.mask is not None:
+        scaled = Image.fromarray(location.mask.astype(np.uint8) * 255).resize(
+            (pic_w, pic_h), Image.Resampling.BILINEAR
+        )
+        mask = np.asarray(scaled) >= 128
+    judged = _judged(detail, box, mask, location.confidence, meta, draft_long=1.0)
+    # The box in original pixels stays the draft's: the scale changes its rounding only.
+    return Location(judged.status, location.box, box, mask, location.confidence, judged.sharpness)
 
 
 def locate_from_logits(
@@ -373,7 +425,7 @@ def locate_from_logits(
 def _judged(
     picture: DecodedImage,
     picture_box: tuple[int, int, int, int],
-    mask: np.ndarray,
+    mask: np.ndarray | None,
     confidence: float,
     meta: LocaliserMetadata,
     draft_long: float | None = None,
@@ -397,8 +449,10 @@ def _judged(
         return Location("too_small", box, picture_box, mask, confidence)
     square = crop_square(picture_box, meta.margin)
     crop = _crop_padded(picture.image, square, 224)
-    mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
-    crop_mask = np.asarray(_crop_padded(mask_img, square, 224)) >= 128
+    crop_mask = None
+    if mask is not None:
+        mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
+        crop_mask = np.asarray(_crop_padded(mask_img, square, 224)) >= 128
     sharp = sharpness(crop, crop_mask)
     status: Status = "too_blurred" if sharp < meta.min_sharpness else "found"
     return Location(status, box, picture_box, mask, confidence, sharp)

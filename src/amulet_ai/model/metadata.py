@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +36,9 @@ class InputSpec(BaseModel):
     scale: float = 128.0
     layout: str = "NCHW"
     color: str = "RGB"
+    # What the model saw around the amulet in training: the photo as it is (model 1.x), or
+    # the localiser's crop with everything outside its mask the neutral grey (model 2).
+    backdrop: Literal["as_is", "grey_outside_mask"] = "as_is"
 
 
 class OutputNames(BaseModel):

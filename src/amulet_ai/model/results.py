@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Source = Literal["model", "enrolled"]
+# locate=auto: find the amulet on the photo and judge its crop; off: judge the whole photo.
+LocateMode = Literal["auto", "off"]
+LocationStatus = Literal["found", "no_amulet", "too_small", "too_blurred", "whole_photo"]
+LocationMethod = Literal["localiser", "off"]
+ClassificationStatus = Literal["ok", "no_amulet", "too_small", "too_blurred"]
 
 
 class ClassScore(BaseModel):
@@ -35,6 +40,43 @@ class UnknownVerdict(BaseModel):
     threshold: float = Field(examples=[31.5])
 
 
+class PhotoBox(BaseModel):
+    """A box in pixels of the original photo after its EXIF orientation; ``image_width``
+    and ``image_height`` are that oriented photo's size."""
+
+    x: int = Field(ge=0, examples=[812])
+    y: int = Field(ge=0, examples=[1020])
+    width: int = Field(ge=0, examples=[1400])
+    height: int = Field(ge=0, examples=[1900])
+    image_width: int = Field(gt=0, examples=[3024])
+    image_height: int = Field(gt=0, examples=[4032])
+
+
+class PhotoLocation(BaseModel):
+    """Where the amulet was found on one photo, and whether it can be judged.
+
+    ``found``: the crop around ``box`` was classified. ``no_amulet``: nothing looks like an
+    amulet (``box`` is null). ``too_small`` / ``too_blurred``: something was found (``box``)
+    but with too few pixels or too little detail to judge: retake the photo closer or
+    steadier. ``whole_photo``: ``locate=off``, the whole photo was classified (``box`` is
+    the whole image).
+    """
+
+    status: LocationStatus = Field(examples=["found"])
+    method: LocationMethod = Field(
+        examples=["localiser"], description="localiser: found by the localiser; off: locate=off."
+    )
+    box: PhotoBox | None = None
+    confidence: float | None = Field(
+        None, ge=0.0, le=1.0, examples=[0.97], description="The localiser's; null with off."
+    )
+
+    @property
+    def judged(self) -> bool:
+        """Whether the classifier's verdict on this photo may be shown as one."""
+        return self.status in ("found", "whole_photo")
+
+
 class PhotoResult(BaseModel):
     """The verdict on one photo (front or back)."""
 
@@ -43,6 +85,9 @@ class PhotoResult(BaseModel):
     width: int = Field(examples=[3024])
     height: int = Field(examples=[4032])
     format: str = Field(examples=["JPEG"])
+    location: PhotoLocation | None = Field(
+        None, description="Where the amulet is on the photo (null only from older servers)."
+    )
 
 
 class SideResults(BaseModel):
@@ -53,6 +98,12 @@ class SideResults(BaseModel):
 class Classification(BaseModel):
     """The verdict on a front photo, or on a front and back pair fused together."""
 
+    status: ClassificationStatus = Field(
+        "ok",
+        description="ok: every photo sent was judged. Otherwise the front's problem if it "
+        "has one, else the back's; unknown.is_unknown is then true and the predictions "
+        "(from the whole photo) must not be shown as a verdict.",
+    )
     top1: ClassScore
     predictions: list[ClassScore]
     unknown: UnknownVerdict

@@ -129,6 +129,19 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.locate_seconds = Histogram(
+            "amulet_locate_seconds",
+            "Time to find the amulet on one request's photos and crop it (0 with locate=off).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.locations = Counter(
+            "amulet_locations",
+            "Photos classified, by location status (found, no_amulet, too_small, "
+            "too_blurred, whole_photo).",
+            ["status"],
+            registry=r,
+        )
         self.inference_seconds = Histogram(
             "amulet_inference_seconds",
             "Time to run the model and assemble one request's verdict.",

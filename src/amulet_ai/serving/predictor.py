@@ -6,7 +6,9 @@ Decoding goes through :meth:`AmuletClassifier.decode`, the one guarded decode of
 project: each photo is bounded before any pixel is decoded by the pixel ceiling
 (``max_image_pixels``) and by what this one decode would hold in memory, read from the
 image's header (``decode_memory_limit_mb``). Both are properties of the photo itself, so a
-photo is refused for its own size, never for what other requests hold meanwhile.
+photo is refused for its own size, never for what other requests hold meanwhile. With
+``locate="auto"`` each photo is first found on a draft decode and cropped
+(:mod:`amulet_ai.serving.locating`); its location goes into the verdict.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from amulet_ai.errors import AmuletError
-from amulet_ai.imaging.decode import DecodedImage
+from amulet_ai.imaging.decode import DecodedImage, ImageSource
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.enrolment import EnrolledIndex
-from amulet_ai.model.results import Classification
+from amulet_ai.model.results import Classification, LocateMode
 from amulet_ai.runtime.streaming import StreamedFile
+from amulet_ai.serving.locating import PreparedPhoto, prepare, with_locations
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Prediction:
     classification: Classification
     decode_s: float
     inference_s: float
+    locate_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,15 @@ class BatchPrediction:
     items: list[Classification | AmuletError]
     decode_s: float
     inference_s: float
+    locate_s: float = 0.0
+
+
+def _content(source: StreamedFile | bytes) -> ImageSource:
+    # In-memory content goes as bytes (BytesIO shares them); spooled content as a file,
+    # rewound at each call.
+    if isinstance(source, StreamedFile):
+        return source.read_bytes() if source.in_memory else source.fileobj()
+    return source
 
 
 class Predictor:
@@ -68,10 +81,13 @@ class Predictor:
 
     def decode(self, classifier: AmuletClassifier, source: StreamedFile | bytes) -> DecodedImage:
         """Decode one photo at the model's input size, within the classifier's limits."""
-        if isinstance(source, StreamedFile):
-            # In-memory content goes as bytes (BytesIO shares them); spooled content as a file.
-            return classifier.decode(source.read_bytes() if source.in_memory else source.fileobj())
-        return classifier.decode(source)
+        return classifier.decode(_content(source))
+
+    def prepare(
+        self, classifier: AmuletClassifier, source: StreamedFile | bytes, locate: LocateMode
+    ) -> PreparedPhoto:
+        """Decode one photo and, with ``locate="auto"``, find and crop the amulet."""
+        return prepare(classifier, lambda: _content(source), locate)
 
     def predict(
         self,
@@ -82,14 +98,15 @@ class Predictor:
         top_k: int,
         explain: bool,
         enrolled: EnrolledIndex | None = None,
+        locate: LocateMode = "off",
     ) -> Prediction:
         """Classify a front photo, or a front and back pair (with ``enrolled`` types)."""
         started = time.perf_counter()
-        images = [self.decode(classifier, front)]
+        photos = [self.prepare(classifier, front, locate)]
         if back is not None:
-            images.append(self.decode(classifier, back))
-        decoded = time.perf_counter()
-        scores = classifier.score(images)
+            photos.append(self.prepare(classifier, back, locate))
+        prepared = time.perf_counter()
+        scores = classifier.score([p.picture for p in photos])
         verdict = classifier.classify_scores(
             scores[0],
             scores[1] if back is not None else None,
@@ -97,7 +114,12 @@ class Predictor:
             explain=explain,
             enrolled=enrolled,
         )
-        return Prediction(verdict, decoded - started, time.perf_counter() - decoded)
+        verdict = with_locations(
+            verdict, photos[0].location, photos[1].location if back is not None else None
+        )
+        locate_s = sum(p.locate_s for p in photos)
+        decode_s = prepared - started - locate_s
+        return Prediction(verdict, decode_s, time.perf_counter() - prepared, locate_s)
 
     def predict_many(
         self,
@@ -107,24 +129,32 @@ class Predictor:
         top_k: int,
         explain: bool,
         enrolled: EnrolledIndex | None = None,
+        locate: LocateMode = "off",
     ) -> BatchPrediction:
         """Classify independent photos in one model run; a bad file fails only itself."""
         started = time.perf_counter()
-        items: list[Classification | AmuletError | DecodedImage] = []
+        items: list[PreparedPhoto | AmuletError] = []
         for upload in uploads:
             try:
-                items.append(self.decode(classifier, upload))
+                items.append(self.prepare(classifier, upload, locate))
             except AmuletError as exc:
                 items.append(exc)
-        decoded = time.perf_counter()
-        good = [item for item in items if isinstance(item, DecodedImage)]
-        scores = iter(classifier.score(good) if good else [])
+        prepared = time.perf_counter()
+        good = [item for item in items if isinstance(item, PreparedPhoto)]
+        scores = iter(classifier.score([p.picture for p in good]) if good else [])
         results: list[Classification | AmuletError] = [
-            classifier.classify_scores(
-                next(scores), top_k=top_k, explain=explain, enrolled=enrolled
+            with_locations(
+                classifier.classify_scores(
+                    next(scores), top_k=top_k, explain=explain, enrolled=enrolled
+                ),
+                item.location,
+                None,
             )
-            if isinstance(item, DecodedImage)
+            if isinstance(item, PreparedPhoto)
             else item
             for item in items
         ]
-        return BatchPrediction(results, decoded - started, time.perf_counter() - decoded)
+        locate_s = sum(p.locate_s for p in good)
+        return BatchPrediction(
+            results, prepared - started - locate_s, time.perf_counter() - prepared, locate_s
+        )

@@ -3,8 +3,9 @@
 Key: the SHA-256 of each photo's bytes (computed while the upload streams in), the model's
 identity (version, plus its file's checksum when the metadata has one, so a retrained model
 under an old version string never reads stale results), the options (``top_k``,
-``explain``) and, for an owner who sees enrolled types, the owner and the types' revisions
-(so a new type is seen at once and one owner's verdicts never reach another). Value: the
+``explain``, the locate mode with the localiser's identity) and, for an owner who sees
+enrolled types, the owner and the types' revisions (so a new type is seen at once and one
+owner's verdicts never reach another). Value: the
 verdict as compact JSON text, so the store may be the in-process
 :class:`~amulet_ai.runtime.cache.ByteBudgetCache` (TTL + byte budget, least recently used
 evicted first) or any store with the same calls (Redis, shared by several processes).
@@ -53,6 +54,16 @@ def model_tag(classifier: AmuletClassifier) -> str:
     return f"{classifier.version}+{checksum[:16]}" if checksum else classifier.version
 
 
+def locate_tag(classifier: AmuletClassifier, mode: str) -> str:
+    """The locate mode's part of a cache key: ``off``, or ``auto`` and the localiser that
+    answers it (a model folder without one classifies whole, as ``off`` does)."""
+    localiser = classifier.localiser
+    if mode == "off" or localiser is None:
+        return "off"
+    checksum = localiser.metadata.onnx_sha256
+    return f"auto:{localiser.version}+{checksum[:16]}" if checksum else f"auto:{localiser.version}"
+
+
 class ResultCache:
     """Looks verdicts up and stores them; a no-op when built without a store.
 
@@ -79,13 +90,16 @@ class ResultCache:
         top_k: int,
         explain: bool,
         types: str = "",
+        locate: str = "off",
     ) -> str:
         """The key of one verdict; a pair's key names both photos, front first.
 
         ``types`` names the enrolled types the verdict considered (the owner and revisions,
         :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`); empty when there are none.
+        ``locate`` is :func:`locate_tag`'s.
         """
         options = f"back={back_sha256 or '-'},top_k={top_k},explain={int(explain)}"
+        options += f",locate={locate}"
         if types:
             options += f",{types}"
         return result_key(model, front_sha256, options)

@@ -13,10 +13,11 @@ happens here, in this order:
    :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`);
 3. look each photo up in the result cache by its SHA-256 (computed while it streamed in),
    the owner's enrolled-type revision part of the key;
-4. on a miss, one hop onto an inference worker decodes and classifies, the enrolled types
-   competing with the model's classes (:class:`~amulet_ai.serving.predictor.Predictor`),
-   and the verdict is cached;
-5. decode and inference times go to the metrics.
+4. on a miss, one hop onto an inference worker decodes, finds the amulet (``locate=auto``,
+   :mod:`~amulet_ai.serving.locating`) and classifies, the enrolled types competing with
+   the model's classes (:class:`~amulet_ai.serving.predictor.Predictor`), and the
+   verdict is cached;
+5. decode, locate and inference times and the locations' statuses go to the metrics.
 
 The same service embeds photos for enrolment (:meth:`PredictionService.score_photos`) and
 searches an owner's collection (:meth:`PredictionService.similar`).
@@ -35,7 +36,7 @@ import numpy as np
 
 from amulet_ai.errors import AmuletError, ModelUnavailable, ShuttingDown, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
-from amulet_ai.model.results import Classification
+from amulet_ai.model.results import Classification, LocateMode
 from amulet_ai.runtime.streaming import StreamedFile
 from amulet_ai.serving.inference_pool import InferencePool
 from amulet_ai.serving.memory_ceiling import MemoryCeiling
@@ -43,7 +44,7 @@ from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
 from amulet_ai.serving.owner_indexes import OwnerIndexes, TypesLookup
 from amulet_ai.serving.predictor import Predictor
-from amulet_ai.serving.result_cache import ResultCache, model_tag
+from amulet_ai.serving.result_cache import ResultCache, locate_tag, model_tag
 from amulet_ai.store.collection import PhotoRef
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class PredictOutcome:
     cached: bool
     decode_s: float = 0.0
     inference_s: float = 0.0
+    locate_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class BatchOutcome:
     cached: list[bool]
     decode_s: float = 0.0
     inference_s: float = 0.0
+    locate_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +182,12 @@ class PredictionService:
         top_k: int,
         explain: bool,
         owner: str | None = None,
+        locate: LocateMode = "off",
     ) -> PredictOutcome:
         """Classify a front photo, or a front and back pair, from the cache when it can.
 
-        With ``owner``, the enrolled types that owner sees compete with the model's classes.
+        With ``owner``, the enrolled types that owner sees compete with the model's classes;
+        with ``locate="auto"`` each photo's amulet is found and cropped first.
         """
         types = await self.enrolled_types(owner, classifier)
         key = ResultCache.key(
@@ -192,6 +197,7 @@ class PredictionService:
             top_k=top_k,
             explain=explain,
             types=types.cache_part,
+            locate=locate_tag(classifier, locate),
         )
         verdict = self.cache.get(key)
         if verdict is not None:
@@ -204,11 +210,14 @@ class PredictionService:
             top_k=top_k,
             explain=explain,
             enrolled=types.index,
+            locate=locate,
         )
         done = await self.pool.run(job)
         self.cache.put(key, done.classification)
-        self._observe(done.decode_s, done.inference_s)
-        return PredictOutcome(done.classification, False, done.decode_s, done.inference_s)
+        self._observe(done.decode_s, done.inference_s, done.locate_s, [done.classification])
+        return PredictOutcome(
+            done.classification, False, done.decode_s, done.inference_s, done.locate_s
+        )
 
     async def predict_batch(
         self,
@@ -218,13 +227,21 @@ class PredictionService:
         top_k: int,
         explain: bool,
         owner: str | None = None,
+        locate: LocateMode = "off",
     ) -> BatchOutcome:
         """Classify independent photos: cached ones from the cache, the rest in one job."""
         tag = model_tag(classifier)
+        located = locate_tag(classifier, locate)
         types = await self.enrolled_types(owner, classifier)
         keys = [
             ResultCache.key(
-                tag, photo.sha256, None, top_k=top_k, explain=explain, types=types.cache_part
+                tag,
+                photo.sha256,
+                None,
+                top_k=top_k,
+                explain=explain,
+                types=types.cache_part,
+                locate=located,
             )
             for photo in photos
         ]
@@ -240,15 +257,18 @@ class PredictionService:
             top_k=top_k,
             explain=explain,
             enrolled=types.index,
+            locate=locate,
         )
         done = await self.pool.run(job)
+        verdicts = []
         for i, item in zip(todo, done.items, strict=True):
             found[i] = item
             if isinstance(item, Classification):
                 self.cache.put(keys[i], item)
-        self._observe(done.decode_s, done.inference_s)
+                verdicts.append(item)
+        self._observe(done.decode_s, done.inference_s, done.locate_s, verdicts)
         items = [item for item in found if item is not None]
-        return BatchOutcome(items, cached, done.decode_s, done.inference_s)
+        return BatchOutcome(items, cached, done.decode_s, done.inference_s, done.locate_s)
 
     async def enrolled_types(self, owner: str | None, classifier: AmuletClassifier) -> TypesLookup:
         """The enrolled types ``owner`` sees, for one prediction (none without an owner,
@@ -308,6 +328,17 @@ class PredictionService:
 
         return await asyncio.to_thread(search)
 
-    def _observe(self, decode_s: float, inference_s: float) -> None:
+    def _observe(
+        self,
+        decode_s: float,
+        inference_s: float,
+        locate_s: float,
+        verdicts: Sequence[Classification],
+    ) -> None:
         self._metrics.decode_seconds.observe(decode_s)
         self._metrics.inference_seconds.observe(inference_s)
+        self._metrics.locate_seconds.observe(locate_s)
+        for verdict in verdicts:
+            for photo in (verdict.images.front, verdict.images.back):
+                if photo is not None and photo.location is not None:
+                    self._metrics.locations.labels(status=photo.location.status).inc()

@@ -8,6 +8,7 @@ from amulet_ai.api.deps import ApiKeyDep, ModelDep, SettingsDep
 from amulet_ai.api.docs import error_responses
 from amulet_ai.api.schemas import (
     ClassesResponse,
+    LocaliserInfo,
     ModelInfo,
     ModelRef,
     UnknownDetection,
@@ -32,6 +33,7 @@ async def classes(caller: ApiKeyDep, classifier: ModelDep) -> ClassesResponse:
 async def model(caller: ApiKeyDep, classifier: ModelDep, settings: SettingsDep) -> ModelInfo:
     """The model's metadata, its measured metrics, and the server's upload limits."""
     meta = classifier.metadata
+    located = classifier.localiser
     return ModelInfo(
         name=meta.name,
         version=meta.version,
@@ -44,6 +46,15 @@ async def model(caller: ApiKeyDep, classifier: ModelDep, settings: SettingsDep) 
         unknown=UnknownDetection(method=meta.unknown.method, threshold=meta.unknown.threshold),
         classes=meta.classes,
         metrics=meta.metrics,
+        backdrop=meta.input.backdrop,
+        localiser=LocaliserInfo(
+            name=located.name,
+            version=located.version,
+            onnx_sha256=located.metadata.onnx_sha256,
+            metrics=located.metadata.metrics,
+        )
+        if located is not None
+        else None,
         limits=UploadLimits(
             max_upload_mb=settings.max_upload_mb,
             max_batch_files=settings.max_batch_files,

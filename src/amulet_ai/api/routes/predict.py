@@ -19,6 +19,7 @@ from amulet_ai.api.deps import (
     PredictFormsDep,
     PredictionServiceDep,
     SaverDep,
+    SettingsDep,
 )
 from amulet_ai.api.docs import error_responses, multipart_body
 from amulet_ai.api.owners import Caller
@@ -34,7 +35,7 @@ from amulet_ai.api.schemas import (
 from amulet_ai.api.uploads import RAW_PHOTO_TYPES, RejectedFile, read_form, read_upload
 from amulet_ai.errors import AmuletError
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.model.results import Classification
+from amulet_ai.model.results import Classification, LocateMode
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
@@ -43,6 +44,14 @@ Explain = Annotated[bool, Query(description="Add class-activation heatmaps (PNG 
 Save = Annotated[
     bool,
     Query(description="Keep the answer in the caller's history (needs the collection scope)."),
+]
+Locate = Annotated[
+    LocateMode | None,
+    Query(
+        description="auto: find the amulet on each photo and classify its crop (a phone "
+        "photo); off: the photo is already a tight crop, classified whole. Default: the "
+        "server's AMULET_LOCATE."
+    ),
 ]
 
 _ERRORS = error_responses(400, 401, 403, 408, 409, 413, 415, 422, 429, 503)
@@ -77,11 +86,12 @@ def _model_ref(classifier: AmuletClassifier) -> ModelRef:
     return ModelRef(name=classifier.name, version=classifier.version)
 
 
-def _timing(request: Request, decode_s: float, inference_s: float) -> Timing:
+def _timing(request: Request, decode_s: float, inference_s: float, locate_s: float) -> Timing:
     started = getattr(request.state, "started", None)
     total = time.perf_counter() - started if isinstance(started, float) else 0.0
     return Timing(
         decode=round(decode_s * 1000.0, 3),
+        locate=round(locate_s * 1000.0, 3),
         inference=round(inference_s * 1000.0, 3),
         total=round(total * 1000.0, 3),
     )
@@ -97,9 +107,11 @@ async def predict(
     service: PredictionServiceDep,
     forms: PredictFormsDep,
     saver: SaverDep,
+    settings: SettingsDep,
     top_k: TopK = 3,
     explain: Explain = False,
     save: Save = False,
+    locate: Locate = None,
 ) -> Response:
     """Classify a front photo, or a front and back pair of one piece."""
     _check_save(save, caller, saver)
@@ -116,6 +128,7 @@ async def predict(
             top_k=top_k,
             explain=explain,
             owner=caller.owner,
+            locate=locate or settings.locate,
         )
         if save:
             history_id = await saver.save(
@@ -134,7 +147,7 @@ async def predict(
         request_id=request.state.request_id,
         model=_model_ref(classifier),
         cached=outcome.cached,
-        timing_ms=_timing(request, outcome.decode_s, outcome.inference_s),
+        timing_ms=_timing(request, outcome.decode_s, outcome.inference_s, outcome.locate_s),
         history_id=history_id,
     )
     return _json(body)
@@ -164,9 +177,11 @@ async def predict_batch(
     service: PredictionServiceDep,
     forms: PredictFormsDep,
     saver: SaverDep,
+    settings: SettingsDep,
     top_k: TopK = 3,
     explain: Explain = False,
     save: Save = False,
+    locate: Locate = None,
 ) -> Response:
     """Classify several independent photos; a bad or oversized file gets its own error entry."""
     _check_save(save, caller, saver)
@@ -181,6 +196,7 @@ async def predict_batch(
             top_k=top_k,
             explain=explain,
             owner=caller.owner,
+            locate=locate or settings.locate,
         )
         for upload, found in zip(files, outcome.items, strict=True):
             saved = None
@@ -208,6 +224,6 @@ async def predict_batch(
         request_id=request.state.request_id,
         model=_model_ref(classifier),
         results=items,
-        timing_ms=_timing(request, outcome.decode_s, outcome.inference_s),
+        timing_ms=_timing(request, outcome.decode_s, outcome.inference_s, outcome.locate_s),
     )
     return _json(body)

@@ -1,0 +1,194 @@
+"""One photo made ready for the classifier: found on the photo (``locate=auto``) or whole.
+
+With ``locate=auto`` and a localiser loaded with the model, a photo takes this path on its
+inference worker:
+
+1. a small draft decode (shorter side :data:`DRAFT_SIDE`; a 12 MP JPEG decodes at an eighth
+   of its size, about 500 x 380) for the localiser, which answers a box and a mask, or
+   ``no_amulet``, or ``too_small``;
+2. the crop around the box (plus :data:`CROP_MARGIN`) is taken from a decode whose scale is
+   chosen from the box: the draft itself when the crop has at least the classifier's
+   input size there, else the smallest JPEG DCT scale that gives it (never the full photo
+   unless the amulet is that small in it); its sharpness is judged on that crop
+   (``too_blurred``);
+3. when the classifier's metadata says ``input.backdrop == "grey_outside_mask"`` (model 2),
+   every pixel of the crop outside the mask is the neutral grey, by
+   :func:`~amulet_ai.model.localiser.square_crop` as in training; ``as_is`` (model 1.2.0)
+   keeps the photo's own backdrop.
+
+A photo that is not judged (``no_amulet``, ``too_small``, ``too_blurred``) is classified
+whole, from the draft, so the answer still carries predictions, but the verdict names no
+type (:func:`with_locations`). With ``locate=off``, or a model folder without a localiser,
+the photo is decoded at the classifier's size and classified whole, as before the
+localiser existed. Every decode goes through the classifier's guarded decodes (pixel
+ceiling and per-decode memory bound).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square
+from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
+from amulet_ai.model.results import (
+    Classification,
+    ClassificationStatus,
+    LocateMode,
+    PhotoBox,
+    PhotoLocation,
+    PhotoResult,
+)
+
+# Shorter side of the localiser's draft: its 320 px letterbox of a 4:3 photo, unscaled.
+DRAFT_SIDE: Final = 240
+# The crop around the box, a share of its long side each side (the contract's 8 %).
+CROP_MARGIN: Final = 0.08
+
+SourceFn = Callable[[], ImageSource]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPhoto:
+    """What the classifier judges (``picture.image`` at its input size, with the original's
+    size and format), where the amulet was, and the time the two took (seconds)."""
+
+    picture: DecodedImage
+    location: PhotoLocation
+    decode_s: float
+    locate_s: float
+
+
+def whole_photo(decoded: DecodedImage) -> PhotoLocation:
+    """The location of a photo classified whole (``locate=off``)."""
+    box = PhotoBox(
+        x=0,
+        y=0,
+        width=decoded.width,
+        height=decoded.height,
+        image_width=decoded.width,
+        image_height=decoded.height,
+    )
+    return PhotoLocation(status="whole_photo", method="off", box=box, confidence=None)
+
+
+def _answer(location: Location) -> PhotoLocation:
+    box = location.box
+    return PhotoLocation(
+        status=location.status,
+        method="localiser",
+        box=None
+        if box is None or location.status == "no_amulet"
+        else PhotoBox(
+            x=box.x,
+            y=box.y,
+            width=box.width,
+            height=box.height,
+            image_width=box.image_width,
+            image_height=box.image_height,
+        ),
+        confidence=round(min(1.0, max(0.0, location.confidence)), 4),
+    )
+
+
+def detail_side(location: Location, draft: DecodedImage, size: int) -> int | None:
+    """The shorter side a decode needs for the crop around ``location`` to be at least
+    ``size`` px there; None when the draft already has it."""
+    assert location.box is not None
+    box = location.box
+    crop = max(box.width, box.height) * (1 + 2 * CROP_MARGIN)  # original pixels
+    scale = draft.image.size[0] / draft.width  # draft pixels per original pixel
+    if crop * scale >= size:
+        return None
+    return math.ceil(min(draft.width, draft.height) * size / crop)
+
+
+def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) -> PreparedPhoto:
+    """Decode one photo and, with ``mode="auto"``, find the amulet and crop it.
+
+    ``source()`` returns the photo's content afresh for each decode (bytes, or a file
+    rewound). Raises what the guarded decodes raise (unsupported, corrupt, too large).
+    """
+    localiser = classifier.localiser
+    size = classifier.input_size
+    started = time.perf_counter()
+    if mode == "off" or localiser is None:
+        decoded = classifier.decode(source())
+        return PreparedPhoto(decoded, whole_photo(decoded), time.perf_counter() - started, 0.0)
+    draft = classifier.decode_whole(source(), min_side=DRAFT_SIDE)
+    decode_s = time.perf_counter() - started
+    mark = time.perf_counter()
+    location = localiser.locate(draft)
+    locate_s = time.perf_counter() - mark
+    if location.status in ("no_amulet", "too_small"):
+        return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
+    detail = draft
+    need = detail_side(location, draft, size)
+    if need is not None:
+        mark = time.perf_counter()
+        detail = classifier.decode_whole(source(), min_side=need)
+        decode_s += time.perf_counter() - mark
+    mark = time.perf_counter()
+    picture, location = _crop(classifier, localiser, location, draft, detail, size)
+    locate_s += time.perf_counter() - mark
+    return PreparedPhoto(picture, _answer(location), decode_s, locate_s)
+
+
+def _whole(draft: DecodedImage, size: int) -> DecodedImage:
+    """The whole photo at the classifier's size, from the draft (as ``decode_image``)."""
+    return DecodedImage(center_square(draft.image, size), draft.width, draft.height, draft.format)
+
+
+def _crop(
+    classifier: AmuletClassifier,
+    localiser: Localiser,
+    location: Location,
+    draft: DecodedImage,
+    detail: DecodedImage,
+    size: int,
+) -> tuple[DecodedImage, Location]:
+    """The crop the classifier judges, and the location judged on ``detail``."""
+    location = carried_to(location, draft, detail, localiser.metadata)
+    if location.status != "found":
+        return _whole(draft, size), location
+    grey = classifier.metadata.input.backdrop == "grey_outside_mask"
+    crop = square_crop(detail, location, size=size, margin=CROP_MARGIN, grey_outside=grey)
+    return DecodedImage(crop, draft.width, draft.height, draft.format), location
+
+
+def with_locations(
+    verdict: Classification, front: PhotoLocation, back: PhotoLocation | None
+) -> Classification:
+    """``verdict`` with each photo's location and the answer's ``status``.
+
+    ``status`` is ``ok`` when every photo sent was judged, else the front's problem if it
+    has one, else the back's; then the answer names no type (``unknown.is_unknown``, and
+    the unjudged photo's own verdict, are true), though its predictions stay.
+    """
+    images = verdict.images
+    sides: list[tuple[PhotoResult, PhotoLocation]] = [(images.front, front)]
+    if images.back is not None and back is not None:
+        sides.append((images.back, back))
+    status: ClassificationStatus = "ok"
+    for photo, location in sides:
+        photo.location = location
+        if not location.judged:
+            photo.unknown = photo.unknown.model_copy(update={"is_unknown": True})
+            if status == "ok":
+                status = _status(location)
+    verdict.status = status
+    if status != "ok":
+        verdict.unknown = verdict.unknown.model_copy(update={"is_unknown": True})
+    return verdict
+
+
+def _status(location: PhotoLocation) -> ClassificationStatus:
+    if location.status == "no_amulet":
+        return "no_amulet"
+    if location.status == "too_small":
+        return "too_small"
+    return "too_blurred"
