@@ -61,8 +61,8 @@ def difference(a: np.ndarray, b: tuple[int, int, int]) -> np.ndarray:
 @pytest.mark.parametrize("backdrop", list(BACKDROPS))
 def test_the_box_shows_all_round_on_any_backdrop_and_touches_nothing_else(backdrop: str) -> None:
     colour = BACKDROPS[backdrop]
-    image = Image.new("RGB", (PHOTO_PX, 360), colour)
-    rect = (100, 80, 380, 300)
+    image = Image.new("RGB", (PHOTO_PX, 270), colour)
+    rect = (60, 50, 300, 220)
     drawn = np.asarray(draw_box(image, rect))
     core, halo = stroke_px(PHOTO_PX)
     band = core + 2 * halo
@@ -103,9 +103,9 @@ def test_the_box_lands_on_the_amulet_of_a_photo_turned_by_its_exif() -> None:
     shown = located_pictures(photo, "found", box)
     assert shown is not None and shown.boxed
     picture = Image.open(io.BytesIO(shown.photo))
-    assert picture.size == (360, 480)
+    assert picture.size == (PHOTO_PX * 3 // 4, PHOTO_PX)
     pixels = np.asarray(picture)
-    scale = 360 / 3000
+    scale = PHOTO_PX * 3 / 4 / 3000
     left, top = round(900 * scale), round(1200 * scale)
     right, bottom = round(2100 * scale), round(2800 * scale)
     # The amber core sits on the edges of the blue region, which is inside the box.

@@ -97,7 +97,7 @@ def classify(
         st.info(text("nothing_uploaded", language))
         return None
     # Columns stack on a narrow screen in this order: the verdict comes first.
-    answer_column, pictures_column = st.columns([3, 2], gap="large")
+    answer_column, pictures_column = st.columns(2, gap="large")
     with pictures_column:
         sides = {"front": photos.front}
         if photos.back is not None:

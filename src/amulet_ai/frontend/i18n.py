@@ -106,13 +106,18 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
     "retry": {"th": "ลองใหม่", "en": "Try again"},
     # --- where the amulet was found, and how to retake a photo that could not be judged
     "found_caption": {
-        "th": "{side}: กรอบสีเหลืองคือตรงที่พบองค์พระ",
-        "en": "{side}: the yellow box is where the amulet was found",
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ ภาพเล็กคือส่วนที่ระบบใช้ตัดสิน",
+        "en": "The yellow box is where the amulet was found; the small picture is the part "
+        "that was judged.",
     },
-    "crop_caption": {"th": "ส่วนที่ระบบใช้ตัดสิน", "en": "The part that was judged"},
+    "retake_found_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ",
+        "en": "The yellow box is where the amulet was found.",
+    },
+    "crop_caption": {"th": "ส่วนที่ใช้ตัดสิน", "en": "Judged"},
     "whole_caption": {
-        "th": "{side}: ใช้ทั้งรูปตามที่ส่งมา",
-        "en": "{side}: the photo was judged whole, as sent",
+        "th": "ใช้ทั้งรูปตามที่ส่งมา ไม่ได้ค้นหาองค์พระในรูป",
+        "en": "The photo was judged whole, as sent: the amulet was not looked for.",
     },
     "retake_no_amulet_title": {"th": "ไม่เห็นองค์พระในรูปนี้", "en": "No amulet found in this photo"},
     "retake_no_amulet": {

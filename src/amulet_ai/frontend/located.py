@@ -22,7 +22,7 @@ Example::
     >>> box = PixelBox(x=1000, y=500, width=1600, height=2000, image_width=4000, image_height=3000)
     >>> shown = located_pictures(buf.getvalue(), "found", box)
     >>> Image.open(io.BytesIO(shown.photo)).size, Image.open(io.BytesIO(shown.crop)).size
-    ((480, 360), (224, 224))
+    ((360, 270), (224, 224))
     >>> advice("too_small", "en")[1]
     'Move closer so the amulet fills most of the frame, then take the photo again.'
 """
@@ -40,10 +40,11 @@ from amulet_ai.frontend.i18n import Language, text
 from amulet_ai.imaging.decode import DecodedImage, decode_picture
 from amulet_ai.model.localiser import Location, square_crop
 
-PHOTO_PX: Final = 480  # long side of the photo drawn with its box
+PHOTO_PX: Final = 360  # long side of the photo drawn with its box (2x and more as shown)
 CROP_PX: Final = 224  # the classifier's input size
 CROP_MARGIN: Final = 0.08  # the serving path's margin around the box (the contract's)
-SHOWN_WIDTH_PX: Final = 170  # about how wide a phone shows the photo beside its crop
+SHOWN_WIDTH_PX: Final = 140  # how wide the page shows the photo beside its crop
+CROP_SHOWN_PX: Final = 112  # and the crop (half its pixels: sharp on a phone's screen)
 LINE_CSS_PX: Final = 1.5  # the bright core of the box, at that width
 HALO_CSS_PX: Final = 1.0  # each dark edge
 BOX_COLOUR: Final = (255, 200, 0)  # amber
@@ -112,7 +113,7 @@ def stroke_px(image_width: int, shown_width: int = SHOWN_WIDTH_PX) -> tuple[int,
     :data:`HALO_CSS_PX` wide when the image is shown ``shown_width`` CSS pixels wide.
 
     >>> stroke_px(480), stroke_px(170), stroke_px(60)
-    ((4, 3), (2, 1), (1, 1))
+    ((5, 3), (2, 1), (1, 1))
     """
     per_css = image_width / shown_width
     return max(1, round(LINE_CSS_PX * per_css)), max(1, round(HALO_CSS_PX * per_css))

@@ -13,6 +13,7 @@ verdict itself is :mod:`amulet_ai.frontend.verdict`.
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime
 from typing import Final
@@ -27,7 +28,14 @@ from amulet_ai.frontend import connection
 from amulet_ai.frontend.confidence import percent
 from amulet_ai.frontend.failures import describe
 from amulet_ai.frontend.i18n import Language, text
-from amulet_ai.frontend.located import RETAKE, LocatedPictures, PixelBox, located_pictures
+from amulet_ai.frontend.located import (
+    CROP_SHOWN_PX,
+    RETAKE,
+    SHOWN_WIDTH_PX,
+    LocatedPictures,
+    PixelBox,
+    located_pictures,
+)
 from amulet_ai.frontend.state import Answer, PageSession, square_picture
 from amulet_ai.model.results import LocateMode
 
@@ -141,6 +149,12 @@ def previews(photos: dict[str, bytes], language: Language) -> dict[str, DeltaGen
     return slots
 
 
+def _data_url(jpeg: bytes) -> str:
+    # As a data URL the picture reaches the browser as made; Streamlit would scale bytes
+    # down to the width shown, blurring the box on a phone's dense screen.
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def _pictures(
     photo: bytes, status: str, box: tuple[int, int, int, int, int, int] | None
@@ -178,18 +192,26 @@ def located(
         pictures = _pictures(photos[side], location.status, corners)
         if pictures is None:
             continue
-        if pictures.boxed:
-            caption = text("found_caption", language, side=side_name)
-        elif location.status == "whole_photo":
-            caption = text("whole_caption", language, side=side_name)
+        if location.status == "whole_photo":
+            explained: str | None = text("whole_caption", language)
+        elif pictures.boxed:
+            judged = pictures.crop is not None
+            explained = text("found_caption" if judged else "retake_found_caption", language)
         else:
-            caption = side_name
-        with slot.container(horizontal=True, gap="small"):
-            st.image(pictures.photo, caption=caption, width="stretch")
-            if side in overlays:
-                st.image(overlays[side], caption=heatmap_caption, width="stretch")
-            elif pictures.crop is not None:
-                st.image(pictures.crop, caption=text("crop_caption", language), width="stretch")
+            explained = None
+        with slot.container():
+            # Fixed widths: small on a phone, side by side in the desktop's column too.
+            with st.container(horizontal=True, wrap=False, gap="small"):
+                photo = _data_url(pictures.photo)
+                st.image(photo, caption=side_name, width=SHOWN_WIDTH_PX)
+                if side in overlays:
+                    st.image(overlays[side], caption=heatmap_caption, width=CROP_SHOWN_PX)
+                elif pictures.crop is not None:
+                    crop_caption = text("crop_caption", language)
+                    crop = _data_url(pictures.crop)
+                    st.image(crop, caption=crop_caption, width=CROP_SHOWN_PX)
+            if explained is not None:
+                st.caption(explained)
 
 
 def about(
