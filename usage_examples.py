@@ -379,12 +379,23 @@ def not_an_amulet() -> bytes:
 
 def show_prediction(label: str, body: dict[str, Any]) -> None:
     top1, unknown = body["top1"], body["unknown"]
+    location = body["images"]["front"]["location"]
     print(
-        f"{label}: top1 {top1['class_id']} ({top1['name_th']} / {top1['name_en']}) "
-        f"p={top1['probability']:.3f}; unknown={unknown['is_unknown']} "
+        f"{label}: status {body['status']}; top1 {top1['class_id']} ({top1['name_th']} / "
+        f"{top1['name_en']}) p={top1['probability']:.3f}; unknown={unknown['is_unknown']} "
         f"(score {unknown['score']:.2f} vs threshold {unknown['threshold']:.2f}); "
-        f"cached={body['cached']}; total {body['timing_ms']['total']:.1f} ms"
+        f"location {location['status']} box {location['box']}; cached={body['cached']}; "
+        f"locate {body['timing_ms']['locate']:.1f} ms, total {body['timing_ms']['total']:.1f} ms"
     )
+
+
+def on_a_table(photo: bytes) -> bytes:
+    """A phone-like photo: ``photo`` at a third of the width of a 1600 x 1200 wooden-brown
+    canvas, off centre (what locate=auto is for)."""
+    canvas = Image.new("RGB", (1600, 1200), (150, 110, 70))
+    amulet = Image.open(io.BytesIO(photo)).convert("RGB").resize((540, 540))
+    canvas.paste(amulet, (820, 380))
+    return jpeg_bytes(canvas)
 
 
 def demo_api(base_url: str, api_key: str | None) -> None:
@@ -407,6 +418,14 @@ def demo_api(base_url: str, api_key: str | None) -> None:
         again = http.post("/v1/predict", files=files, params={"top_k": 3})
         again.raise_for_status()
         show_prediction("the same photo again", again.json())
+
+        # locate=auto (the default) finds the amulet and judges its crop; off judges the
+        # whole photo, for photos already cropped tight.
+        table = {"front": ("table.jpg", on_a_table(photo), "image/jpeg")}
+        for mode in ("auto", "off"):
+            placed = http.post("/v1/predict", files=table, params={"locate": mode})
+            placed.raise_for_status()
+            show_prediction(f"the photo placed on a table, locate={mode}", placed.json())
 
         odd = http.post(
             "/v1/predict", files={"front": ("chart.jpg", not_an_amulet(), "image/jpeg")}

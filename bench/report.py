@@ -475,6 +475,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"run alone, {_num(raw_batching['batch_8_ms_per_image'], 2)} ms in a batch of 8.",
         ]
     out += _runtime_lines(results)
+    if "locate" in results:
+        out += ["", *_locate_table(results["locate"])]
     return "\n".join(out) + "\n"
 
 
@@ -524,3 +526,24 @@ def _runtime_lines(results: dict[str, Any]) -> list[str]:
             f"garbage, peak RSS growth: {modes}.",
         ]
     return out
+
+
+def _locate_table(locate: dict[str, Any]) -> list[str]:
+    """locate=auto vs off, one client, cache misses (bench/bench_locate.py)."""
+    rows = [
+        "locate=auto vs locate=off, one client, every request a cache miss "
+        f"({locate['rounds']} alternating rounds of {locate['requests_per_round']} requests "
+        "per arm; server CPU ms per request from the server process's CPU time):",
+        "",
+        "| photo | auto p50 ms | off p50 ms | p50 auto/off | auto server CPU ms/req "
+        "| off server CPU ms/req | CPU auto/off | auto mean locate ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, row in locate["photos"].items():
+        auto, off = row["auto"], row["off"]
+        rows.append(
+            f"| {kind} | {auto['p50_ms']} | {off['p50_ms']} | {row['p50_ratio']} "
+            f"| {auto.get('server_cpu_ms_per_request')} | {off.get('server_cpu_ms_per_request')} "
+            f"| {row['cpu_ratio']} | {auto.get('server_mean_ms', {}).get('locate')} |"
+        )
+    return rows

@@ -13,6 +13,7 @@ Sections, in order (``--only`` picks some):
     memory    20 MB uploads, 8 at a time: the server's RSS against its ceiling
     runtime   pooled vs new client, streaming vs read-all, GC regimes, in-process cache
     workers   2 API worker processes vs 1
+    locate    locate=auto vs off, one client: 12 MP and 224 px photos (bench/bench_locate.py)
 
 The full run writes ``latest.json`` and ``latest.md`` to ``--out`` (default bench/results/)
 and refreshes README.md's generated blocks from them; it reports each target and exits 0.
@@ -39,6 +40,7 @@ from amulet_ai.config import Settings, get_settings
 from amulet_ai.imaging.decode import DecodedImage, decode_image
 from amulet_ai.model.classifier import AmuletClassifier
 from bench import (
+    bench_locate,
     bench_memory,
     bench_model,
     bench_runtime,
@@ -55,7 +57,17 @@ from bench.servers import Server, amulet_service, naive_service
 
 logger = logging.getLogger("bench")
 
-SECTIONS = ("model", "service", "profile", "batching", "cache", "memory", "runtime", "workers")
+SECTIONS = (
+    "model",
+    "service",
+    "profile",
+    "batching",
+    "cache",
+    "memory",
+    "runtime",
+    "workers",
+    "locate",
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -236,6 +248,10 @@ def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
     if "workers" in sections:
         done = _step("workers")
         results["workers"] = bench_workers.bench_workers(concurrency=8, quick=quick)
+        done()
+    if "locate" in sections:
+        done = _step("locate")
+        results["locate"] = bench_locate.bench_locate(quick=quick)
         done()
     results["env"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started, 1)

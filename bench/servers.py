@@ -144,6 +144,7 @@ def _tail(log: IO[bytes], size: int = 3000) -> str:
 _TIMINGS = {
     "amulet_queue_wait_seconds": "queue_wait",
     "amulet_decode_seconds": "decode",
+    "amulet_locate_seconds": "locate",
     "amulet_inference_seconds": "inference",
     "amulet_request_duration_seconds": "request",
 }

@@ -33,6 +33,8 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert "started one at http://127.0.0.1:" in out
     assert "the same photo again:" in out and "cached=True" in out
     assert "the non-amulet picture was flagged unknown" in out
+    assert "the photo placed on a table, locate=auto: status ok;" in out
+    assert "location found box {" in out and "location whole_photo box {" in out
     assert "HTML posing as a JPEG -> 415" in out
     assert '"status": "ok"' in out
     assert "request 6: 429" in out, "the sixth request in a minute is refused at 5/minute"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
@@ -10,8 +12,10 @@ from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage
 from amulet_ai.model.localiser import (
     LocaliserMetadata,
     Location,
+    carried_to,
     letterbox,
     locate_from_logits,
+    locate_with,
     region_mask,
     sharpness,
     square_crop,
@@ -112,3 +116,45 @@ def test_square_crop_greys_what_is_outside_the_mask_and_the_picture() -> None:
     assert tuple(crop[112, 215]) == NEUTRAL_BACKGROUND  # red backdrop greyed out
     raw = np.asarray(square_crop(DecodedImage(image, 400, 300, "JPEG"), loc, grey_outside=False))
     assert raw[112, 215, 0] > 200  # without greying the backdrop stays
+
+
+def _counting(grid: np.ndarray) -> tuple[list[int], Callable[[np.ndarray], np.ndarray]]:
+    """A stand-in graph that answers ``grid`` for every draft and counts its runs."""
+    runs: list[int] = []
+
+    def logits(batch: np.ndarray) -> np.ndarray:
+        runs.append(len(batch))
+        return np.repeat(grid[None], len(batch), axis=0)
+
+    return runs, logits
+
+
+@pytest.mark.parametrize(
+    ("blob", "min_zoom", "passes"),
+    [
+        ((7, 5, 13, 15, 5.0), 1.0, 2),  # half the width: the zoom sees it 1.3 x larger
+        ((7, 5, 13, 15, 5.0), 1.5, 1),  # ... which is under 1.5 x: no second run
+        ((4, 1, 16, 19, 5.0), 1.0, 1),  # it fills the picture: the zoom would see it smaller
+        ((9, 9, 11, 12, 5.0), 1.5, 2),  # small: 3 x larger in the zoom
+    ],
+)
+def test_the_zoom_pass_runs_only_where_it_sees_the_amulet_larger(
+    blob: tuple[int, int, int, int, float], min_zoom: float, passes: int
+) -> None:
+    picture = DecodedImage(_textured(1000, 750), 4000, 3000, "JPEG")
+    runs, logits = _counting(_grid(blob))
+    location = locate_with(logits, picture, META, min_zoom=min_zoom)
+    assert location.box is not None
+    assert len(runs) == passes
+
+
+def test_a_location_carried_to_a_larger_decode_keeps_its_box_and_scales_its_mask() -> None:
+    draft = DecodedImage(_textured(500, 375, seed=1), 4000, 3000, "JPEG")
+    detail = DecodedImage(_textured(1000, 750, seed=1), 4000, 3000, "JPEG")
+    found = locate_from_logits(_grid((7, 5, 13, 15, 5.0)), letterbox(draft.image, 320), draft, META)
+    carried = carried_to(found, draft, detail, META)
+    assert carried.box == found.box  # in the original's pixels either way
+    assert found.picture_box is not None and carried.picture_box is not None
+    assert [round(v / 2) for v in carried.picture_box] == [round(v) for v in found.picture_box]
+    assert carried.mask is not None and carried.mask.shape == (750, 1000)
+    assert carried.sharpness is not None and carried.status == "found"

@@ -27,6 +27,7 @@ print(json.dumps({
     "package": amulet_ai.__file__,
     "model_dir": str(config.Settings().model_dir),
     "version": classifier.version,
+    "localiser": classifier.localiser.version if classifier.localiser else None,
 }))
 """
 
@@ -91,3 +92,5 @@ def test_wheel_install_serves_the_shipped_model(repo_root: Path, tmp_path: Path)
     assert Path(found["model_dir"]) == env_dir / "share" / "amulet-ai" / "models"
     metadata = json.loads((repo_root / "models" / "metadata.json").read_text(encoding="utf-8"))
     assert found["version"] == metadata["version"]
+    localiser = json.loads((repo_root / "models" / "localiser.json").read_text(encoding="utf-8"))
+    assert found["localiser"] == localiser["version"]  # the wheel carries the localiser too

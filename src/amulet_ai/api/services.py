@@ -75,7 +75,9 @@ class Services:
         self.memory = MemoryCeiling(settings.memory_limit_mb, relieve=lambda: cache.shrink(0.5))
         self.model = ModelSlot(settings, lock_timeout_s=settings.request_timeout_s)
         self.saved = SavedWork(settings)
-        self.indexes = OwnerIndexes(self.saved.store.types, self.saved.store.collection)
+        self.indexes = OwnerIndexes(
+            self.saved.store.types, self.saved.store.collection, locate=settings.locate
+        )
         self.prediction = PredictionService(
             self.model,
             cache,
@@ -85,6 +87,7 @@ class Services:
             queue_size=settings.queue_size,
             queue_timeout_s=settings.queue_timeout_s,
             indexes=self.indexes,
+            locate=settings.locate,
         )
         self.api_keys = ApiKeys(settings.api_keys)
         self.owners = OwnerResolver(

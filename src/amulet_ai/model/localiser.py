@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.errors import ModelUnavailable
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, to_tensor
+from amulet_ai.model.sessions import cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +252,7 @@ class Localiser:
         *,
         metadata_file: str = LOCALISER_METADATA,
         intra_op_threads: int = 2,
+        inter_op_threads: int = 1,
     ) -> Localiser:
         """Load ``localiser.json`` and its ONNX file from ``model_dir`` (default: models/).
 
@@ -267,15 +269,8 @@ class Localiser:
             and hashlib.sha256(path.read_bytes()).hexdigest() != metadata.onnx_sha256
         ):
             raise ModelUnavailable(f"Localiser file {path.name} does not match its metadata.")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = cpu_session(path, intra_op_threads, inter_op_threads)
         except Exception as exc:  # onnxruntime's load errors share no narrower base class
             raise ModelUnavailable(f"Localiser file {path.name} could not be loaded.") from exc
         logger.info("localiser loaded name=%s version=%s", metadata.name, metadata.version)
@@ -300,23 +295,28 @@ class Localiser:
         out = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
         return np.asarray(out)[:, 0]
 
-    def locate(self, picture: DecodedImage) -> Location:
-        """Find the amulet on a picture from :func:`~amulet_ai.imaging.decode.decode_picture`."""
-        return locate_with(self.logits, picture, self.metadata)
+    def locate(self, picture: DecodedImage, *, min_zoom: float = 1.0) -> Location:
+        """Find the amulet on a picture from :func:`~amulet_ai.imaging.decode.decode_picture`
+        (``min_zoom``: see :func:`locate_with`)."""
+        return locate_with(self.logits, picture, self.metadata, min_zoom=min_zoom)
 
 
 LogitsFn = Callable[[np.ndarray], np.ndarray]
 
 
-def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetadata) -> Location:
+def locate_with(
+    logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetadata, *, min_zoom: float = 1.0
+) -> Location:
     """Two passes of the graph ``logits_fn``: the whole picture, then a zoom on what it found.
 
     The first pass sees the amulet at its size in the photo, where one 16 px cell of the
     draft can be a tenth of it; the second sees the square around the first box (with
     :data:`ZOOM_MARGIN` each side) filling the draft, where the box edges fall within a
     few pixels. The statuses are decided on the first pass's region and the zoomed box.
-    Where the square would be no smaller than the picture's long side (the amulet fills
-    the photo) the second pass could not see it any closer and is skipped.
+    The second pass runs only when it would see the amulet at least ``min_zoom`` times
+    larger than the first did (the picture's long side over the square's side): below 1
+    (the amulet fills the photo, as in a tight crop) it could not see it any closer, and
+    the serving path asks more (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
     """
     boxed = letterbox(picture.image, meta.size)
     first = locate_from_logits(logits_fn(boxed.tensor[None])[0], boxed, picture, meta)
@@ -324,9 +324,7 @@ def locate_with(logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetad
         return first
     square = crop_square(first.picture_box, ZOOM_MARGIN)
     side = square[2] - square[0]
-    if side >= max(picture.image.size):
-        # The zoom would see the amulet no larger than the first pass did (a photo it
-        # already fills, such as a tight crop): nothing to refine, so no second run.
+    if max(picture.image.size) < side * max(1.0, min_zoom):
         return first
     zoom_img = _crop_padded(picture.image, square, meta.size)
     zoom = DecodedImage(zoom_img, side, side, picture.format)

@@ -32,8 +32,10 @@ import numpy as np
 from amulet_ai.errors import ModelUnavailable, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import EnrolledClass, EnrolledIndex, rms_distances
+from amulet_ai.model.results import LocateMode
 from amulet_ai.runtime.atomic import ThreadSafeDict
-from amulet_ai.serving.result_cache import model_tag
+from amulet_ai.serving.locating import prepare
+from amulet_ai.serving.result_cache import embedding_tag
 from amulet_ai.store.collection import CollectionRepository, PhotoRef
 from amulet_ai.store.types import TypeRepository
 
@@ -69,15 +71,21 @@ def _cache_part(owner: str, own: int, published: int) -> str:
     return f"types={digest}.{own}.{published}"
 
 
-def embed_jpegs(classifier: AmuletClassifier, jpegs: dict[int, bytes]) -> dict[int, np.ndarray]:
-    """Embeddings of kept photos by id (CPU work: call it on a worker thread)."""
+def _source(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def embed_jpegs(
+    classifier: AmuletClassifier, jpegs: dict[int, bytes], locate: LocateMode = "off"
+) -> dict[int, np.ndarray]:
+    """Embeddings of kept photos by id, each seen as a prediction with ``locate`` sees it
+    (CPU work: call it on a worker thread)."""
     out: dict[int, np.ndarray] = {}
     ids = list(jpegs)
     for start in range(0, len(ids), EMBED_CHUNK):
         chunk = ids[start : start + EMBED_CHUNK]
-        for photo_id, scores in zip(
-            chunk, classifier.score([jpegs[i] for i in chunk]), strict=True
-        ):
+        pictures = [prepare(classifier, _source(jpegs[i]), locate).picture for i in chunk]
+        for photo_id, scores in zip(chunk, classifier.score(pictures), strict=True):
             assert scores.embedding is not None
             out[photo_id] = scores.embedding
     return out
@@ -113,7 +121,10 @@ class CollectionIndex:
 class OwnerIndexes:
     """The enrolled-type and collection indexes of every owner seen, by version."""
 
-    def __init__(self, types: TypeRepository, collection: CollectionRepository) -> None:
+    def __init__(
+        self, types: TypeRepository, collection: CollectionRepository, locate: LocateMode = "off"
+    ) -> None:
+        self.locate = locate  # how stored photos are seen: as the server's predictions are
         self._types = types
         self._collection = collection
         self._enrolled = ThreadSafeDict[str, Versioned[EnrolledIndex]]()
@@ -130,7 +141,7 @@ class OwnerIndexes:
             StorageUnavailable: the database cannot be reached, or the owner's types kept
                 changing during :data:`BUILD_ATTEMPTS` reads.
         """
-        tag = model_tag(classifier)
+        tag = embedding_tag(classifier, self.locate)
         for _ in range(BUILD_ATTEMPTS):
             own, published = self._types.revision(owner)
             if own == 0 and published == 0:
@@ -170,13 +181,13 @@ class OwnerIndexes:
         if not classifier.has_embedding:
             raise ModelUnavailable("The model serving now has no embedding output.")
         jpegs = self._collection.full_jpegs(photo_ids)
-        self._collection.put_embeddings(tag, embed_jpegs(classifier, jpegs))
+        self._collection.put_embeddings(tag, embed_jpegs(classifier, jpegs, self.locate))
         logger.info("embedded %d stored photos for model %s", len(jpegs), tag)
 
     # --- the whole collection ------------------------------------------------------------
     def collection(self, owner: str, classifier: AmuletClassifier) -> CollectionIndex:
         """The owner's searchable photos now, every one embedded (blocking)."""
-        tag = model_tag(classifier)
+        tag = embedding_tag(classifier, self.locate)
         version = (tag, self._collection.version(owner, tag))
         entry = self._collections.get(owner)
         if entry is not None and entry.version == version:

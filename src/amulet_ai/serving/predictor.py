@@ -65,14 +65,20 @@ class Predictor:
     """
 
     def score_each(
-        self, classifier: AmuletClassifier, uploads: Sequence[StreamedFile | bytes]
+        self,
+        classifier: AmuletClassifier,
+        uploads: Sequence[StreamedFile | bytes],
+        locate: LocateMode = "off",
     ) -> list[PhotoScores | AmuletError]:
         """Each photo's evidence (embedding included) from one model run; a photo that
-        cannot be decoded has its error in its place (enrolment, ``/v1/similar``)."""
+        cannot be decoded has its error in its place (enrolment, ``/v1/similar``).
+
+        ``locate`` should be the mode predictions take, so that an enrolled photo sent
+        again is judged from the same crop it was enrolled with."""
         items: list[DecodedImage | AmuletError] = []
         for upload in uploads:
             try:
-                items.append(self.decode(classifier, upload))
+                items.append(self.prepare(classifier, upload, locate).picture)
             except AmuletError as exc:
                 items.append(exc)
         good = [item for item in items if isinstance(item, DecodedImage)]

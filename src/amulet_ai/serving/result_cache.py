@@ -64,6 +64,14 @@ def locate_tag(classifier: AmuletClassifier, mode: str) -> str:
     return f"auto:{localiser.version}+{checksum[:16]}" if checksum else f"auto:{localiser.version}"
 
 
+def embedding_tag(classifier: AmuletClassifier, mode: str) -> str:
+    """What stored embeddings are filed under: the model, and the localiser when photos are
+    embedded from their located crop (``mode="auto"``), so a change of either re-embeds."""
+    located = locate_tag(classifier, mode)
+    tag = model_tag(classifier)
+    return tag if located == "off" else f"{tag}|{located}"
+
+
 class ResultCache:
     """Looks verdicts up and stores them; a no-op when built without a store.
 

@@ -118,8 +118,12 @@ class PredictionService:
         queue_size: int,
         queue_timeout_s: float,
         indexes: OwnerIndexes | None = None,
+        locate: LocateMode = "off",
     ) -> None:
         self.model = model
+        # How enrolment and search see a photo: the server's default locate mode, the one
+        # a prediction without the option takes.
+        self.locate = locate
         self.indexes = indexes
         self.cache = cache
         self._memory = memory
@@ -292,7 +296,8 @@ class PredictionService:
         if not classifier.has_embedding:
             raise ModelUnavailable("The model serving now has no embedding output.")
         started = time.perf_counter()
-        done = await self.pool.run(partial(self._predictor.score_each, classifier, list(photos)))
+        job = partial(self._predictor.score_each, classifier, list(photos), self.locate)
+        done = await self.pool.run(job)
         self._metrics.inference_seconds.observe(time.perf_counter() - started)
         return done
 

@@ -41,7 +41,7 @@ from amulet_ai.errors import AmuletError, DuplicateName, NotFound, ValidationFai
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR
 from amulet_ai.serving.owner_indexes import ENROLLED_PREFIX
-from amulet_ai.serving.result_cache import model_tag
+from amulet_ai.serving.result_cache import embedding_tag
 from amulet_ai.serving.service import PredictionService
 from amulet_ai.store.images import keep_photo
 from amulet_ai.store.models import DESCRIPTION_MAX, TYPE_NAME_MAX
@@ -217,7 +217,7 @@ async def create_type(
         )
     finally:
         form.close()
-    tag = model_tag(classifier)
+    tag = embedding_tag(classifier, service.locate)
     record = await asyncio.to_thread(
         lambda: store.types.create(
             caller.owner,
@@ -283,7 +283,7 @@ async def add_type_photos(
         photos, rejected = await _usable_photos(uploads, classifier, service, caller.owner, 1)
     finally:
         form.close()
-    tag = model_tag(classifier)
+    tag = embedding_tag(classifier, service.locate)
     updated = await asyncio.to_thread(store.types.add_photos, caller.owner, number, photos, tag)
     return EnrolResponse(**dict(_body(updated, caller.owner)), rejected=rejected)
 

@@ -1,0 +1,239 @@
+"""``locate=auto`` against ``locate=off`` over HTTP, one client, every request a cache miss.
+
+Two servers of this checkout, one with ``AMULET_LOCATE=auto`` and one with ``off``,
+alternated round by round on the same photos:
+
+    12 MP scene   a 4000 x 3000 phone-style JPEG with an amulet on a backdrop (a development
+                  photo's cut-out from ../shared when present; else :func:`phone_jpeg`,
+                  a scene without an amulet, which takes only the localiser's first pass)
+    12 MP plain   :func:`bench.photos.phone_jpeg`, the 12 MP photo the other sections send
+    224 px        :func:`bench.photos.photo_jpeg`, the 224 px photos the other sections send
+    224 px amulet a tight 224 px development photo (when ../shared is present)
+
+Each row gives both arms' p50 and server CPU per request, and the ratios auto / off (the
+issue's targets: 12 MP p50 <= 80 ms, 224 px auto <= 1.5 x off).
+
+``python -m bench.bench_locate --zoom`` measures, in process, what two of the serving
+path's cost cuts do to the boxes, on phone-style scenes (2000 x 1500) of every fifth
+development photo on the test-only backdrop families: the localiser's draft decode at a
+shorter side of 240 px against 640 px, and skipping its zoom pass where it would magnify
+less than 1, 1.25, 1.5 or 2 times (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
+
+``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
+graph on one photo, in process: the classifier at 224 px, the localiser at its 320 px, and
+(with the ``train`` extra's ``onnx``) the same localiser graph with free spatial sizes at
+224 px.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.bench_service import Plan, _timed_load, warm_up
+from bench.load import alternate
+from bench.photos import phone_jpeg, photo_jpeg
+from bench.servers import amulet_service
+
+logger = logging.getLogger(__name__)
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amulets"
+
+
+def located_photos() -> dict[str, bytes]:
+    """The photos each row sends (see the module docstring)."""
+    photos = {"12 MP plain": phone_jpeg(), "224 px": photo_jpeg(3)}
+    if not SHARED_DATA.is_dir():
+        logger.warning("no %s: the amulet rows are left out", SHARED_DATA)
+        return photos
+    from amulet_ai.training.cutout import cut_out_all
+    from amulet_ai.training.data import load_dataset
+    from amulet_ai.training.scenes import make_scene
+
+    dataset = load_dataset(SHARED_DATA)
+    cuts = [c for c in cut_out_all(dataset.photos[::23])[0] if c.ok]
+    scene = make_scene(cuts[1], photo=960, number=0, family="paper", seed=4, canvas="12mp")
+    tight = sorted((SHARED_DATA / "phra_sivali" / "front").glob("*.jpg"))[0]
+    return {"12 MP scene": scene.jpeg, **photos, "224 px amulet": tight.read_bytes()}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+async def _rows(auto: Any, off: Any, photos: dict[str, bytes], plan: Plan, requests: int) -> Any:
+    await warm_up([auto, off], list(photos.values()), plan)
+    out: dict[str, Any] = {}
+    for kind, photo in photos.items():
+        results = await alternate(
+            {
+                "auto": _timed_load(auto, [photo], 1, unique=True, requests=requests),
+                "off": _timed_load(off, [photo], 1, unique=True, requests=requests),
+            },
+            plan.rounds,
+        )
+        row = {arm: result.as_dict() for arm, result in results.items()}
+        row["p50_ratio"] = _ratio(results["auto"].p50_ms, results["off"].p50_ms)
+        row["cpu_ratio"] = _ratio(
+            row["auto"].get("server_cpu_ms_per_request"),
+            row["off"].get("server_cpu_ms_per_request"),
+        )
+        out[kind] = row
+        logger.info(
+            "locate %s: p50 auto %s ms off %s ms (x%s); server CPU auto %s ms off %s ms (x%s)",
+            kind,
+            row["auto"]["p50_ms"],
+            row["off"]["p50_ms"],
+            row["p50_ratio"],
+            row["auto"].get("server_cpu_ms_per_request"),
+            row["off"].get("server_cpu_ms_per_request"),
+            row["cpu_ratio"],
+        )
+    return out
+
+
+def bench_locate(*, quick: bool) -> dict[str, Any]:
+    """The rows above; ``quick`` sends fewer requests."""
+    plan = Plan.for_mode(quick)
+    requests = 4 if quick else 10  # per arm and round
+    photos = located_photos()
+    with (
+        amulet_service("locate_auto", AMULET_LOCATE="auto") as auto,
+        amulet_service("locate_off", AMULET_LOCATE="off") as off,
+    ):
+        rows = asyncio.run(_rows(auto, off, photos, plan, requests))
+    return {"rounds": plan.rounds, "requests_per_round": requests, "photos": rows}
+
+
+ZOOM_THRESHOLDS = (1.0, 1.25, 1.5, 2.0)
+
+
+def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
+    """Box IoU of the localiser per draft size and zoom threshold (see the docstring)."""
+    from amulet_ai.imaging.decode import decode_picture
+    from amulet_ai.model.localiser import (
+        ZOOM_MARGIN,
+        Localiser,
+        crop_square,
+        letterbox,
+        locate_from_logits,
+        locate_with,
+    )
+    from amulet_ai.training.cutout import cut_out_all
+    from amulet_ai.training.data import load_dataset
+    from amulet_ai.training.localise import box_iou
+    from amulet_ai.training.scenes import make_scene
+
+    localiser = Localiser.load()
+    meta = localiser.metadata
+    cuts = [c for c in cut_out_all(load_dataset(SHARED_DATA).photos[::step])[0] if c.ok]
+    families = ("stone", "paper", "palm", "texture")
+    out: dict[str, Any] = {"scenes": len(cuts)}
+    for side in (240, 640):
+        first_iou, zoom_iou, magnification = [], [], []
+        for i, cut in enumerate(cuts):
+            scene = make_scene(
+                cut, photo=700 + i, number=0, family=families[i % 4], seed=seed, canvas="phone"
+            )
+            picture = decode_picture(scene.jpeg, min_side=side)
+            boxed = letterbox(picture.image, meta.size)
+            first = locate_from_logits(
+                localiser.logits(boxed.tensor[None])[0], boxed, picture, meta
+            )
+            both = locate_with(localiser.logits, picture, meta, min_zoom=0.0)
+            for found, into in ((first, first_iou), (both, zoom_iou)):
+                b = found.box
+                ltrb = (0, 0, 0, 0) if b is None else (b.x, b.y, b.x + b.width, b.y + b.height)
+                into.append(box_iou(ltrb, scene.box) if b is not None else 0.0)
+            if first.picture_box is None:
+                magnification.append(0.0)
+            else:
+                square = crop_square(first.picture_box, ZOOM_MARGIN)
+                magnification.append(max(picture.image.size) / (square[2] - square[0]))
+        f, z, m = np.array(first_iou), np.array(zoom_iou), np.array(magnification)
+        row: dict[str, Any] = {
+            "first_pass": {"iou_at_least_0.8": round(float((f >= 0.8).mean()), 3),
+                           "mean_iou": round(float(f.mean()), 3)},
+        }  # fmt: skip
+        for threshold in ZOOM_THRESHOLDS:
+            mixed = np.where(m < threshold, f, z)
+            row[f"min_zoom_{threshold}"] = {
+                "iou_at_least_0.8": round(float((mixed >= 0.8).mean()), 3),
+                "mean_iou": round(float(mixed.mean()), 3),
+                "zoom_runs": round(float((m >= threshold).mean()), 2),
+            }
+        out[f"draft_short_side_{side}"] = row
+    return out
+
+
+def _cpu_ms(run: Any, size: int, runs: int = 20) -> float:
+    x = np.zeros((1, 3, size, size), dtype=np.float32)
+    for _ in range(3):
+        run(x)
+    started = time.process_time()
+    for _ in range(runs):
+        run(x)
+    return round(1000 * (time.process_time() - started) / runs, 1)
+
+
+def graph_costs() -> dict[str, float]:
+    """CPU ms per run of each graph (see the docstring)."""
+    from amulet_ai.model.classifier import AmuletClassifier
+    from amulet_ai.model.localiser import Localiser
+
+    classifier = AmuletClassifier.load(warmup_runs=0)
+    localiser = Localiser.load()
+    out = {
+        "classifier_224": _cpu_ms(classifier.run, classifier.input_size),
+        "localiser_320": _cpu_ms(localiser.logits, localiser.metadata.size),
+    }
+    try:
+        import onnx
+    except ImportError:
+        return out
+    import onnxruntime as ort
+
+    from amulet_ai.config import DEFAULT_MODEL_DIR
+
+    graph = onnx.load(str(DEFAULT_MODEL_DIR / localiser.metadata.onnx_file))
+    for dims, names in ((graph.graph.input[0], ("h", "w")), (graph.graph.output[0], ("gh", "gw"))):
+        shape = dims.type.tensor_type.shape.dim
+        for dim, name in zip(shape[2:], names, strict=True):
+            dim.ClearField("dim_value")
+            dim.dim_param = name
+    del graph.graph.value_info[:]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    free = ort.InferenceSession(
+        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    out["localiser_free_size_224"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 224)
+    out["localiser_free_size_320"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 320)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_locate", description=__doc__)
+    parser.add_argument("--zoom", action="store_true", help="the box IoU table (in process)")
+    parser.add_argument("--graphs", action="store_true", help="CPU ms per graph run")
+    parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    import json
+
+    if args.graphs:
+        result: Any = graph_costs()
+    else:
+        result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
