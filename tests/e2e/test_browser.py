@@ -219,7 +219,8 @@ _VISIBLE_TEXT = """() => {
   while (walker.nextNode()) {
     const node = walker.currentNode, parent = node.parentElement;
     if (!parent || !node.textContent.trim()) continue;
-    if (parent.closest('[data-testid=stIconMaterial], script, style')) continue;
+    const icon = '[data-testid=stIconMaterial], [data-testid=stAlertDynamicIcon]';
+    if (parent.closest(icon + ', script, style')) continue;
     const box = parent.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) continue;
     if (!parent.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
@@ -335,6 +336,10 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         said += [text("unknown_front", "en"), text("unknown_back", "en")]
         pattern = "|".join(re.escape(s) for s in said) + "|The two sides disagree"
         main.get_by_text(re.compile(pattern)).first.wait_for(timeout=5_000)
+        # Each side's photo with its box, beside the crop judged, explained in English.
+        found = main.get_by_text(text("found_caption", "en"))
+        found.first.wait_for(timeout=5_000)
+        assert found.count() == 2
         verdict_box = main.locator("h3").or_(main.get_by_text(text("unknown_title", "en")))
         box = verdict_box.first.bounding_box()
         picture = main.get_by_test_id("stImage").first.bounding_box()
@@ -391,6 +396,8 @@ def test_an_unrecognised_back_is_named(
         main = page.get_by_test_id("stMain")
         main.get_by_text(retake_back).wait_for(timeout=RESULT_BOUND_S * 1000)
         assert main.locator("h3").count() == 0, "no type is named for a photo to retake"
+        names = ["Amulet-AI", "English", "JPG", "PNG", "WebP", "HEIC", "MB"]
+        assert english_left(page, names + known_names(api, "name_en")) == []
         main.get_by_text(text("about", "th"), exact=True).click()
         main.get_by_text(text("locate_off", "th"), exact=True).click()
         main.get_by_text(text("unknown_title", "th")).wait_for(timeout=RESULT_BOUND_S * 1000)
