@@ -3,11 +3,14 @@ driven by playwright, photos uploaded, the answer read off the screen.
 
 The page is started with the same command ``production_runner.py frontend`` uses. Checked
 here: the phone layout at 390 px (the verdict above the photo, the language switch on the
-page, the camera one tap away) and the desktop one; no English left on the Thai page but
-names; a pair with an unrecognised side; the busy message when a collector hits the rate
-limit while another collector, forwarded by the page with its own address, is still served;
-and the API down. Screenshots of both widths go to the test's tmp folder, and to ``docs/``
-only when asked (``AMULET_RECORD=1``), never on a plain run.
+page, the camera one tap away, a phone-style scene photo shown small under the verdict with
+the box where the amulet was found beside the crop that was judged) and the desktop one; no
+English left on the Thai page but names; a pair with a side to retake (no amulet found on
+it), and the same pair judged whole (locate off, chosen under "about") naming its
+unrecognised side; the busy message when a collector hits the rate limit while another
+collector, forwarded by the page with its own address, is still served; and the API down.
+Screenshots of both widths go to the test's tmp folder, and to ``docs/`` only when asked
+(``AMULET_RECORD=1``), never on a plain run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from amulet_ai.api.docs import FAVICON_FILE
 from amulet_ai.config import Settings
 from amulet_ai.frontend.failures import message
 from amulet_ai.frontend.i18n import LANGUAGE_NAMES, Language, text
+from amulet_ai.frontend.located import advice
 from amulet_ai.ops.api_process import ApiProcess, free_port
 from amulet_ai.ops.serve import child_env, frontend_command
 
@@ -147,6 +151,25 @@ def photo(tmp_path: Path, repo_root: Path, make_photo: Callable[..., bytes]) -> 
     return target
 
 
+@pytest.fixture
+def scene_photo(tmp_path: Path, repo_root: Path) -> Path | None:
+    """A phone-style scene made at run time: a development photo from ../shared pasted on a
+    generated 1200 x 1600 canvas (a lit, grainy table); None where ../shared is absent."""
+    candidates = real_photos(repo_root, "phra_sivali", 1)
+    if not candidates:
+        return None
+    rng = np.random.default_rng(7)
+    light = np.linspace(1.05, 0.85, 1600)[:, None, None]
+    grain = rng.normal(0, 6, (1600, 1200, 3))
+    table = np.clip(np.array([196, 178, 150]) * light + grain, 0, 255).astype(np.uint8)
+    canvas = Image.fromarray(table)
+    with Image.open(candidates[0]) as amulet:
+        canvas.paste(amulet.convert("RGB").resize((760, 760)), (230, 380))
+    target = tmp_path / "scene.jpg"
+    canvas.save(target, "JPEG", quality=88)
+    return target
+
+
 def open_page(page: Page, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text(text("nothing_uploaded", "th")).wait_for(timeout=60_000)
@@ -196,7 +219,8 @@ _VISIBLE_TEXT = """() => {
   while (walker.nextNode()) {
     const node = walker.currentNode, parent = node.parentElement;
     if (!parent || !node.textContent.trim()) continue;
-    if (parent.closest('[data-testid=stIconMaterial], script, style')) continue;
+    const icon = '[data-testid=stIconMaterial], [data-testid=stAlertDynamicIcon]';
+    if (parent.closest(icon + ', script, style')) continue;
     const box = parent.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) continue;
     if (!parent.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
@@ -233,8 +257,15 @@ def known_names(api: ApiProcess, field: str) -> list[str]:
 
 
 def test_on_a_phone_the_verdict_comes_first_in_thai_only(
-    api: ApiProcess, page_url: str, browser: Browser, photo: Path, tmp_path: Path, repo_root: Path
+    api: ApiProcess,
+    page_url: str,
+    browser: Browser,
+    photo: Path,
+    scene_photo: Path | None,
+    tmp_path: Path,
+    repo_root: Path,
 ) -> None:
+    photo = scene_photo or photo
     with tab(browser, PHONE, is_mobile=True, has_touch=True) as page:
         open_page(page, page_url)
         # The language switch is on the page; the camera opens with one tap on a phone.
@@ -259,6 +290,20 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         verdict_box, picture_box = verdict.bounding_box(), picture.bounding_box()
         assert verdict_box is not None and picture_box is not None
         assert verdict_box["y"] + verdict_box["height"] <= picture_box["y"], "verdict first"
+        if scene_photo is not None:
+            # The scene's amulet is found: its photo with the box and the crop judged sit
+            # side by side under the verdict, small, so the phone's screen holds both.
+            main.get_by_text(text("crop_caption", "th")).wait_for(timeout=10_000)
+            found = text("found_caption", "th")
+            main.get_by_text(found).wait_for(timeout=5_000)
+            images = main.get_by_test_id("stImage")
+            assert images.count() == 2
+            boxed, crop = images.nth(0).bounding_box(), images.nth(1).bounding_box()
+            assert boxed is not None and crop is not None
+            assert abs(boxed["y"] - crop["y"]) < 4, "side by side"
+            assert boxed["x"] + boxed["width"] <= crop["x"]
+            assert boxed["width"] + crop["width"] < PHONE["width"] * 0.75
+            assert boxed["height"] < PHONE["height"] * 0.4
         if main.get_by_text(text("unknown_title", "th")).count() == 0:
             assert verdict.inner_text().strip() in known_names(api, "name_th")
         names = ["Amulet-AI", "English", "JPG", "PNG", "WebP", "HEIC", "MB"]
@@ -291,6 +336,10 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         said += [text("unknown_front", "en"), text("unknown_back", "en")]
         pattern = "|".join(re.escape(s) for s in said) + "|The two sides disagree"
         main.get_by_text(re.compile(pattern)).first.wait_for(timeout=5_000)
+        # Each side's photo with its box, beside the crop judged, explained in English.
+        found = main.get_by_text(text("found_caption", "en"))
+        found.first.wait_for(timeout=5_000)
+        assert found.count() == 2
         verdict_box = main.locator("h3").or_(main.get_by_text(text("unknown_title", "en")))
         box = verdict_box.first.bounding_box()
         picture = main.get_by_test_id("stImage").first.bounding_box()
@@ -319,19 +368,38 @@ def test_an_unrecognised_back_is_named(
 ) -> None:
     back = tmp_path / "back.jpg"
     back.write_bytes(make_photo(400, 400, seed=3))  # waves of colour, no amulet
-    with open(photo, "rb") as f, open(back, "rb") as b:
-        truth = httpx.post(
-            api.url + "/v1/predict", files={"front": f, "back": b}, timeout=30
-        ).json()["images"]
-    front_unknown = truth["front"]["unknown"]["is_unknown"]
-    back_unknown = truth["back"]["unknown"]["is_unknown"]
-    assert back_unknown, "a picture of colour waves is not an amulet"
+
+    def truth(locate: str) -> dict[str, Any]:
+        with open(photo, "rb") as f, open(back, "rb") as b:
+            files = {"front": f, "back": b}
+            params = {"locate": locate}
+            answer: dict[str, Any] = httpx.post(
+                api.url + "/v1/predict", files=files, params=params, timeout=30
+            ).json()
+        return answer
+
+    located, whole = truth("auto"), truth("off")
+    # Found by the localiser: no amulet on the back, and the page says to retake it.
+    assert located["images"]["back"]["location"]["status"] == "no_amulet"
+    retake_back = text(
+        "retake_side", "th", side=text("back", "th"), title=advice("no_amulet", "th")[0]
+    )
+    # Judged whole (locate off): the back is unlike every known type.
+    images = whole["images"]
+    assert images["back"]["unknown"]["is_unknown"], "a picture of colour waves is not an amulet"
+    front_unknown = images["front"]["unknown"]["is_unknown"]
     expected = text("unknown_both" if front_unknown else "unknown_back", "th")
     with tab(browser, PHONE) as page:
         open_page(page, page_url)
         upload(page, "back_photo", back)
         upload(page, "front_photo", photo)
         main = page.get_by_test_id("stMain")
+        main.get_by_text(retake_back).wait_for(timeout=RESULT_BOUND_S * 1000)
+        assert main.locator("h3").count() == 0, "no type is named for a photo to retake"
+        names = ["Amulet-AI", "English", "JPG", "PNG", "WebP", "HEIC", "MB"]
+        assert english_left(page, names + known_names(api, "name_en")) == []
+        main.get_by_text(text("about", "th"), exact=True).click()
+        main.get_by_text(text("locate_off", "th"), exact=True).click()
         main.get_by_text(text("unknown_title", "th")).wait_for(timeout=RESULT_BOUND_S * 1000)
         main.get_by_text(expected).wait_for(timeout=5_000)
 

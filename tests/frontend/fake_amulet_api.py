@@ -20,7 +20,13 @@ from amulet_ai.api.schemas import (
     WorkHealth,
 )
 from amulet_ai.model.metadata import ClassInfo
-from amulet_ai.model.results import ClassScore, PhotoResult, SideResults, UnknownVerdict
+from amulet_ai.model.results import (
+    ClassScore,
+    PhotoLocation,
+    PhotoResult,
+    SideResults,
+    UnknownVerdict,
+)
 
 # Names the page can only know from the API: nothing in the page spells them.
 CATALOG = [
@@ -56,10 +62,34 @@ def model_info() -> ModelInfo:
     )
 
 
-def photo_result(probabilities: list[float], *, unknown: bool = False) -> PhotoResult:
+def location(status: str, box: tuple[int, int, int, int] | None = None) -> PhotoLocation:
+    """A photo's ``location`` on a 640 x 480 photo; ``box`` is x, y, width, height."""
+    whole = status == "whole_photo"
+    placed = (0, 0, 640, 480) if whole else box
+    return PhotoLocation.model_validate(
+        {
+            "status": status,
+            "method": "off" if whole else "localiser",
+            "box": None
+            if placed is None
+            else dict(zip(("x", "y", "width", "height"), placed, strict=True))
+            | {"image_width": 640, "image_height": 480},
+            "confidence": None if whole else 0.97,
+        }
+    )
+
+
+def photo_result(
+    probabilities: list[float], *, unknown: bool = False, where: PhotoLocation | None = None
+) -> PhotoResult:
     verdict = UnknownVerdict(is_unknown=unknown, score=50.0 if unknown else 5.0, threshold=30.0)
     return PhotoResult(
-        predictions=_scores(probabilities), unknown=verdict, width=640, height=480, format="JPEG"
+        predictions=_scores(probabilities),
+        unknown=verdict,
+        width=640,
+        height=480,
+        format="JPEG",
+        location=where,
     )
 
 
@@ -117,13 +147,23 @@ class FakeApi:
         back_unknown: bool = False,
         front_unknown: bool | None = None,
         heatmap: dict[str, str] | None = None,
+        front_location: PhotoLocation | None = None,
+        back_location: PhotoLocation | None = None,
+        status: str = "ok",
     ) -> None:
         """Make /v1/predict answer with this result (``back``: the back photo's scores).
 
-        ``unknown`` is the pair's verdict; ``front_unknown`` and ``back_unknown`` each photo's.
+        ``unknown`` is the pair's verdict; ``front_unknown`` and ``back_unknown`` each photo's;
+        ``status`` and the locations are the located-photo contract's (None: an older server).
         """
-        back_result = photo_result(back, unknown=back_unknown) if back is not None else None
+        back_result = (
+            photo_result(back, unknown=back_unknown, where=back_location)
+            if back is not None
+            else None
+        )
         response = prediction(probabilities, unknown=unknown, back=back_result, heatmap=heatmap)
+        response.images.front.location = front_location
+        response.status = status  # type: ignore[assignment]
         if front_unknown is not None:
             response.images.front.unknown.is_unknown = front_unknown
         self.predict = httpx.Response(200, json=response.model_dump(mode="json"))

@@ -4,8 +4,10 @@ Run it with ``streamlit run frontend/app.py`` from the repository root (or
 ``production_runner.py frontend``); it talks to the API at ``AMULET_PUBLIC_URL``. The page
 reads top to bottom like the user's path on a phone: the language switch, the photos, an
 early stop while there is no front photo, then the verdict with "this answer is wrong" and
-"save to my collection" under it, the photos as the model saw them, and "about" (the
-operator's details, folded away), and "closest in your collection". The classifier is the
+"save to my collection" under it (or, for a photo that could not be judged, how to retake
+it), each photo with the box where the amulet was found beside the crop that was judged,
+"about" (the locate choice and the operator's details, folded away), and "closest in your
+collection". The classifier is the
 first tab; the owner's saved checks, their collection and their own types, read from the
 API, are the others. The sidebar has the known types
 and this session's answers.
@@ -22,12 +24,14 @@ from streamlit.delta_generator import DeltaGenerator
 
 from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
 from amulet_ai.client import AmuletClient
+from amulet_ai.config import get_settings
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend import connection, own_types, result_actions, saved_work, views
 from amulet_ai.frontend.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Language, text
 from amulet_ai.frontend.photo_inputs import localise_uploaders, photo_inputs
 from amulet_ai.frontend.state import Answer, PageSession, get_session, photo_key
 from amulet_ai.frontend.verdict import verdict
+from amulet_ai.model.results import LocateMode
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ class Shown:
     answer: Answer
     front: bytes
     back: bytes | None
+    locate: LocateMode
     actions: DeltaGenerator
 
 
@@ -82,6 +87,7 @@ def classify(
     session: PageSession,
     headers: dict[str, str],
     limit_mb: float | None,
+    locate: LocateMode,
     language: Language,
 ) -> Shown | None:
     """Photos in, verdict out; returns the answer shown, if any."""
@@ -91,7 +97,7 @@ def classify(
         st.info(text("nothing_uploaded", language))
         return None
     # Columns stack on a narrow screen in this order: the verdict comes first.
-    answer_column, pictures_column = st.columns([3, 2], gap="large")
+    answer_column, pictures_column = st.columns(2, gap="large")
     with pictures_column:
         sides = {"front": photos.front}
         if photos.back is not None:
@@ -106,15 +112,16 @@ def classify(
     with answer_column:
         try:
             with st.spinner(text("classifying", language)):
-                result = connection.ask(client, session, photos.front, photos.back, headers)
+                result = connection.ask(
+                    client, session, photos.front, photos.back, headers, locate=locate
+                )
         except AmuletError as exc:
             views.failure(exc, language, limit_mb)
             return None
         verdict(result.response, language)
         actions = st.container()
-    if show_heatmap:
-        views.overlays(picture_slots, result, language)
-    return Shown(result, photos.front, photos.back, actions)
+    views.located(picture_slots, sides, result.response, show_heatmap, language)
+    return Shown(result, photos.front, photos.back, locate, actions)
 
 
 def actions_under(
@@ -124,14 +131,14 @@ def actions_under(
     language: Language,
 ) -> None:
     """ "This answer is wrong" for a saved check, "save to my collection" where possible."""
-    if saved_work.history_mode(report) is None:
-        return
+    if saved_work.history_mode(report) is None or shown.answer.response.status != "ok":
+        return  # nothing to correct or keep while the photo is to be taken again
     with shown.actions:
         history_id = shown.answer.response.history_id
         if history_id is not None:
             st.caption(text("saved_as_history", language))
             result_actions.correction(client, headers, history_id, known, language)
-        key = photo_key(shown.front, shown.back, explain=True)
+        key = photo_key(shown.front, shown.back, explain=True, locate=shown.locate)
         photos = (shown.front, shown.back)
         result_actions.save_piece(client, session, headers, photos, key, language)
         own_types.closest(client, session, headers, photos, key, history_id, language)
@@ -167,10 +174,20 @@ check_tab, history_tab, collection_tab, types_tab = st.tabs(
     [text(n, language) for n in tab_names], key=saved_work.TAB_KEY, on_change="rerun"
 )
 model = served_model(client, session, headers)
+locate_default = get_settings().locate
 with check_tab:
     limit_mb = model.limits.max_upload_mb if model else None
-    shown = classify(client, session, headers, limit_mb, language)
-    report = views.about(client, session, headers, model, shown.answer if shown else None, language)
+    locate = views.locate_mode(locate_default)
+    shown = classify(client, session, headers, limit_mb, locate, language)
+    report = views.about(
+        client,
+        session,
+        headers,
+        model,
+        shown.answer if shown else None,
+        language,
+        locate_default=locate_default,
+    )
 # The extras after the question the collector asked has gone to the API.
 known = views.fetch_catalog(client, session, headers)
 if shown is not None and check_tab.open is not False:

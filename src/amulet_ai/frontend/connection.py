@@ -31,6 +31,7 @@ from amulet_ai.client import AmuletClient, Photo
 from amulet_ai.config import get_settings
 from amulet_ai.errors import AmuletError, Forbidden, HistoryDisabled
 from amulet_ai.frontend.state import Answer, PageSession, photo_key
+from amulet_ai.model.results import LocateMode
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +71,20 @@ def ask(
     front: bytes,
     back: bytes | None,
     headers: dict[str, str],
+    *,
+    locate: LocateMode = "auto",
 ) -> Answer:
     """The answer for these photos: from this session's memory, or from the API.
+
+    ``locate`` is the API's option: ``auto`` finds the amulet in the photo, ``off`` takes
+    the photo as already cropped to it; answers are remembered per mode.
 
     The heatmap is always requested, so switching the overlay on or off needs no new call.
     The answer is saved in the owner's history unless saving was refused (module docstring).
     Failures propagate as :class:`~amulet_ai.errors.AmuletError` and are not
     remembered, so trying again really asks again.
     """
-    key = photo_key(front, back, explain=True)
+    key = photo_key(front, back, explain=True, locate=locate)
     remembered = session.result(key)
     if remembered is not None:
         return remembered
@@ -86,13 +92,15 @@ def ask(
     save = not session.saving_refused
     try:
         response = client.predict(
-            front, back, top_k=TOP_K, explain=True, save=save, headers=headers
+            front, back, top_k=TOP_K, explain=True, save=save, locate=locate, headers=headers
         )
     except (HistoryDisabled, Forbidden):
         if not save:
             raise
         session.saving_refused = True
-        response = client.predict(front, back, top_k=TOP_K, explain=True, headers=headers)
+        response = client.predict(
+            front, back, top_k=TOP_K, explain=True, locate=locate, headers=headers
+        )
     answer = Answer(response, (time.perf_counter() - started) * 1000.0, from_session=False)
     session.remember(key, answer, front)
     return answer

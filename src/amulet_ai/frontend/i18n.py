@@ -104,6 +104,59 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "en": "{side}: where the model looked",
     },
     "retry": {"th": "ลองใหม่", "en": "Try again"},
+    # --- where the amulet was found, and how to retake a photo that could not be judged
+    "found_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ ภาพเล็กคือส่วนที่ระบบใช้ตัดสิน",
+        "en": "The yellow box is where the amulet was found; the small picture is the part "
+        "that was judged.",
+    },
+    "retake_found_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ",
+        "en": "The yellow box is where the amulet was found.",
+    },
+    "crop_caption": {"th": "ส่วนที่ใช้ตัดสิน", "en": "Judged"},
+    "whole_caption": {
+        "th": "ใช้ทั้งรูปตามที่ส่งมา ไม่ได้ค้นหาองค์พระในรูป",
+        "en": "The photo was judged whole, as sent: the amulet was not looked for.",
+    },
+    "retake_no_amulet_title": {"th": "ไม่เห็นองค์พระในรูปนี้", "en": "No amulet found in this photo"},
+    "retake_no_amulet": {
+        "th": "วางพระให้เห็นทั้งองค์อยู่ในกรอบภาพ บนพื้นเรียบ ๆ สีเดียว แล้วถ่ายใหม่อีกครั้ง",
+        "en": "Put the whole amulet in the frame, on a plain surface, and take the photo again.",
+    },
+    "retake_too_small_title": {
+        "th": "องค์พระในรูปเล็กเกินไป",
+        "en": "The amulet is too small in this photo",
+    },
+    "retake_too_small": {
+        "th": "ขยับกล้องเข้าไปใกล้ ๆ ให้องค์พระเต็มกรอบภาพเกือบทั้งหมด แล้วถ่ายใหม่",
+        "en": "Move closer so the amulet fills most of the frame, then take the photo again.",
+    },
+    "retake_too_blurred_title": {
+        "th": "รูปไม่ชัด องค์พระเบลอเกินกว่าจะดูออก",
+        "en": "The photo is too blurred to judge",
+    },
+    "retake_too_blurred": {
+        "th": "ถือมือถือให้นิ่ง แตะที่องค์พระบนจอให้กล้องโฟกัสก่อนกดถ่าย และถ่ายในที่ที่แสงพอ",
+        "en": "Hold the phone still and tap the amulet on the screen to focus before you take "
+        "the photo; good light helps.",
+    },
+    "retake_side": {"th": "{side}: {title}", "en": "{side}: {title}"},
+    "retake_no_verdict": {
+        "th": "ระบบจึงยังไม่บอกว่าเป็นพระประเภทใด",
+        "en": "So no type is named for this photo.",
+    },
+    "retake_tight_crop": {
+        "th": "ถ้ารูปนี้ครอปมาเฉพาะองค์พระแล้ว ปิด “ค้นหาองค์พระในรูป” ได้ใน “เกี่ยวกับระบบ” ด้านล่าง",
+        "en": "If this photo is already cropped to the amulet, turn off “Find the amulet in "
+        "the photo” under “About this service” below.",
+    },
+    "locate": {"th": "ค้นหาองค์พระในรูป", "en": "Find the amulet in the photo"},
+    "locate_auto": {"th": "ค้นหาให้อัตโนมัติ", "en": "Automatically"},
+    "locate_off": {
+        "th": "ไม่ต้องค้นหา รูปของฉันครอปเฉพาะองค์พระแล้ว",
+        "en": "Off: my photos are already cropped to the amulet",
+    },
     # --- history and catalog
     "history": {"th": "ประวัติในรอบการใช้งานนี้", "en": "This session's history"},
     "history_empty": {"th": "ยังไม่มีประวัติ", "en": "No results yet"},

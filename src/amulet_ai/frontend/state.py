@@ -47,18 +47,21 @@ SERVICE_INFO_TTL_S: Final = 30.0
 T = TypeVar("T")
 
 
-def photo_key(front: bytes, back: bytes | None, *, explain: bool) -> str:
+def photo_key(front: bytes, back: bytes | None, *, explain: bool, locate: str = "auto") -> str:
     """A key for one question to the API: both photos' SHA-256 and the options.
 
     >>> photo_key(b"a", None, explain=False) == photo_key(b"a", None, explain=False)
     True
     >>> photo_key(b"a", b"b", explain=False) == photo_key(b"a", None, explain=False)
     False
+    >>> photo_key(b"a", None, explain=False) == photo_key(b"a", None, explain=False, locate="off")
+    False
     """
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(front).digest())
     digest.update(hashlib.sha256(back).digest() if back is not None else b"-")
     digest.update(b"explain" if explain else b"plain")
+    digest.update(f"locate={locate}".encode())
     return digest.hexdigest()
 
 
@@ -77,6 +80,7 @@ class HistoryEntry:
     is_unknown: bool
     elapsed_ms: float
     created_at: float
+    status: str = "ok"  # not "ok": the photo could not be judged (no type is named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,7 @@ class PageSession:
             is_unknown=answer.response.unknown.is_unknown,
             elapsed_ms=answer.elapsed_ms,
             created_at=time.time(),
+            status=answer.response.status,
         )
         self.history.insert(0, entry)
         del self.history[HISTORY_MAX:]

@@ -5,6 +5,10 @@ how the two sides agree; the calibrated probability, the closest types and each 
 result are one click away in an expander. An unknown answer names the side that was not
 recognised. Percentages go through :func:`amulet_ai.frontend.confidence.percent`, so no
 result is ever shown as 100 %.
+
+When a photo could not be judged (the answer's ``status`` is ``no_amulet``, ``too_small``
+or ``too_blurred``) the page says what to do instead, for each side that needs it, and
+names no type: the API's predictions from the whole photo are not an answer.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import streamlit as st
 from amulet_ai.api.schemas import ClassScore, PhotoResult, PredictResponse
 from amulet_ai.frontend.confidence import LIKELY, VERY_LIKELY, band, percent
 from amulet_ai.frontend.i18n import Language, class_name, text
+from amulet_ai.frontend.located import RETAKE, advice
 
 _BAND_COLOUR: Final = {"very_likely": "green", "likely": "blue", "not_sure": "orange"}
 
@@ -97,8 +102,39 @@ def _details(response: PredictResponse, language: Language) -> None:
             st.markdown(_side_line(text("back", language), back, language))
 
 
+def retakes(response: PredictResponse) -> list[tuple[str, str, bool]]:
+    """``(side, status, found_by_the_localiser)`` for each photo that could not be judged,
+    the front first; empty when the answer's ``status`` is ``ok``."""
+    if response.status == "ok":
+        return []
+    problems: list[tuple[str, str, bool]] = []
+    for side, result in (("front", response.images.front), ("back", response.images.back)):
+        location = result.location if result is not None else None
+        if location is not None and location.status in RETAKE:
+            problems.append((side, location.status, location.method == "localiser"))
+    # A server that says the status but not where: the answer's own status, on the front.
+    return problems or [("front", response.status, True)]
+
+
+def retake(response: PredictResponse, language: Language) -> None:
+    """What to do about each photo that could not be judged, instead of a verdict."""
+    problems = retakes(response)
+    paired = response.images.back is not None
+    for side, status, _ in problems:
+        title, what_to_do = advice(status, language)
+        if paired:
+            title = text("retake_side", language, side=text(side, language), title=title)
+        st.warning(f"**{title}**\n\n{what_to_do}", icon=":material/photo_camera:")
+    st.caption(text("retake_no_verdict", language))
+    if any(status == "no_amulet" and located for _, status, located in problems):
+        st.caption(text("retake_tight_crop", language))
+
+
 def verdict(response: PredictResponse, language: Language) -> None:
     """The answer, most important first (see the module docstring)."""
+    if response.status != "ok":
+        retake(response, language)
+        return
     agreement = pair_agreement(response, language)
     if response.unknown.is_unknown:
         body = text("unknown_body", language)

@@ -1,5 +1,11 @@
 """The page's other pieces: the photos, a failure, the session's history, the catalog, "about".
 
+Once the API has answered, each photo is shown with the box where the amulet was found and,
+beside it, the crop that was judged (:mod:`amulet_ai.frontend.located`); the heatmap, when
+switched on, takes the crop's place. "About" holds the one setting a collector may want:
+whether the API finds the amulet in the photo (``locate=auto``, the default) or takes the
+photo as already cropped to it (``off``).
+
 Each function draws one part of the page with Streamlit and holds no state of its own;
 labels come from :mod:`amulet_ai.frontend.i18n`, type names from the API's answers. The
 verdict itself is :mod:`amulet_ai.frontend.verdict`.
@@ -7,6 +13,7 @@ verdict itself is :mod:`amulet_ai.frontend.verdict`.
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime
 from typing import Final
@@ -14,18 +21,56 @@ from typing import Final
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo
+from amulet_ai.api.schemas import ClassesResponse, HealthReport, ModelInfo, PredictResponse
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend import connection
 from amulet_ai.frontend.confidence import percent
 from amulet_ai.frontend.failures import describe
 from amulet_ai.frontend.i18n import Language, text
+from amulet_ai.frontend.located import (
+    CROP_SHOWN_PX,
+    RETAKE,
+    SHOWN_WIDTH_PX,
+    LocatedPictures,
+    PixelBox,
+    located_pictures,
+)
 from amulet_ai.frontend.state import Answer, PageSession, square_picture
+from amulet_ai.model.results import LocateMode
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_PX: Final = 320
+LOCATE_MODES: Final[tuple[LocateMode, ...]] = ("auto", "off")
+# The locate choice, kept outside its widget (see ``app.HEATMAP_ON`` for why).
+LOCATE_ON: Final = "locate_on"
+_LOCATE_WIDGET: Final = "locate_choice"
+
+
+def locate_mode(default: LocateMode) -> LocateMode:
+    """The locate option this session sends: the collector's choice, else ``default``."""
+    chosen = st.session_state.get(LOCATE_ON, default)
+    for mode in LOCATE_MODES:
+        if chosen == mode:
+            return mode
+    return "auto"
+
+
+def _remember_locate() -> None:
+    st.session_state[LOCATE_ON] = st.session_state[_LOCATE_WIDGET]
+
+
+def locate_choice(default: LocateMode, language: Language) -> None:
+    """The radio for the locate option, inside "about" (for collectors who send tight crops)."""
+    st.radio(
+        text("locate", language),
+        options=LOCATE_MODES,
+        format_func=lambda mode: text(f"locate_{mode}", language),
+        index=LOCATE_MODES.index(locate_mode(default)),
+        key=_LOCATE_WIDGET,
+        on_change=_remember_locate,
+    )
 
 
 def fetch_catalog(
@@ -73,7 +118,10 @@ def history(slot: DeltaGenerator, session: PageSession, language: Language) -> N
             sides = text(
                 "history_both_sides" if entry.with_back else "history_front_only", language
             )
-            if entry.is_unknown:
+            if entry.status in RETAKE:
+                title = text(f"retake_{entry.status}_title", language)
+                words.markdown(f"**{title}**  \n{sides} · {when}")
+            elif entry.is_unknown:
                 words.markdown(f"**{text('unknown_title', language)}**  \n{sides} · {when}")
             else:
                 name = entry.name_th if language == "th" else entry.name_en
@@ -101,12 +149,69 @@ def previews(photos: dict[str, bytes], language: Language) -> dict[str, DeltaGen
     return slots
 
 
-def overlays(slots: dict[str, DeltaGenerator], result: Answer, language: Language) -> None:
-    """Put the heatmap overlay in place of each photo the API explained."""
-    for side, overlay in (result.response.heatmap or {}).items():
-        if side in slots:
-            caption = text("heatmap_caption", language, side=text(side, language))
-            slots[side].image(overlay, caption=caption, width="stretch")
+def _data_url(jpeg: bytes) -> str:
+    # As a data URL the picture reaches the browser as made; Streamlit would scale bytes
+    # down to the width shown, blurring the box on a phone's dense screen.
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _pictures(
+    photo: bytes, status: str, box: tuple[int, int, int, int, int, int] | None
+) -> LocatedPictures | None:
+    # Reruns (a switch, the language) redraw the page: decode and draw each photo once.
+    return located_pictures(photo, status, PixelBox(*box) if box is not None else None)
+
+
+def located(
+    slots: dict[str, DeltaGenerator],
+    photos: dict[str, bytes],
+    response: PredictResponse,
+    heatmap: bool,
+    language: Language,
+) -> None:
+    """Each photo with its box and, beside it, the crop judged (or the heatmap, when on),
+    in place of the preview; an answer without a location keeps the preview."""
+    overlays = (response.heatmap or {}) if heatmap else {}
+    results = {"front": response.images.front, "back": response.images.back}
+    for side, slot in slots.items():
+        result = results.get(side)
+        location = result.location if result is not None else None
+        side_name = text(side, language)
+        heatmap_caption = text("heatmap_caption", language, side=side_name)
+        if location is None:
+            if side in overlays:
+                slot.image(overlays[side], caption=heatmap_caption, width="stretch")
+            continue
+        box = location.box
+        corners = (
+            (box.x, box.y, box.width, box.height, box.image_width, box.image_height)
+            if box is not None
+            else None
+        )
+        pictures = _pictures(photos[side], location.status, corners)
+        if pictures is None:
+            continue
+        if location.status == "whole_photo":
+            explained: str | None = text("whole_caption", language)
+        elif pictures.boxed:
+            judged = pictures.crop is not None
+            explained = text("found_caption" if judged else "retake_found_caption", language)
+        else:
+            explained = None
+        with slot.container():
+            # Fixed widths: small on a phone, side by side in the desktop's column too.
+            with st.container(horizontal=True, wrap=False, gap="small"):
+                photo = _data_url(pictures.photo)
+                st.image(photo, caption=side_name, width=SHOWN_WIDTH_PX)
+                if side in overlays:
+                    st.image(overlays[side], caption=heatmap_caption, width=CROP_SHOWN_PX)
+                elif pictures.crop is not None:
+                    crop_caption = text("crop_caption", language)
+                    crop = _data_url(pictures.crop)
+                    st.image(crop, caption=crop_caption, width=CROP_SHOWN_PX)
+            if explained is not None:
+                st.caption(explained)
 
 
 def about(
@@ -116,13 +221,17 @@ def about(
     model: ModelInfo | None,
     result: Answer | None,
     language: Language,
+    *,
+    locate_default: LocateMode = "auto",
 ) -> HealthReport | None:
-    """The operator's details, folded away: API address and status, model, timings, cache.
+    """The locate choice and the operator's details, folded away: API address and status,
+    model, timings, cache.
 
     Returns the health report it showed (None while the API cannot be reached).
     """
     report: HealthReport | None = None
     with st.expander(text("about", language)):
+        locate_choice(locate_default, language)
         st.markdown(f"{text('api_url', language)}: `{client.base_url}`")
         refresh = st.button(text("refresh_status", language), key="refresh_status")
         try:
