@@ -10,6 +10,7 @@ slowdown worth measuring: it reads the process's memory without pausing it) whil
     body reading         Starlette's request stream, the multipart parser, api/uploads.py
     hashing              the streaming sink of runtime/streaming.py (SHA-256 and buffering)
     decode               imaging/, Pillow, the classifier's decode
+    locate               the localiser and the crop (locate=auto), on the inference workers
     inference            onnxruntime, the classifier's scoring and verdict
     response             the answer's serialisation (pydantic, Starlette responses)
     logging and metrics  logging, prometheus_client, the request middleware
@@ -46,6 +47,7 @@ STAGES = (
     "body reading",
     "hashing",
     "decode",
+    "locate",
     "inference",
     "response",
     "logging and metrics",
@@ -178,11 +180,12 @@ async def profile_service(
         stage: per_request(cpu["loop"] * samples[stage] / loop_total) if loop_total else 0.0
         for stage in STAGES
     }
-    # The other threads' CPU (decode and the model release the GIL), split by their timing.
-    decode_s, inference_s = timing.get("decode", 0.0), timing.get("inference", 0.0)
-    if decode_s + inference_s > 0:
-        stages["decode"] += per_request(cpu["workers"] * decode_s / (decode_s + inference_s))
-        stages["inference"] += per_request(cpu["workers"] * inference_s / (decode_s + inference_s))
+    # The other threads' CPU (decode and the models release the GIL), split by their timing.
+    work = {name: timing.get(name, 0.0) for name in ("decode", "locate", "inference")}
+    total = sum(work.values())
+    if total > 0:
+        for name, seconds in work.items():
+            stages[name] += per_request(cpu["workers"] * seconds / total)
     return {
         "form": form,
         "concurrency": concurrency,

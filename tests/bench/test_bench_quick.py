@@ -15,12 +15,23 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SECTIONS = {"model", "service", "profile", "batching", "cache", "memory", "runtime", "workers"}
+SECTIONS = {
+    "model",
+    "service",
+    "profile",
+    "batching",
+    "cache",
+    "memory",
+    "runtime",
+    "workers",
+    "locate",
+}
 STAGES = {
     "HTTP and routing",
     "body reading",
     "hashing",
     "decode",
+    "locate",
     "inference",
     "response",
     "logging and metrics",
@@ -68,10 +79,14 @@ def test_quick_bench_measures_everything_and_its_ratios_hold(
         profile = results["service"]["profile"][form]
         assert profile["answers"] > 0 and profile["failed"] == 0
         assert set(profile["stages"]) == STAGES
-        # The stages account for the server's CPU: the model's share is the largest.
+        # The stages account for the server's CPU: the models' share (the localiser's, with
+        # the default locate=auto, or the classifier's) is the largest.
         assert sum(profile["stages"].values()) <= profile["server_cpu_ms_per_request"] * 1.05
-        assert max(profile["stages"], key=profile["stages"].get) == "inference"
+        assert max(profile["stages"], key=profile["stages"].get) in ("locate", "inference")
     assert results["memory"]["statuses"] == {"200": results["memory"]["uploads"]}
+    for kind, row in results["locate"]["photos"].items():
+        assert row["auto"]["failed"] == 0 and row["off"]["failed"] == 0, kind
+        assert row["cpu_ratio"] is not None and row["cpu_ratio"] > 1.0, kind
     table = (tmp_path / "quick.md").read_text(encoding="utf-8")
     assert "| Promise | Measured | Target |" in table
     assert not (tmp_path / "latest.json").exists()  # quick runs never replace the full results
