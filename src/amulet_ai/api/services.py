@@ -75,7 +75,11 @@ class Services:
         self.memory = MemoryCeiling(settings.memory_limit_mb, relieve=lambda: cache.shrink(0.5))
         self.model = ModelSlot(settings, lock_timeout_s=settings.request_timeout_s)
         self.saved = SavedWork(settings)
-        self.indexes = OwnerIndexes(self.saved.store.types, self.saved.store.collection)
+        self.indexes = OwnerIndexes(
+            self.saved.store.types,
+            self.saved.store.collection,
+            recheck_s=settings.database_recheck_s,
+        )
         self.prediction = PredictionService(
             self.model,
             cache,
@@ -88,7 +92,10 @@ class Services:
         )
         self.api_keys = ApiKeys(settings.api_keys)
         self.owners = OwnerResolver(
-            self.api_keys, self.saved.store.keys, allow_open=settings.env != "production"
+            self.api_keys,
+            self.saved.store.keys,
+            allow_open=settings.env != "production",
+            recheck_s=settings.database_recheck_s,
         )
         self.saver = HistorySaver(
             self.saved.store.history, settings.history, settings.max_image_pixels
