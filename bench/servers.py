@@ -1,25 +1,24 @@
 """The servers under test, each in its own process on a free loopback port.
 
-:func:`amulet_service` is the real API (``amulet-ai api``, through
-:class:`~amulet_ai.ops.api_process.ApiProcess`) with benchmark settings: no rate limit, no
-keys, no Redis, and the result cache off unless asked. :func:`naive_service` is
-``bench/naive_service.py`` under plain uvicorn. :class:`RssSampler` watches a server's
+:func:`amulet_service` is the real API (``amulet-ai api``) with benchmark settings: no rate
+limit, no keys, no Redis, and the result cache off unless asked. :func:`naive_service` is
+``bench/naive_service.py`` under plain uvicorn. Both start through
+:class:`~amulet_ai.ops.api_process.ApiProcess`, logging to a temporary file whose end a
+failed start reports. :class:`RssSampler` watches a server's
 resident memory from outside, with psutil.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import httpx
 import psutil
@@ -72,20 +71,9 @@ def amulet_service(name: str = "amulet", *, workers: int = 1, **settings: str) -
         ...     httpx.get(server.url + "/health").status_code
         200
     """
-    with tempfile.TemporaryFile() as log:
-        env = {**BENCH_SETTINGS, **settings}
-        api = ApiProcess(free_port(), env=env, output=log, workers=workers)
-        try:
-            # With several workers, a streak of answers: every worker has loaded its model.
-            api.start().wait_ready(streak=1 if workers == 1 else 10)
-        except ServiceStartError as exc:
-            api.stop()
-            raise ServiceStartError(f"{name}: {exc}; its log ends:\n{_tail(log)}") from exc
-        assert api.process is not None
-        try:
-            yield Server(name, api.url, api.process.pid)
-        finally:
-            api.stop()
+    env = {**BENCH_SETTINGS, **settings}
+    with _started(name, env=env, workers=workers) as api:
+        yield Server(name, api.url, api.pid)
 
 
 @contextmanager
@@ -95,23 +83,33 @@ def naive_service() -> Iterator[Server]:
     command = [sys.executable, "-m", "uvicorn", "bench.naive_service:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     command += ["--log-level", "warning"]
-    env = bench_env()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
+    with _started("naive", port=port, command=command, env=bench_env()) as api:
+        yield Server("naive", api.url, api.pid, raw_path=NAIVE_RAW_PATH)
+
+
+@contextmanager
+def _started(
+    name: str, *, port: int | None = None, workers: int = 1, **options: Any
+) -> Iterator[ApiProcess]:
+    """A server process, ready, logging to a temporary file; stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="amulet-bench-") as folder:
+        api = ApiProcess(
+            port or free_port(),
+            log_path=Path(folder) / f"{name}.log",
+            workers=workers,
+            cwd=REPO_ROOT,
+            **options,
+        )
         try:
-            try:
-                _wait_ready(url, process)
-            except ServiceStartError as exc:
-                raise ServiceStartError(f"naive: {exc}; its log ends:\n{_tail(log)}") from exc
-            yield Server("naive", url, process.pid, raw_path=NAIVE_RAW_PATH)
+            # With several workers, a streak of answers: every worker has loaded its model.
+            api.start().wait_ready(streak=1 if workers == 1 else 10)
+        except ServiceStartError as exc:
+            api.stop()
+            raise ServiceStartError(f"{name}: {exc}") from exc
+        try:
+            yield api
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            api.stop(grace_s=20.0)
 
 
 def bench_env() -> dict[str, str]:
@@ -119,25 +117,6 @@ def bench_env() -> dict[str, str]:
     env = child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]])
     return env
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceStartError(f"the server exited with status {process.returncode}")
-        try:
-            if httpx.get(url + "/health/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise ServiceStartError(f"{url} was not ready in {timeout_s:g} s")
-
-
-def _tail(log: IO[bytes], size: int = 3000) -> str:
-    log.seek(0)
-    return log.read()[-size:].decode(errors="replace")
 
 
 # Histograms of the API's /metrics: where a request's time went, as the server saw it.

@@ -191,6 +191,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait for a database lock (SQLite busy timeout) or connection.",
     )
+    database_recheck_s: float = Field(
+        2.0,
+        ge=0,
+        description="Longest a change made by another process takes to reach this API worker: "
+        "whether any API key exists (keys create/revoke) and each owner's enrolled-types "
+        "revision are read from the database at most this often (0 = on every request).",
+    )
     history: Literal["off", "results", "photos"] = Field(
         "results",
         description="What POST /v1/predict?save=true keeps: off = nothing, results = the "

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import LiveServer, make_settings
+from harness import make_settings
 from saved_harness import Saved
 
 from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
+from amulet_ai.ops.api_process import ApiThread
 from amulet_ai.store import Database, Store, upgrade
 
 
@@ -70,11 +71,11 @@ def other_photo(make_photo: Callable[..., bytes]) -> bytes:
 
 
 @pytest.fixture
-def live_server(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., LiveServer]]:
-    servers: list[LiveServer] = []
+def live_server(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., ApiThread]]:
+    servers: list[ApiThread] = []
 
-    def start(**overrides: Any) -> LiveServer:
-        server = LiveServer(create_app(settings_for(**overrides))).start()
+    def start(**overrides: Any) -> ApiThread:
+        server = ApiThread(create_app(settings_for(**overrides))).start()
         servers.append(server)
         return server
 

@@ -1,22 +1,21 @@
-"""What the API tests share besides fixtures: settings, a live server, expected envelopes."""
+"""What the API tests share besides fixtures: settings, expected envelopes, an ASGI client.
+
+A live server on a real socket is :class:`amulet_ai.ops.api_process.ApiThread` (in this
+process) or :class:`~amulet_ai.ops.api_process.ApiProcess` (a child).
+"""
 
 from __future__ import annotations
 
 import atexit
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 
 from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
@@ -46,46 +45,6 @@ def make_settings(model_dir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class LiveServer:
-    """An app served by uvicorn in a thread of this process, on a free loopback port."""
-
-    def __init__(self, app: FastAPI, grace_s: float = 5.0) -> None:
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=int(grace_s),
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60.0
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the live server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30.0)
 
 
 def error_body(code: str, message: str, request_id: str = REQUEST_ID) -> dict[str, Any]:

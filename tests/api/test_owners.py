@@ -6,6 +6,7 @@ same body as an id that does not exist, and the lists stay empty.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
 def test_with_no_key_anywhere_callers_are_the_local_owner_until_a_key_exists(
     app_for: Callable[..., Saved], photo: bytes
 ) -> None:
-    saved = app_for()
+    saved = app_for(database_recheck_s=0)  # the key made below is seen at once
     item = saved.predict(photo, {})["history_id"]
     assert [i["id"] for i in saved.client.get("/v1/history").json()["items"]] == [item]
     ann = saved.key("ann")  # from now on every route but health, metrics and docs needs one
@@ -40,6 +41,24 @@ def test_with_no_key_anywhere_callers_are_the_local_owner_until_a_key_exists(
         assert saved.client.get(path).status_code == 200, path
     # The local owner's items are not ann's.
     assert saved.client.get("/v1/history", headers=ann).json()["items"] == []
+
+
+def test_a_key_made_by_another_process_closes_the_open_api_within_the_recheck_time(
+    app_for: Callable[..., Saved],
+) -> None:
+    recheck_s = 1.5
+    saved = app_for(database_recheck_s=recheck_s)
+    assert saved.client.get("/v1/classes").status_code == 200  # no key anywhere: asked now
+    made_at = time.monotonic()
+    saved.key("ann")  # as `keys create` does, through its own store
+    # Within the bound the last answer may stand; past it, no key is refused.
+    first = saved.client.get("/v1/classes")
+    if time.monotonic() - made_at < recheck_s / 2:
+        assert first.status_code == 200
+    while (status := saved.client.get("/v1/classes").status_code) == 200:
+        assert time.monotonic() - made_at < recheck_s + 1.0, "still open past the bound"
+        time.sleep(0.05)
+    assert status == 401
 
 
 def test_wrong_revoked_and_missing_scope_keys_are_403(saved: Saved, photo: bytes) -> None:

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
-from harness import LiveServer, async_client
+from harness import async_client
 
 from amulet_ai.config import Settings
+from amulet_ai.ops.api_process import ApiThread
 
 ADMIN = {"X-Admin-Key": "admin-secret"}
 
@@ -101,7 +102,7 @@ async def test_reload_under_load_drops_no_request(
     from amulet_ai.api.app import create_app
 
     settings = settings_for(admin_key="admin-secret", cache_enabled=False, queue_size=64)
-    server = await asyncio.to_thread(lambda: LiveServer(create_app(settings)).start())
+    server = await asyncio.to_thread(lambda: ApiThread(create_app(settings)).start())
     images = [make_photo(224, 224, seed=400 + i) for i in range(8)]
     statuses: list[int] = []
     stop = asyncio.Event()

@@ -40,7 +40,7 @@ def test_every_acknowledged_save_survives_a_sigterm(
     refused: list[str] = []
     stop = threading.Event()
     lock = threading.Lock()
-    api = ApiProcess(free_port(), env=_settings(database_url), output=(tmp_path / "log").open("wb"))
+    api = ApiProcess(free_port(), env=_settings(database_url), log_path=tmp_path / "log")
 
     def client() -> None:
         with httpx.Client(base_url=api.url, timeout=10.0, headers={"X-API-Key": KEY}) as http:

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import LiveServer
+
+from amulet_ai.ops.api_process import ApiThread
 
 FILE_CEILING = 262_144  # max_upload_mb=0.25
 BODY_CEILING = 2 * FILE_CEILING + 64 * 1024  # front + back + room for the form's framing
@@ -24,7 +25,7 @@ FORM_END = b"\r\n--" + BOUNDARY + b"--\r\n"
 
 
 @pytest.fixture
-def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+def server(live_server: Callable[..., ApiThread]) -> ApiThread:
     return live_server(max_upload_mb=0.25)
 
 
@@ -56,7 +57,7 @@ def _multipart_headers(**extra: str) -> dict[str, str]:
 
 
 def test_chunked_upload_over_the_ceiling_is_refused_as_soon_as_it_crosses(
-    server: LiveServer,
+    server: ApiThread,
 ) -> None:
     block = b"\xff" * 65_536
     pieces = [_chunk(PART_HEAD)] + [_chunk(block)] * 5  # 320 kB of a 256 kB ceiling, no end
@@ -72,7 +73,7 @@ def test_chunked_upload_over_the_ceiling_is_refused_as_soon_as_it_crosses(
 
 
 def test_declared_length_over_the_ceiling_is_refused_before_the_body(
-    server: LiveServer,
+    server: ApiThread,
 ) -> None:
     status, _, body = _send(
         server.port, _multipart_headers(**{"Content-Length": str(50 * 1024 * 1024)}), []
@@ -86,9 +87,7 @@ def test_declared_length_over_the_ceiling_is_refused_before_the_body(
     }
 
 
-def test_body_ceiling_counts_every_byte_not_only_the_files(
-    server: LiveServer, photo: bytes
-) -> None:
+def test_body_ceiling_counts_every_byte_not_only_the_files(server: ApiThread, photo: bytes) -> None:
     # A complete, valid form followed by an endless epilogue: the parser ignores epilogues,
     # the byte count does not.
     form = PART_HEAD + photo + FORM_END
@@ -102,7 +101,7 @@ def test_body_ceiling_counts_every_byte_not_only_the_files(
     assert body["error"]["message"] == "The request body is larger than 576 KB."
 
 
-def test_a_chunked_upload_under_the_ceiling_succeeds(server: LiveServer, photo: bytes) -> None:
+def test_a_chunked_upload_under_the_ceiling_succeeds(server: ApiThread, photo: bytes) -> None:
     body = PART_HEAD + photo + FORM_END
     pieces = [_chunk(body[i : i + 1000]) for i in range(0, len(body), 1000)] + [b"0\r\n\r\n"]
     status, headers, answer = _send(
@@ -115,7 +114,7 @@ def test_a_chunked_upload_under_the_ceiling_succeeds(server: LiveServer, photo: 
     assert answer["images"]["front"]["format"] == "JPEG"
 
 
-def test_many_requests_on_one_kept_alive_connection(server: LiveServer, photo: bytes) -> None:
+def test_many_requests_on_one_kept_alive_connection(server: ApiThread, photo: bytes) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         answers = [client.post("/v1/predict", files={"front": ("a.jpg", photo)}) for _ in range(5)]
         answers.append(client.get("/v1/model"))

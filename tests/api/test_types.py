@@ -9,6 +9,7 @@ them as one of its six until the type is enrolled.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,24 @@ def test_enrol_predict_list_delete(saved: Saved, sideways: list[bytes]) -> None:
     assert saved.client.get(f"/v1/types/{type_id}", headers=ann).status_code == 404
     assert saved.client.get(listed[-1]["thumbnail_url"], headers=ann).status_code == 404
     assert len(saved.client.get("/v1/types", headers=ann).json()["items"]) == 6
+
+
+def test_a_type_enrolled_through_another_worker_reaches_predictions_within_the_recheck_time(
+    app_for: Callable[..., Saved], sideways: list[bytes]
+) -> None:
+    recheck_s = 1.5
+    one, other = (app_for(database_recheck_s=recheck_s) for _ in range(2))  # two API workers
+    ann = one.key("ann")
+    probe = sideways[0]
+    assert predict(other, probe, ann)["top1"]["source"] == "model"  # its reading starts now
+    r = enrol(one, ann, sideways[:5])
+    assert r.status_code == 201, r.text
+    enrolled_at, type_id = time.monotonic(), r.json()["type_id"]
+    assert predict(one, probe, ann)["top1"]["class_id"] == type_id  # the worker that enrolled
+    while (top := predict(other, probe, ann)["top1"])["source"] == "model":
+        assert time.monotonic() - enrolled_at < recheck_s + 1.0, "stale past the bound"
+        time.sleep(0.05)
+    assert top["class_id"] == type_id
 
 
 def test_owners_never_see_each_others_types(saved: Saved, sideways: list[bytes]) -> None:

@@ -1,23 +1,21 @@
-"""A real redis-server on a free loopback port that tests start, stop and start again."""
+"""A real redis-server on a free loopback port that tests start, stop and start again, and
+the settings the API processes of these tests start from."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
+from amulet_ai.ops.api_process import free_port
+
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The API processes (amulet_ai.ops.api_process.ApiProcess) of these tests: one inference
+# thread, one warm-up run, INFO logs (the tests read them).
+API_ENV = {"AMULET_LOG_LEVEL": "INFO", "AMULET_INFERENCE_WORKERS": "1", "AMULET_WARMUP_RUNS": "1"}
 
 
 class RedisServer:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_process import ApiProcess
-from redis_process import RedisServer
+from redis_process import API_ENV, RedisServer
+
+from amulet_ai.ops.api_process import ApiProcess, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -19,10 +20,11 @@ KEYS = {"cache": "key-cache", "limit": "key-limit", "outage": "key-outage"}
 
 
 def start_pair(env: dict[str, str], logs: Path) -> tuple[ApiProcess, ApiProcess]:
-    pair = (
-        ApiProcess(env, logs / "api-a.log").start(),
-        ApiProcess(env, logs / "api-b.log").start(),
+    a, b = (
+        ApiProcess(free_port(), env={**API_ENV, **env}, log_path=logs / f"api-{name}.log").start()
+        for name in "ab"
     )
+    pair = (a, b)
     for api in pair:
         api.wait_ready()
     return pair

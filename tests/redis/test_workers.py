@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_process import ApiProcess
-from redis_process import RedisServer
+from redis_process import API_ENV, RedisServer
+
+from amulet_ai.ops.api_process import ApiProcess, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -55,7 +56,8 @@ def runner(redis_server: RedisServer, tmp_path: Path) -> Iterator[ApiProcess]:
         # The runner makes its metrics folder here, so the test can see it go.
         "TMPDIR": str(tmp_path / "tmp"),
     }
-    api = ApiProcess(env, tmp_path / "runner.log", workers=2).start()
+    log_path = tmp_path / "runner.log"
+    api = ApiProcess(free_port(), env={**API_ENV, **env}, log_path=log_path, workers=2).start()
     try:
         api.wait_ready(streak=10)
         yield api

@@ -6,30 +6,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from live_server import BASE_ENV, LiveApi, StartApi
+from live_server import BASE_ENV, StartApi
 
 from amulet_ai.ops.api_process import ApiProcess, free_port
 
 
-def _api_starter(log_dir: Path, started: list[LiveApi]) -> StartApi:
+def _api_starter(log_dir: Path, started: list[ApiProcess]) -> StartApi:
     def start(
         env: dict[str, str] | None = None,
         *,
         port: int | None = None,
         wait: str = "/health/ready",
-    ) -> LiveApi:
-        log_path = log_dir / f"api-{len(started)}.log"
-        log_file = log_path.open("wb")
-        process = ApiProcess(
+    ) -> ApiProcess:
+        api = ApiProcess(
             port or free_port(),
             env={**BASE_ENV, **(env or {})},
-            output=log_file,
+            log_path=log_dir / f"api-{len(started)}.log",
             ready_timeout_s=90.0,
         )
-        api = LiveApi(process, log_path, log_file)
         started.append(api)
-        process.start()
-        process.wait_ready(wait)
+        api.start().wait_ready(wait)
         return api
 
     return start
@@ -37,11 +33,12 @@ def _api_starter(log_dir: Path, started: list[LiveApi]) -> StartApi:
 
 @pytest.fixture
 def start_api(tmp_path: Path) -> Iterator[StartApi]:
-    """Factory: ``start_api(env, port=None, wait="/health/ready")`` -> a ready :class:`LiveApi`.
+    """Factory: ``start_api(env, port=None, wait="/health/ready")`` -> a ready
+    :class:`~amulet_ai.ops.api_process.ApiProcess`.
 
     Every server started is stopped (SIGTERM, then SIGKILL) when the test ends.
     """
-    started: list[LiveApi] = []
+    started: list[ApiProcess] = []
     yield _api_starter(tmp_path, started)
     for api in started:
         api.stop(grace_s=10.0)
@@ -50,7 +47,7 @@ def start_api(tmp_path: Path) -> Iterator[StartApi]:
 @pytest.fixture(scope="module")
 def start_module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartApi]:
     """Like ``start_api``, for a server that the tests of one module share."""
-    started: list[LiveApi] = []
+    started: list[ApiProcess] = []
     yield _api_starter(tmp_path_factory.mktemp("api"), started)
     for api in started:
         api.stop(grace_s=10.0)

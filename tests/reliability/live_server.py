@@ -1,9 +1,9 @@
-"""A real API server for the reliability tests, and the checks every answer must pass.
+"""What the reliability tests share: the settings their servers start from, and the checks
+every answer must pass.
 
-:class:`LiveApi` is an :class:`~amulet_ai.ops.api_process.ApiProcess` (uvicorn in a child
-process on a free 127.0.0.1 port) whose log goes to a file and whose memory is read from
-outside, the way an orchestrator would see it: RSS now (psutil) and the process's peak RSS
-(``VmHWM`` in ``/proc/<pid>/status``).
+Their servers are :class:`~amulet_ai.ops.api_process.ApiProcess` children on free
+127.0.0.1 ports, logging to a file, their memory read from outside (the ``start_api``
+fixtures of ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
-
-import psutil
+from typing import Any
 
 from amulet_ai.ops.api_process import ApiProcess
 
@@ -35,53 +31,10 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
 }
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_MB = 1024 * 1024
 
 
-@dataclass
-class LiveApi:
-    """A started API process, its log file and its memory."""
-
-    process: ApiProcess
-    log_path: Path
-    log_file: IO[bytes]
-
-    @property
-    def url(self) -> str:
-        return self.process.url
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.process.host, self.process.port)
-
-    @property
-    def pid(self) -> int:
-        assert self.process.process is not None
-        return self.process.process.pid
-
-    def rss_mb(self) -> float:
-        return float(psutil.Process(self.pid).memory_info().rss) / _MB
-
-    def peak_rss_mb(self) -> float:
-        """The process's lifetime peak RSS (Linux ``VmHWM``)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("VmHWM not reported")
-
-    def log(self) -> str:
-        self.log_file.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, grace_s: float = 15.0) -> int | None:
-        try:
-            return self.process.stop(grace_s=grace_s)
-        finally:
-            self.log_file.close()
-
-
-StartApi = Callable[..., LiveApi]
-"""The ``start_api`` fixture's type: ``start_api(env, port=None, wait=...) -> LiveApi``."""
+StartApi = Callable[..., ApiProcess]
+"""The ``start_api`` fixture's type: ``start_api(env, port=None, wait=...) -> ApiProcess``."""
 
 
 def leaks(text: str) -> list[str]:

@@ -17,19 +17,20 @@ from pathlib import Path
 import httpx
 import pytest
 from hostile_images import jpeg
-from live_server import LiveApi, StartApi, answer_problems
+from live_server import StartApi, answer_problems
 from load import percentile, predict_body, run_load
 from reliability_report import Check, record
 
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError, UpstreamTimeout, UpstreamUnavailable
+from amulet_ai.ops.api_process import ApiProcess
 from amulet_ai.runtime.circuit import CircuitBreaker, CircuitState
 
 ADMIN_KEY = "reliability-admin-key"
 PHOTO = jpeg(224, 224, seed=21)
 
 
-def _predict(api: LiveApi, photo: bytes = PHOTO) -> httpx.Response:
+def _predict(api: ApiProcess, photo: bytes = PHOTO) -> httpx.Response:
     return httpx.post(
         api.url + "/v1/predict", files={"front": ("p.jpg", photo, "image/jpeg")}, timeout=10.0
     )
@@ -218,7 +219,7 @@ def test_api_killed_under_a_client_opens_the_circuit_which_closes_after_restart(
     start_api: StartApi,
 ) -> None:
     api = start_api({"AMULET_LOG_LEVEL": "WARNING"})
-    port = api.process.port
+    port = api.port
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout_s=1.0, name="reliability")
     client = AmuletClient(api.url, retries=0, timeout_s=5.0, breaker=breaker)
     # (call started, call ended, outcome, breaker state after the call), seconds since t0
@@ -245,8 +246,8 @@ def test_api_killed_under_a_client_opens_the_circuit_which_closes_after_restart(
     worker.start()
     try:
         time.sleep(1.0)
-        assert api.process.process is not None
-        api.process.process.kill()
+        assert api.process is not None
+        api.process.kill()
         killed_at = time.monotonic() - t0
         opened_at = _wait_for(lambda: breaker.state is CircuitState.OPEN, 10.0) - t0
         restart_began = time.monotonic() - t0
@@ -324,8 +325,8 @@ def test_sigterm_under_load_finishes_in_flight_refuses_new_and_exits_in_grace(
 ) -> None:
     grace_s = 10.0
     api = start_api({"AMULET_SHUTDOWN_GRACE_S": str(grace_s), "AMULET_CACHE_ENABLED": "false"})
-    assert api.process.process is not None
-    process = api.process.process
+    assert api.process is not None
+    process = api.process
     body = predict_body(jpeg(640, 480, seed=22))
     headers = {"Content-Type": "multipart/form-data; boundary=amulet-hostile-7f3a"}
     signal_at = 1.0

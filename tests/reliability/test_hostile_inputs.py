@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from hostile_corpus import UPLOAD_CEILING_MB, HostileCase, build_corpus
-from live_server import LiveApi, StartApi, answer_problems, leaks
+from live_server import StartApi, answer_problems, leaks
 from raw_http import exchange
 from reliability_report import Check, record
+
+from amulet_ai.ops.api_process import ApiProcess
 
 MEMORY_CEILING_MB = 1024
 # A stalled upload must be cut off by the server's body timeout, well before the client gives up.
@@ -100,7 +102,7 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
 class CorpusRun:
     """One server for the whole corpus, and what each case measured on it."""
 
-    api: LiveApi
+    api: ApiProcess
     good_client: httpx.Client
     started: float
     rows: dict[str, tuple[int, float, float]] = field(default_factory=dict)

@@ -61,3 +61,27 @@ def test_readers_always_get_the_types_of_the_revision_they_read(
     assert final.index is not None and len(final.index.classes) == 4 and len(final.index) == 12
     assert indexes.enrolled("bob", classifier).index is None  # nobody's types leak
     store.close()
+
+
+def test_a_reading_is_reused_until_a_change_here_or_the_recheck_time(
+    database_url: str, classifier: AmuletClassifier
+) -> None:
+    here, elsewhere = Store(Database(database_url)), Store(Database(database_url))
+    upgrade(here.db)
+    tag = model_tag(classifier)
+    indexes = OwnerIndexes(here.types, here.collection, recheck_s=60.0)
+    assert indexes.recent_enrolled("ann", classifier) is None  # never read
+    first = indexes.enrolled("ann", classifier)
+    assert indexes.recent_enrolled("ann", classifier) == first
+    # Another process's change: the reading stands (until the recheck time).
+    elsewhere.types.create("ann", name_en="Elsewhere", photos=[_photo(1)] * 3, model=tag)
+    assert indexes.recent_enrolled("ann", classifier) == first
+    # A change through this process's repository: dropped at once.
+    here.types.create("ann", name_en="Here", photos=[_photo(2)] * 3, model=tag)
+    assert indexes.recent_enrolled("ann", classifier) is None
+    now = indexes.enrolled("ann", classifier)
+    assert now.index is not None and len(now.index.classes) == 2
+    # With no recheck time nothing is kept.
+    assert OwnerIndexes(here.types, here.collection).recent_enrolled("ann", classifier) is None
+    for store in (here, elsewhere):
+        store.close()

@@ -123,15 +123,21 @@ async def authorize(request: Request, x_api_key: _ApiKeyHeader = None) -> Caller
 
 CallerDep = Annotated[Caller, Depends(authorize)]
 
+# The scoped callers below call ``authorize`` themselves rather than depend on it: each
+# dependency level costs FastAPI's resolver CPU on every request, and no route takes two
+# callers (the rate limit is counted once per request).
 
-async def predict_caller(caller: CallerDep) -> Caller:
+
+async def predict_caller(request: Request, x_api_key: _ApiKeyHeader = None) -> Caller:
     """A caller with the ``predict`` scope (403 otherwise)."""
+    caller = await authorize(request, x_api_key)
     caller.require("predict")
     return caller
 
 
-async def collection_caller(caller: CallerDep) -> Caller:
+async def collection_caller(request: Request, x_api_key: _ApiKeyHeader = None) -> Caller:
     """A caller with the ``collection`` scope (403 otherwise)."""
+    caller = await authorize(request, x_api_key)
     caller.require("collection")
     return caller
 
@@ -165,13 +171,13 @@ async def serving_model(slot: ModelSlotDep) -> AmuletClassifier:
     return slot.require()
 
 
-async def admit_inference(service: PredictionServiceDep) -> AmuletClassifier:
+async def admit_inference(request: Request) -> AmuletClassifier:
     """Admit new inference work (memory, model, pool) and pin the model for the request.
 
     The classifier returned is the one the whole request runs on, so a reload meanwhile
     does not change the model a request finishes on.
     """
-    return service.admit()
+    return _services(request).prediction.admit()
 
 
 ApiKeyDep = CallerDep

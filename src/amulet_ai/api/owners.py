@@ -11,6 +11,10 @@ Three kinds of key, checked in this order:
   never with ``AMULET_ENV=production``, where every call needs a key.
   Once any key exists, no key is 401 ``unauthorized``; a key that matches nothing is 403
   ``forbidden``; a key without the scope a route needs is 403 ``forbidden`` too.
+  Whether any key exists is asked of the database at most every ``recheck_s`` seconds
+  (``AMULET_DATABASE_RECHECK_S``): the first key made by ``keys create``, or the last one
+  revoked, changes what a call without a key gets within that time. A presented key is
+  looked up on every call, so a revoked key is refused at once.
 
 While the database cannot be reached, environment keys keep working (predictions answer);
 a database key cannot be checked (503 ``storage_unavailable``), and a call without a key is
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -65,12 +70,19 @@ class OwnerResolver:
     """Turns an ``X-API-Key`` header (or its absence) into a :class:`Caller`."""
 
     def __init__(
-        self, env_keys: ApiKeys, keys: KeyRepository | None, *, allow_open: bool = True
+        self,
+        env_keys: ApiKeys,
+        keys: KeyRepository | None,
+        *,
+        allow_open: bool = True,
+        recheck_s: float = 0.0,
     ) -> None:
         self._env = env_keys
         self._keys = keys
         self._allow_open = allow_open
+        self._recheck_s = recheck_s
         self._keys_exist: bool | None = None
+        self._asked_at = float("-inf")  # when the last answer's query began (monotonic)
 
     async def resolve(self, presented: str | None, client_host: str) -> Caller:
         """The caller for ``presented``; raises 401, 403 or 503 as the module says."""
@@ -90,6 +102,9 @@ class OwnerResolver:
     async def _database_keys_exist(self) -> bool:
         if self._keys is None:
             return False
+        asked_at = time.monotonic()
+        if self._keys_exist is not None and asked_at - self._asked_at < self._recheck_s:
+            return self._keys_exist
         try:
             exist = await asyncio.to_thread(self._keys.any_active)
         except StorageUnavailable:
@@ -98,5 +113,5 @@ class OwnerResolver:
                     "The database cannot be reached to check whether an API key is needed."
                 ) from None
             return self._keys_exist
-        self._keys_exist = exist
+        self._keys_exist, self._asked_at = exist, asked_at
         return exist

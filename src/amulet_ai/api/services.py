@@ -76,7 +76,10 @@ class Services:
         self.model = ModelSlot(settings, lock_timeout_s=settings.request_timeout_s)
         self.saved = SavedWork(settings)
         self.indexes = OwnerIndexes(
-            self.saved.store.types, self.saved.store.collection, locate=settings.locate
+            self.saved.store.types,
+            self.saved.store.collection,
+            locate=settings.locate,
+            recheck_s=settings.database_recheck_s,
         )
         self.prediction = PredictionService(
             self.model,
@@ -91,7 +94,10 @@ class Services:
         )
         self.api_keys = ApiKeys(settings.api_keys)
         self.owners = OwnerResolver(
-            self.api_keys, self.saved.store.keys, allow_open=settings.env != "production"
+            self.api_keys,
+            self.saved.store.keys,
+            allow_open=settings.env != "production",
+            recheck_s=settings.database_recheck_s,
         )
         self.saver = HistorySaver(
             self.saved.store.history, settings.history, settings.max_image_pixels

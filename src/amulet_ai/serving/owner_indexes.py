@@ -7,12 +7,17 @@ threads read it at the same time, and two requests of one owner may rebuild it a
 For enrolled types the entry kept is the one with the newest revision (``update`` compares
 under the lock), so a slow rebuild of an old revision never replaces a newer one.
 
-Versions come from the database on every call (one small query), so a change made through
-any process is seen at once:
+Versions come from the database (one small query):
 
 * enrolled types: the owner's revision and the published types' revision
-  (:meth:`~amulet_ai.store.types.TypeRepository.revision`), plus the model;
-* the collection: count, sum and maximum of its photo ids and how many are embedded.
+  (:meth:`~amulet_ai.store.types.TypeRepository.revision`), plus the model. A prediction
+  reuses the owner's last reading for up to ``recheck_s`` seconds
+  (:meth:`OwnerIndexes.recent_enrolled`, on the event loop, no thread hop and no query),
+  unless a change was made through this process's repository since: a change through
+  this API is seen at once, one through another process (another API worker) within
+  ``recheck_s``;
+* the collection: count, sum and maximum of its photo ids and how many are embedded, read
+  on every call.
 
 Photos without an embedding for the model serving now (pieces and history items, which
 keep none when saved, and every photo after a model change) are embedded from their kept
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -100,6 +106,15 @@ class TypesLookup:
 
 
 @dataclass(frozen=True, slots=True)
+class _Reading:
+    """A lookup, when its read began (monotonic) and the repository's change count then."""
+
+    lookup: TypesLookup
+    read_at: float
+    changes: int
+
+
+@dataclass(frozen=True, slots=True)
 class CollectionIndex:
     """The owner's searchable photos as one matrix; row ``i`` is ``refs[i]``."""
 
@@ -122,26 +137,55 @@ class OwnerIndexes:
     """The enrolled-type and collection indexes of every owner seen, by version."""
 
     def __init__(
-        self, types: TypeRepository, collection: CollectionRepository, locate: LocateMode = "off"
+        self,
+        types: TypeRepository,
+        collection: CollectionRepository,
+        locate: LocateMode = "off",
+        *,
+        recheck_s: float = 0.0,
     ) -> None:
         self.locate = locate  # how stored photos are seen: as the server's predictions are
         self._types = types
         self._collection = collection
+        self._recheck_s = recheck_s
         self._enrolled = ThreadSafeDict[str, Versioned[EnrolledIndex]]()
         self._collections = ThreadSafeDict[str, Versioned[CollectionIndex]]()
+        self._readings = ThreadSafeDict[tuple[str, str], _Reading]()
 
     # --- enrolled types ------------------------------------------------------------------
+    def recent_enrolled(self, owner: str, classifier: AmuletClassifier) -> TypesLookup | None:
+        """The owner's enrolled types as read less than ``recheck_s`` ago, with no change
+        through this process since; None when :meth:`enrolled` must read them (cheap and
+        non-blocking: for the event loop)."""
+        reading = self._readings.get((owner, embedding_tag(classifier, self.locate)))
+        if (
+            reading is None
+            or reading.changes != self._types.changes.value
+            or time.monotonic() - reading.read_at >= self._recheck_s
+        ):
+            return None
+        return reading.lookup
+
     def enrolled(self, owner: str, classifier: AmuletClassifier) -> TypesLookup:
         """The owner's enrolled types now (blocking: database, maybe the model).
 
         The revision is read before and after the types are read: every change bumps it
         in its own transaction, so equal readings mean the index is exactly that revision.
+        The answer is kept for :meth:`recent_enrolled`.
 
         Raises:
             StorageUnavailable: the database cannot be reached, or the owner's types kept
                 changing during :data:`BUILD_ATTEMPTS` reads.
         """
         tag = embedding_tag(classifier, self.locate)
+        # Taken before the read: a change committed meanwhile makes this reading stale.
+        changes, read_at = self._types.changes.value, time.monotonic()
+        lookup = self._read_enrolled(owner, classifier, tag)
+        if self._recheck_s > 0:
+            self._readings.set((owner, tag), _Reading(lookup, read_at, changes))
+        return lookup
+
+    def _read_enrolled(self, owner: str, classifier: AmuletClassifier, tag: str) -> TypesLookup:
         for _ in range(BUILD_ATTEMPTS):
             own, published = self._types.revision(owner)
             if own == 0 and published == 0:

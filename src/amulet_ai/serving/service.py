@@ -8,9 +8,9 @@ happens here, in this order:
    model is loaded, or the inference pool and its queue are full (before the upload is
    read), and pin the model serving now, so a reload meanwhile does not change the model
    the request finishes on;
-2. find the enrolled types the caller's owner sees (their revision, from the database; the
-   index of their photos' embeddings, rebuilt only when the revision changed:
-   :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`);
+2. find the enrolled types the caller's owner sees (their revision, from the database at
+   most every ``database_recheck_s``; the index of their photos' embeddings, rebuilt only
+   when the revision changed: :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`);
 3. look each photo up in the result cache by its SHA-256 (computed while it streamed in),
    the owner's enrolled-type revision part of the key;
 4. on a miss, one hop onto an inference worker decodes, finds the amulet (``locate=auto``,
@@ -279,6 +279,9 @@ class PredictionService:
         a database or a model with an embedding output)."""
         if owner is None or self.indexes is None or not classifier.has_embedding:
             return NO_TYPES
+        recent = self.indexes.recent_enrolled(owner, classifier)
+        if recent is not None:
+            return recent
         try:
             return await asyncio.to_thread(self.indexes.enrolled, owner, classifier)
         except StorageUnavailable:

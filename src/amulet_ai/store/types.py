@@ -4,8 +4,11 @@ Each type belongs to one owner and is seen by that owner only, unless an admin p
 (then every owner sees it). Each photo is kept like any other (:mod:`~amulet_ai.store.
 images`) with its embedding (the model's ``embedding`` output). Every change bumps a
 revision counter (the owner's, and ``*`` when a published type changes) in the same
-transaction, so the result cache and the in-memory indexes of every process see it at once
-(:meth:`TypeRepository.revision`).
+transaction, so the result cache and the in-memory indexes of every process see it
+(:meth:`TypeRepository.revision`). :attr:`TypeRepository.changes` counts the changes made
+through one repository, after each commits: a reader that keeps a revision for a while
+(:class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`) drops it at once on a change made
+in its own process.
 
 Example::
 
@@ -27,7 +30,8 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from amulet_ai.errors import DuplicateName, NotFound
+from amulet_ai.runtime.atomic import AtomicCounter
 from amulet_ai.store.database import Database
 from amulet_ai.store.history import Size, add_photo
 from amulet_ai.store.images import KeptPhoto
@@ -122,6 +127,16 @@ class TypeRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Writes through this repository, counted once each has committed (or failed).
+        self.changes = AtomicCounter()
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        try:
+            with self.db.write() as session:
+                yield session
+        finally:
+            self.changes.increment()
 
     # --- reads ---------------------------------------------------------------------------
     def revision(self, owner: str) -> tuple[int, int]:
@@ -251,7 +266,7 @@ class TypeRepository:
             DuplicateName: the owner already has a type of this name.
         """
         try:
-            with self.db.write() as session:
+            with self._write() as session:
                 ensure_owner(session, owner)
                 row = EnrolledType(
                     owner=owner,
@@ -285,7 +300,7 @@ class TypeRepository:
         self, owner: str, type_id: int, photos: Sequence[EnrolledPhoto], model: str
     ) -> TypeRecord:
         """Add photos to one of the owner's types."""
-        with self.db.write() as session:
+        with self._write() as session:
             row = self._own(session, owner, type_id)
             self._add_photos(session, owner, type_id, photos, model)
             row.updated_at = utcnow()
@@ -297,7 +312,7 @@ class TypeRepository:
 
     def delete(self, owner: str, type_id: int) -> None:
         """Delete one of the owner's types with its photos."""
-        with self.db.write() as session:
+        with self._write() as session:
             row = self._own(session, owner, type_id)
             photo_ids = list(
                 session.scalars(select(TypePhoto.photo_id).where(TypePhoto.type_id == type_id))
@@ -312,7 +327,7 @@ class TypeRepository:
 
     def set_published(self, type_id: int, published: bool) -> TypeRecord:
         """Publish a type to every owner, or take it back (admin; any owner's type)."""
-        with self.db.write() as session:
+        with self._write() as session:
             row = session.get(EnrolledType, type_id, with_for_update=True)
             if row is None:
                 raise NotFound("No such type.")
