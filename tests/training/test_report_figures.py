@@ -15,6 +15,7 @@ from PIL import Image
 from amulet_ai.training.calibration import expected_calibration_error
 from amulet_ai.training.evaluate import evaluate_main
 from amulet_ai.training.figures import (
+    OUTSIDE,
     PREDICTED_COLOUR,
     RIGHT_COLOUR,
     TRUE_COLOUR,
@@ -230,3 +231,10 @@ def test_scene_figures_and_the_sheet_put_wrong_answers_first() -> None:
     tiles = sheet_tiles(results, count=4)
     assert [t.right for t in tiles] == [False, False, True, True]
     assert [t.right for t in sheet_tiles(results, count=8)].count(False) == 3
+
+
+def test_scene_view_beyond_the_scenes_edge_is_light_grey() -> None:
+    scene = Image.new("RGB", (400, 300), (10, 10, 10))
+    view, true_box, _ = scene_view(scene, (0, 0, 100, 100), None, size=140)
+    assert tuple(view[2, 2]) == OUTSIDE  # the square starts 20 px left of and above the scene
+    assert tuple(view[true_box[1] + 5, true_box[0] + 5]) == (10, 10, 10)

@@ -34,6 +34,7 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
 WHITE: Final = (255, 255, 255)
+OUTSIDE: Final = (230, 230, 230)  # a scene view's part beyond the scene's edge
 INK: Final = (30, 30, 30)
 TRUE_COLOUR: Final = (0, 200, 80)  # the true box
 PREDICTED_COLOUR: Final = (255, 140, 0)  # the localiser's box
@@ -230,7 +231,16 @@ def scene_view(
         round(cy + side / 2),
     )
     scale = size / (square[2] - square[0])
-    view = image.crop(square).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    # Where the square leaves the scene: light grey (Pillow's crop would fill black).
+    canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), OUTSIDE)
+    inside = (
+        max(0, square[0]),
+        max(0, square[1]),
+        min(image.size[0], square[2]),
+        min(image.size[1], square[3]),
+    )
+    canvas.paste(image.convert("RGB").crop(inside), (inside[0] - square[0], inside[1] - square[1]))
+    view = canvas.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
     def moved(b: Box) -> Box:
         return (
