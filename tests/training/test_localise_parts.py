@@ -10,10 +10,17 @@ from PIL import Image, ImageDraw
 
 from amulet_ai.imaging.decode import decode_picture
 from amulet_ai.model.localiser import letterbox
+from amulet_ai.training.backdrops import TEXTURE_TRAIN_FAMILIES, TRAIN_FAMILIES
 from amulet_ai.training.crops import _training
 from amulet_ai.training.cutout import cut_out
-from amulet_ai.training.localise import GRID, LocaliserHead, _target, box_iou
-from amulet_ai.training.scenes import make_scene
+from amulet_ai.training.localise import (
+    GRID,
+    LocaliserHead,
+    _target,
+    box_iou,
+    texture_training_specs,
+)
+from amulet_ai.training.scenes import make_scene, scene_specs
 
 
 def test_box_iou() -> None:
@@ -49,3 +56,13 @@ def test_training_views_put_the_unknown_references_first() -> None:
     assert views[0, :, 0].tolist() == [0, 1, 100, 101, 102, 103, 2, 3, 4, 5]
     views, refs = _training(feats, "grey", composites=False, mirror=False)
     assert refs == 1 and views[0, :, 0].tolist() == [0, 2, 3, 4, 5]
+
+
+def test_texture_training_scenes_are_other_scenes_on_the_texture_families_only() -> None:
+    base = scene_specs([0, 1, 2], tuple(TRAIN_FAMILIES), 12)
+    extra = texture_training_specs([0, 1, 2], 4, 5)
+    assert len(extra) == 3 * 4 + 5
+    assert {family for _, _, family in extra} == set(TEXTURE_TRAIN_FAMILIES)
+    assert sum(photo == -1 for photo, _, _ in extra) == 5
+    assert not {(p, n) for p, n, _ in base} & {(p, n) for p, n, _ in extra}
+    assert texture_training_specs([0, 1], 0, 0) == []

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from amulet_ai.training.backdrops import FAMILIES, TEST_FAMILIES, TRAIN_FAMILIES, backdrop
+from amulet_ai.training.backdrops import (
+    FAMILIES,
+    PICTURE_SAMPLES,
+    TEST_FAMILIES,
+    TEXTURE_SAMPLES,
+    TEXTURE_TRAIN_FAMILIES,
+    TRAIN_FAMILIES,
+    backdrop,
+)
 from amulet_ai.training.cutout import CutOut, cut_out
 from amulet_ai.training.scenes import SIZE_RANGE, make_scene, scene_specs
 
@@ -23,8 +31,12 @@ def cut() -> CutOut:
 
 
 def test_train_and_test_families_do_not_overlap() -> None:
-    assert not set(TRAIN_FAMILIES) & set(TEST_FAMILIES)
-    assert set(FAMILIES) == set(TRAIN_FAMILIES) | set(TEST_FAMILIES)
+    training = set(TRAIN_FAMILIES) | set(TEXTURE_TRAIN_FAMILIES)
+    assert not training & set(TEST_FAMILIES)
+    assert not set(TRAIN_FAMILIES) & set(TEXTURE_TRAIN_FAMILIES)
+    assert set(FAMILIES) == training | set(TEST_FAMILIES)
+    # The real-texture training family draws none of the test family's pictures.
+    assert not set(PICTURE_SAMPLES) & set(TEXTURE_SAMPLES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

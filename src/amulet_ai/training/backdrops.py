@@ -205,6 +205,53 @@ def texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return _resize(crop, width, height).astype(np.float32)
 
 
+# --- training families of real texture (for the localiser) ------------------------------
+# scikit-image's other shipped pictures: none of them is a test family's picture.
+PICTURE_SAMPLES: Final = (
+    "astronaut",
+    "camera",
+    "chelsea",
+    "moon",
+    "page",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "cell",
+)
+
+
+def picture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A crop of a real photograph shipped with scikit-image (not one of the texture
+    family's), turned, tinted and cropped at random: edges and detail the generated
+    families lack."""
+    source = _texture(PICTURE_SAMPLES[int(rng.integers(len(PICTURE_SAMPLES)))])
+    source = np.rot90(source, int(rng.integers(4)))
+    h, w = source.shape[:2]
+    scale = rng.uniform(0.3, 1.0)
+    cw, ch = max(16, int(w * scale)), max(16, int(h * scale))
+    left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    crop = source[top : top + ch, left : left + cw] * rng.uniform(0.6, 1.25, 3).astype(np.float32)
+    return _resize(crop, width, height).astype(np.float32)
+
+
+def rough(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A rough surface (sand, gravel, bark, pebbles): a fractal height map with fine
+    grains, lit from one side so its relief shows, in one or two earthy colours."""
+    height_map = value_noise(rng, width, height, rng.uniform(8, 40), octaves=5)
+    if rng.random() < 0.5:  # pebbles: rounded cells of their own tone
+        cells = value_noise(rng, width, height, rng.uniform(10, 30), octaves=1)
+        height_map = 0.5 * height_map + 0.5 * np.round(cells * rng.uniform(3, 8)) / 8
+    grain = rng.random((height, width)).astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    gy, gx = np.gradient(height_map * rng.uniform(20, 80))
+    shade = np.clip(0.6 + 0.4 * (np.cos(angle) * gx + np.sin(angle) * gy), 0, 1.2)
+    grey = np.clip(0.55 * height_map + 0.2 * grain + 0.25 * shade, 0, 1)
+    dark, light = _colour(rng, 0, 140), _colour(rng, 90, 255)
+    out: np.ndarray = _tint(grey, dark, light) * shade[..., None].clip(0.5, 1.1)
+    return out
+
+
+TEXTURE_TRAIN_FAMILIES: Final[dict[str, Family]] = {"picture": picture, "rough": rough}
 TRAIN_FAMILIES: Final[dict[str, Family]] = {
     "plain": plain,
     "lit": lit,
@@ -219,7 +266,7 @@ TEST_FAMILIES: Final[dict[str, Family]] = {
     "palm": palm,
     "texture": texture,
 }
-FAMILIES: Final[dict[str, Family]] = {**TRAIN_FAMILIES, **TEST_FAMILIES}
+FAMILIES: Final[dict[str, Family]] = {**TRAIN_FAMILIES, **TEXTURE_TRAIN_FAMILIES, **TEST_FAMILIES}
 
 
 def backdrop(family: str, rng: np.random.Generator, width: int, height: int) -> np.ndarray:

@@ -52,6 +52,7 @@ from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import fingerprint, load_dataset
 from amulet_ai.training.features import load_backbone
 from amulet_ai.training.nonamulet import non_amulet_images
+from amulet_ai.training.scene_report import REPORT_SCENES, located_scenes, write_scene_report
 from amulet_ai.training.scenes import make_scene, scene_specs
 from amulet_ai.training.unknown import auroc, fit_nearest_reference, keep_threshold
 
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_VERSION: Final = "crops-v1"
 MARGIN: Final = 0.08
+SCENE_REPORT_DIR: Final = Path("build") / "report" / "scenes"  # git-ignored
 
 
 def greyed(cut: CutOut) -> Image.Image:
@@ -280,6 +282,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--report", type=Path, default=SCENE_REPORT_DIR, help="folder for the HTML report"
+    )
+    parser.add_argument("--no-report", action="store_true", help="write no HTML report")
     return parser.parse_args(argv)
 
 
@@ -308,6 +314,11 @@ def crops_main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=2))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if not args.no_report:  # the shipped models on located scenes, with the contact sheet
+        classes, scenes = located_scenes(
+            args.data, localiser_dir=args.localiser, seed=args.seed, limit=REPORT_SCENES
+        )
+        print(f"report: {write_scene_report(args.report, classes, scenes)}")
     return 0
 
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,12 +27,15 @@ from amulet_ai.imaging.decode import DecodedImage, load_path
 from amulet_ai.model import AmuletClassifier
 from amulet_ai.training.calibration import expected_calibration_error
 from amulet_ai.training.data import IMAGE_SUFFIXES, load_dataset
+from amulet_ai.training.figures import reliability_bins
+from amulet_ai.training.html_report import class_names, write_evaluation_report
 from amulet_ai.training.report import format_confusion, format_per_class, format_summary
 from amulet_ai.training.unknown import auroc
 
 logger = logging.getLogger(__name__)
 
 BATCH: Final = 16
+REPORT_DIR: Final = Path("build") / "report" / "evaluate"  # git-ignored
 SUMMARY_KEYS: Final = (
     "photos",
     "top1",
@@ -94,6 +98,7 @@ def evaluate(model: AmuletClassifier, data: Path, unknown_dirs: Sequence[Path]) 
         "top1_back": float((pred == labels)[~fronts].mean()) if (~fronts).any() else None,
         "top3": float((top3 == labels[:, None]).any(1).mean()),
         "ece": expected_calibration_error(probs, labels),
+        "reliability": [asdict(b) for b in reliability_bins(probs.max(1), pred == labels)],
         "threshold": threshold,
         "known_keep_rate": float((scores <= threshold).mean()),
         "classes": model_classes,
@@ -133,6 +138,10 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unknown", type=Path, action="append", default=[], help="flat folder")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: models/")
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
+    parser.add_argument(
+        "--report", type=Path, default=REPORT_DIR, help="folder for the HTML report and its PNGs"
+    )
+    parser.add_argument("--no-report", action="store_true", help="write no HTML report")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = AmuletClassifier.load(args.model_dir)
@@ -140,6 +149,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     print(format_report(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_report:
+        page = write_evaluation_report(args.report, result, class_names(model.metadata.classes))
+        print(f"report: {page}")
     return 0
 
 

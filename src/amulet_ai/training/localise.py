@@ -46,7 +46,7 @@ from amulet_ai.model.localiser import (
     letterbox,
     locate_with,
 )
-from amulet_ai.training.backdrops import TEST_FAMILIES, TRAIN_FAMILIES
+from amulet_ai.training.backdrops import TEST_FAMILIES, TEXTURE_TRAIN_FAMILIES, TRAIN_FAMILIES
 from amulet_ai.training.crossval import stratified_folds
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import Dataset, fingerprint, load_dataset
@@ -61,6 +61,7 @@ SIZE: Final = 320
 STRIDE: Final = 16
 GRID: Final = SIZE // STRIDE
 CACHE_VERSION: Final = "loc-v1"
+TEXTURE_NUMBERS: Final = 1000  # scene numbers of the real-texture training scenes start here
 IOU_TARGET: Final = 0.8
 PARITY_TOLERANCE: Final = 1e-3
 
@@ -243,6 +244,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-scenes", type=int, default=12, help="training scenes per photo")
     parser.add_argument("--test-scenes", type=int, default=4, help="test scenes per photo")
     parser.add_argument("--negatives", type=int, default=240, help="bare training backdrops")
+    parser.add_argument(
+        "--texture-scenes",
+        type=int,
+        default=0,
+        help="more training scenes per photo on the real-texture training families "
+        "(photographs and rough surfaces that are not the test family's)",
+    )
+    parser.add_argument(
+        "--texture-negatives", type=int, default=0, help="bare real-texture training backdrops"
+    )
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument(
         "--measure-folds",
@@ -266,6 +277,25 @@ def _cache_file(cache_dir: Path | None, *parts: object) -> Path | None:
 
 def _negatives(count: int, families: tuple[str, ...], first: int) -> list[tuple[int, int, str]]:
     return [(-1, first + k, families[k % len(families)]) for k in range(count)]
+
+
+def texture_training_specs(
+    photos: list[int], per_photo: int, negatives: int
+) -> list[tuple[int, int, str]]:
+    """Training scenes on the real-texture training families: ``per_photo`` of each photo,
+    numbered from :data:`TEXTURE_NUMBERS` so they are other scenes than the base ones, and
+    ``negatives`` bare backdrops."""
+    specs = [
+        (p, TEXTURE_NUMBERS + k, family)
+        for p, k, family in scene_specs(photos, tuple(TEXTURE_TRAIN_FAMILIES), per_photo)
+    ]
+    return specs + _negatives(negatives, tuple(TEXTURE_TRAIN_FAMILIES), 50_000)
+
+
+def _joined(a: SceneSet, b: SceneSet) -> SceneSet:
+    return SceneSet(
+        *(np.concatenate([getattr(a, k), getattr(b, k)]) for k in SceneSet.__dataclass_fields__)
+    )
 
 
 def _fold_rows(specs: list[tuple[int, int, str]], fold_of: np.ndarray, n_folds: int) -> np.ndarray:
@@ -380,6 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fold_of[test] = k
     train_specs = scene_specs(usable, tuple(TRAIN_FAMILIES), args.train_scenes)
     train_specs += _negatives(args.negatives, tuple(TRAIN_FAMILIES), 0)
+    texture_specs = texture_training_specs(usable, args.texture_scenes, args.texture_negatives)
     test_specs = scene_specs(usable, tuple(TEST_FAMILIES), args.test_scenes)
     test_specs += _negatives(max(20, args.negatives // 4), tuple(TEST_FAMILIES), 100_000)
     backbone = load_backbone()
@@ -392,6 +423,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         canvas="draft",
         cache=_cache_file(cache_dir, data_fp, args.seed, train_specs, "draft"),
     )
+    if texture_specs:  # cached apart, so the base scenes' cache stays valid
+        extra = scene_set(
+            backbone,
+            cuts,
+            texture_specs,
+            seed=args.seed,
+            canvas="draft",
+            cache=_cache_file(cache_dir, data_fp, args.seed, texture_specs, "draft"),
+        )
+        train = _joined(train, extra)
+        train_specs = train_specs + texture_specs
     meta = LocaliserMetadata(
         name=NAME, version=VERSION, size=SIZE, stride=STRIDE, min_sharpness=MIN_SHARPNESS
     )
@@ -431,9 +473,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "train_scenes_per_photo": args.train_scenes,
             "test_scenes_per_photo": args.test_scenes,
             "bare_backdrops": args.negatives,
+            "texture_scenes_per_photo": args.texture_scenes,
+            "texture_bare_backdrops": args.texture_negatives,
             "epochs": args.epochs,
             "folds_measured": min(args.measure_folds, args.folds),
-            "train_families": list(TRAIN_FAMILIES),
+            "train_families": list(TRAIN_FAMILIES)
+            + (list(TEXTURE_TRAIN_FAMILIES) if texture_specs else []),
             "test_families": list(TEST_FAMILIES),
             "photos_not_keyed": [str(p.relative_to(dataset.root)) for p, _ in rejected],
             "wall_seconds": wall,
