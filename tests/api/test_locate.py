@@ -204,24 +204,34 @@ def test_locate_time_and_statuses_are_in_the_metrics(client: TestClient, scene: 
     assert 'amulet_locations_total{status="found"}' in text
 
 
-@pytest.fixture(scope="module")
-def grey_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed models with a metadata copy that says ``grey_outside_mask``."""
-    folder = tmp_path_factory.mktemp("grey_model")
+def _model_copy(model_dir: Path, folder: Path, backdrop: str) -> Path:
+    """The committed models with a metadata copy whose ``input.backdrop`` is ``backdrop``."""
     for path in model_dir.iterdir():
         if path.suffix in (".onnx", ".json"):
             shutil.copy(path, folder / path.name)
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    metadata["input"]["backdrop"] = "grey_outside_mask"
+    metadata["input"]["backdrop"] = backdrop
     (folder / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
     return folder
 
 
+@pytest.fixture(scope="module")
+def grey_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed models with a metadata copy that says ``grey_outside_mask``."""
+    return _model_copy(model_dir, tmp_path_factory.mktemp("grey_model"), "grey_outside_mask")
+
+
+@pytest.fixture(scope="module")
+def as_is_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed models with a metadata copy that says ``as_is`` (as model 1.2.0)."""
+    return _model_copy(model_dir, tmp_path_factory.mktemp("as_is_model"), "as_is")
+
+
 def test_a_grey_outside_mask_model_sees_only_the_amulet(
-    grey_model_dir: Path, model_dir: Path, scene: Scene
+    grey_model_dir: Path, as_is_model_dir: Path, scene: Scene
 ) -> None:
     grey = AmuletClassifier.load(grey_model_dir, with_localiser=True, warmup_runs=0)
-    as_is = AmuletClassifier.load(model_dir, with_localiser=True, warmup_runs=0)
+    as_is = AmuletClassifier.load(as_is_model_dir, with_localiser=True, warmup_runs=0)
     seen = {
         name: np.asarray(prepare(clf, lambda: scene.jpeg, "auto").picture.image)
         for name, clf in (("grey", grey), ("as_is", as_is))

@@ -9,7 +9,10 @@ regression on blocks 10, 14, 15 and the head; nearest-reference unknown score on
 * ``grey``: tight views with the cloth outside the cut-out mask set to the neutral grey,
   crops served with everything outside the localiser's mask grey;
 * ``grey+composites``: plus greyed composite crops (also among the unknown references);
-* ``grey+composites, no mirror``: the same without the mirror view in training.
+* ``grey+composites, no mirror``: the same without the mirror view in training;
+* the shipped recipe (always measured; the five above with ``--all-configs``): the train
+  command's own training views (:mod:`amulet_ai.training.located`, its cache), tight
+  photos as served with ``locate=auto``.
 
 Test scenes are test-family scenes of the fold's photos on a 2000 x 1500 canvas (the
 quarter-scale decode of a 12 MP photo has the same 1000 x 750 pixels), located by the
@@ -41,6 +44,7 @@ from amulet_ai.model.localiser import Localiser, Location, square_crop
 from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.augment import views
 from amulet_ai.training.backdrops import TEST_FAMILIES, TRAIN_FAMILIES
+from amulet_ai.training.calibration import expected_calibration_error, fit_temperature, softmax
 from amulet_ai.training.crossval import (
     Recipe,
     fit_parts,
@@ -189,31 +193,45 @@ def _training(
     return np.concatenate([*parts, tight[:, 2:]], axis=1), refs
 
 
-def measure(f: dict[str, Any], name: str, n_folds: int, seed: int) -> dict[str, Any]:
-    """Out-of-fold figures of one configuration."""
-    kind, composites, mirror = CONFIGS[name]
+def measure(
+    f: dict[str, Any],
+    name: str,
+    n_folds: int,
+    seed: int,
+    shipped: tuple[np.ndarray, int, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Out-of-fold figures of one configuration; ``shipped`` is the train command's own
+    training views, reference count and tight photos as served (located, greyed)."""
+    if shipped is None:
+        kind, composites, mirror = CONFIGS[name]
+        feats, refs = _training(f, kind, composites, mirror)
+        tight = f[f"tight_{kind}"][:, 0]
+    else:
+        kind = "grey"
+        feats, refs, tight = shipped
     labels, fronts = f["labels"], f["fronts"]
     n_classes = int(labels.max()) + 1
-    feats, refs = _training(f, kind, composites, mirror)
     recipe = Recipe(detector_views=refs)
     folds = stratified_folds(labels, n_folds, seed)
     tight_pred = np.zeros(len(labels), int)
     tight_score = np.zeros(len(labels))
+    tight_logits = np.zeros((len(labels), n_classes))
     scene_pred = np.zeros(f["scene_raw"].shape[:2], int)
     scene_score = np.zeros(f["scene_raw"].shape[:2])
     non_scores = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(labels)), test)
         parts = fit_parts(feats[train], labels[train], n_classes, recipe)
-        logits, scores = predict(parts, f[f"tight_{kind}"][test, 0], recipe)
+        logits, scores = predict(parts, tight[test], recipe)
         tight_pred[test], tight_score[test] = logits.argmax(1), scores
+        tight_logits[test] = logits
         s = f[f"scene_{kind}"][test]
         logits, scores = predict(parts, s.reshape(-1, s.shape[-1]), recipe)
         scene_pred[test] = logits.argmax(1).reshape(len(test), -1)
         scene_score[test] = scores.reshape(len(test), -1)
         non_scores.append(predict(parts, f[f"non_amulet_{kind}"], recipe)[1])
     threshold = keep_threshold(tight_score, recipe.keep_rate)
-    loco = _loco(f, feats, folds, recipe, kind)
+    loco = _loco(f, feats, folds, recipe, kind, tight)
     found = f["scene_status"] == "found"
     kept = (scene_score <= threshold) & found
     right = scene_pred == labels[:, None]
@@ -224,6 +242,7 @@ def measure(f: dict[str, Any], name: str, n_folds: int, seed: int) -> dict[str, 
         "tight_top1": float((tight_pred == labels).mean()),
         "tight_top1_fronts": float((tight_pred == labels)[fronts].mean()),
         "tight_kept": float((tight_score <= threshold).mean()),
+        "tight_ece": _cross_fitted_ece(tight_logits, labels, folds),
         "scene_top1": float(right.mean()),
         "scene_right_and_kept": float((right & kept).mean()),
         "scene_kept": float(kept.mean()),
@@ -231,6 +250,15 @@ def measure(f: dict[str, Any], name: str, n_folds: int, seed: int) -> dict[str, 
         "unknown_auroc_unseen_type_tight": loco[0],
         "unknown_auroc_unseen_type_scenes": loco[1],
     }
+
+
+def _cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, folds: list[np.ndarray]) -> float:
+    """ECE of out-of-fold logits, each fold's temperature fitted on the other folds."""
+    probs = np.zeros_like(logits)
+    for test in folds:
+        other = np.setdiff1d(np.arange(len(labels)), test)
+        probs[test] = softmax(logits[test], fit_temperature(logits[other], labels[other]))
+    return expected_calibration_error(probs, labels)
 
 
 def _detector_scores(train: np.ndarray, x: np.ndarray, recipe: Recipe) -> np.ndarray:
@@ -244,7 +272,12 @@ def _detector_scores(train: np.ndarray, x: np.ndarray, recipe: Recipe) -> np.nda
 
 
 def _loco(
-    f: dict[str, Any], feats: np.ndarray, folds: list[np.ndarray], recipe: Recipe, kind: str
+    f: dict[str, Any],
+    feats: np.ndarray,
+    folds: list[np.ndarray],
+    recipe: Recipe,
+    kind: str,
+    served: np.ndarray,
 ) -> tuple[float, float]:
     """Leave one class out, as tight crops and as scenes: mean AUROC over classes of known
     test photos against the held-out class, the detector fitted on the other five classes'
@@ -260,7 +293,7 @@ def _loco(
             train = np.setdiff1d(np.arange(len(labels)), test)
             train = train[labels[train] != c]
             for scenes, (known, unseen) in pools.items():
-                x = f[f"scene_{kind}"][test] if scenes else f[f"tight_{kind}"][test, :1]
+                x = f[f"scene_{kind}"][test] if scenes else served[test, None]
                 scores = _detector_scores(feats[train], x.reshape(-1, x.shape[-1]), recipe)
                 scores = scores.reshape(len(test), -1)
                 known.append(scores[labels[test] != c].ravel())
@@ -286,7 +319,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--report", type=Path, default=SCENE_REPORT_DIR, help="folder for the HTML report"
     )
     parser.add_argument("--no-report", action="store_true", help="write no HTML report")
+    parser.add_argument(
+        "--all-configs", action="store_true",
+        help="also measure the five configurations compared before model 2 was chosen",
+    )  # fmt: skip
     return parser.parse_args(argv)
+
+
+SHIPPED: Final = "shipped recipe (train command's default)"
+
+
+def _shipped(args: argparse.Namespace) -> tuple[np.ndarray, int, np.ndarray]:
+    """The train command's default training views (its own cache), their reference count
+    and the tight photos as served (located by the localiser, greyed)."""
+    from amulet_ai.training.located import ViewPlan, extract_located_views, training_views
+    from amulet_ai.training.train import DEFAULT_RAW_VIEWS, DEFAULT_VIEWS
+
+    dataset = load_dataset(args.data)
+    plan = ViewPlan(located=DEFAULT_VIEWS, raw=max(1, DEFAULT_RAW_VIEWS))
+    views_ = extract_located_views(
+        load_backbone(), Localiser.load(args.localiser), dataset, plan, seed=args.seed,
+        fingerprint=fingerprint(dataset), cache_dir=args.cache_dir,
+    )  # fmt: skip
+    feats, refs = training_views(views_, raw=DEFAULT_RAW_VIEWS, raw_references=True)
+    return feats, refs, views_.located[:, 0]
 
 
 def crops_main(argv: list[str] | None = None) -> int:
@@ -307,9 +363,12 @@ def crops_main(argv: list[str] | None = None) -> int:
         "non_amulet_pictures_no_amulet": float(1 - f["non_amulet_located"].mean()),
     }
     report: dict[str, Any] = {"localiser_on_phone_scenes": located, "configs": {}}
-    for name in CONFIGS:
+    names = CONFIGS if args.all_configs else ()
+    for name in names:
         report["configs"][name] = measure(f, name, args.folds, args.seed)
         print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
+    report["configs"][SHIPPED] = measure(f, SHIPPED, args.folds, args.seed, _shipped(args))
+    print(SHIPPED, json.dumps({k: round(v, 4) for k, v in report["configs"][SHIPPED].items()}))
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=2))
     if args.json is not None:

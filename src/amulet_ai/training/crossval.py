@@ -179,22 +179,32 @@ def cross_validate(
     n_folds: int,
     seed: int,
     refine: Refine | None = None,
+    served: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """Out-of-fold metrics of ``recipe``; returns the ``metrics.cv`` block plus the fitted
     temperature and unknown threshold (keys ``temperature``, ``threshold``).
 
     With ``refine``, the logits are the refined model's; the unknown score stays the
-    detector's on ``features``."""
+    detector's on ``features``. ``served`` names other ways the same photos reach the
+    model (``[photos, k, D]`` each, e.g. the tight photo whole, or composites): their
+    out-of-fold top-1 and share kept at the threshold are reported under ``served``."""
     n_classes = len(classes)
     folds = stratified_folds(labels, n_folds, seed)
     oof_logits = np.zeros((len(labels), n_classes), dtype=np.float64)
     oof_scores = np.zeros(len(labels), dtype=np.float64)
     fold_of = np.zeros(len(labels), dtype=int)
     non_amulet_scores = []
+    served = served or {}
+    served_pred = {name: np.zeros(x.shape[:2], dtype=int) for name, x in served.items()}
+    served_score = {name: np.zeros(x.shape[:2]) for name, x in served.items()}
     for k, test in enumerate(folds):
         train = np.setdiff1d(np.arange(len(labels)), test)
         parts = fit_parts(features[train], labels[train], n_classes, recipe)
         oof_logits[test], oof_scores[test] = predict(parts, features[test, 0], recipe)
+        for name, x in served.items():
+            logits, scores = predict(parts, x[test].reshape(-1, x.shape[-1]), recipe)
+            served_pred[name][test] = logits.argmax(1).reshape(len(test), -1)
+            served_score[name][test] = scores.reshape(len(test), -1)
         probe_acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
         if refine is not None:
             oof_logits[test] = refine(train, test, parts)
@@ -237,6 +247,13 @@ def cross_validate(
         "unknown_auroc_unseen_type_per_class": dict(zip(classes, unseen, strict=True)),
         "non_amulet_flagged_rate": float((np.concatenate(non_amulet_scores) > threshold).mean()),
         "cv_keep_rate": float((oof_scores <= threshold).mean()),
+        "served": {
+            name: {
+                "top1": float((served_pred[name] == labels[:, None]).mean()),
+                "kept": float((served_score[name] <= threshold).mean()),
+            }
+            for name in served
+        },
         "folds": n_folds,
         "temperature": temperature,
         "threshold": threshold,

@@ -4,6 +4,12 @@ Run::
 
     python -m amulet_ai.training.train --data ../shared/data/amulets --out models/
 
+The default recipe (model 2, ``--backdrop grey_outside_mask``) trains on each photo as the
+serving path sees it: located by the shipped localiser (``--localiser-dir``, default the
+``--out`` folder) with the backdrop outside its mask greyed, plus greyed composite crops
+of the photo's amulet on generated backdrops (:mod:`amulet_ai.training.located`).
+``--backdrop as_is`` is the recipe of model 1.2.0 (tight photos as they are).
+
 Seeded end to end: the same data and seed give the same report and the same model.
 """
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
 import time
@@ -21,8 +28,10 @@ from typing import Any, Final
 
 import numpy as np
 import torch
+from PIL import Image
 
 from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, MODEL_INPUT_SIZE, load_path, to_tensor
+from amulet_ai.model.localiser import Localiser
 from amulet_ai.training.activations import embed_with_cut, extract_cut_views
 from amulet_ai.training.crossval import FittedParts, Recipe, Refine, cross_validate, fit_parts
 from amulet_ai.training.data import Dataset, class_entries, fingerprint, load_dataset
@@ -34,13 +43,24 @@ from amulet_ai.training.embedding_output import (
 from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
 from amulet_ai.training.features import ARCHITECTURE, TAP_BLOCKS, Backbone, load_backbone
 from amulet_ai.training.finetune import FineTuneConfig, fine_tune
+from amulet_ai.training.located import (
+    ViewPlan,
+    extract_located_views,
+    located_crop,
+    training_views,
+)
 from amulet_ai.training.nonamulet import non_amulet_images
 from amulet_ai.training.report import format_confusion, format_per_class, format_summary
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "amulet-effnet-lite0"
-MODEL_VERSION: Final = "1.2.0"
+MODEL_VERSION: Final = "2.0.0"
+AS_IS_VERSION: Final = "1.2.0"  # ``--backdrop as_is``: the recipe of model 1.2.0
+BACKDROPS: Final = ("grey_outside_mask", "as_is")
+AS_IS_VIEWS: Final = 16  # views per photo of the as_is recipe
+DEFAULT_VIEWS: Final = ViewPlan.located
+DEFAULT_RAW_VIEWS: Final = ViewPlan.raw
 ONNX_FILE: Final = "amulet_classifier.onnx"
 PARITY_PHOTOS: Final = 32
 FUSION: Final = {
@@ -66,7 +86,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="folder for ONNX + metadata")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--views", type=int, default=16, help="views per photo (1 = no aug)")
+    parser.add_argument(
+        "--views", type=int, default=None,
+        help=f"views per photo (1 = no aug; default {DEFAULT_VIEWS} located views, "
+        f"{AS_IS_VIEWS} with --backdrop as_is)",
+    )  # fmt: skip
     parser.add_argument("--l2", type=float, default=Recipe.l2, help="head L2 penalty")
     parser.add_argument(
         "--epochs", type=float, default=0.0,
@@ -81,6 +105,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--detector", choices=("nearest", "class_means"), default=Recipe.detector,
         help="unknown score: distance to the nearest training photo (shipped), or "
         "Mahalanobis distance to the class means (model 1.1.0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backdrop", choices=BACKDROPS, default=BACKDROPS[0],
+        help="grey_outside_mask (model 2, default): views located and greyed as served, plus "
+        "greyed composites; as_is: tight photos as they are (the recipe of model 1.2.0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--localiser-dir", type=Path, default=None,
+        help="folder of localiser.json for grey_outside_mask (default: the --out folder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--composites", type=int, default=ViewPlan.composites,
+        help="greyed composite crops per photo (grey_outside_mask)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--raw-views", type=int, default=DEFAULT_RAW_VIEWS,
+        help="views of the photo as it is, cloth included, beside the greyed ones "
+        "(grey_outside_mask); they keep a tight photo sent with locate=off recognised",
     )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
@@ -103,9 +145,10 @@ def _metadata(
     training: dict[str, Any], recipe: Recipe, embedding_dims: int,
 ) -> dict[str, Any]:  # fmt: skip
     cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
+    grey = training["backdrop"] == "grey_outside_mask"
     return {
         "name": MODEL_NAME,
-        "version": MODEL_VERSION,
+        "version": MODEL_VERSION if grey else AS_IS_VERSION,
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "architecture": ARCHITECTURE,
         "onnx_file": onnx_path.name,
@@ -118,6 +161,7 @@ def _metadata(
             "layout": "NCHW",
             "color": "RGB",
             "resize": "shorter-side+center-crop",
+            "backdrop": training["backdrop"],
         },  # fmt: skip
         "outputs": {
             "logits": "logits",
@@ -129,7 +173,7 @@ def _metadata(
         "classes": class_entries(dataset.classes),
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
-            "method": _detector_method(recipe),
+            "method": _detector_method(recipe, grey),
             "levels": list(recipe.detector_levels),
             "threshold": cv.get("threshold"),
             "target_keep_rate": training["keep_rate"],
@@ -147,11 +191,18 @@ def _metadata(
     }
 
 
-def _detector_method(recipe: Recipe) -> str:
+def _detector_method(recipe: Recipe, grey: bool) -> str:
     where = (
         f"on standardised pooled features of {_level_names(recipe.detector_levels)} of the "
         "frozen ImageNet network; score = sqrt(d^2 / dims)"
     )
+    if recipe.detector == "nearest" and grey:
+        return (
+            "Euclidean distance to the nearest reference view (of each training photo: its "
+            "located crop with the backdrop greyed, that crop's mirror image, its greyed "
+            "composite crops, and the photo as it is with its mirror image, "
+            f"{recipe.detector_views} views) {where}"
+        )
     if recipe.detector == "nearest":
         return (
             "Euclidean distance to the nearest training photo (each photo and its mirror "
@@ -163,11 +214,21 @@ def _detector_method(recipe: Recipe) -> str:
     )
 
 
-def _method(config: FineTuneConfig | None) -> str:
+def _method(config: FineTuneConfig | None, args: argparse.Namespace) -> str:
     probe = (
         "softmax regression (L2) on standardised average-pooled features of blocks 10, 14, "
         "15 and the head, fitted on each photo, its mirror image and random augmented views"
     )
+    if args.backdrop == "grey_outside_mask":
+        raw = f", and {args.raw_views} views of the photo as it is" if args.raw_views else ""
+        return (
+            "frozen ImageNet EfficientNet-Lite0; softmax regression (L2) on standardised "
+            "average-pooled features of blocks 10, 14, 15 and the head, fitted on each "
+            "photo as served with locate=auto (located by the localiser, backdrop outside "
+            "its mask greyed), its mirror image and random augmented views of it, "
+            f"{args.composites} greyed composite crops of its amulet on generated "
+            f"backdrops{raw}"
+        )
     if config is None:
         return f"frozen ImageNet EfficientNet-Lite0; {probe}"
     return (
@@ -213,36 +274,80 @@ def _deployable(
     )  # fmt: skip
 
 
+def _grey_features(
+    args: argparse.Namespace, backbone: Backbone, dataset: Dataset, data_fp: str,
+) -> tuple[np.ndarray, int, dict[str, np.ndarray], list[bytes], Localiser]:  # fmt: skip
+    """Model 2's training views, the detector's reference count, the other served forms
+    of the photos (for the report) and the localiser."""
+    localiser = Localiser.load(args.localiser_dir if args.localiser_dir is not None else args.out)
+    plan = ViewPlan(located=args.views, composites=args.composites, raw=max(1, args.raw_views))
+    located = extract_located_views(
+        backbone, localiser, dataset, plan, seed=args.seed, fingerprint=data_fp,
+        cache_dir=None if args.no_cache else args.cache_dir,
+    )  # fmt: skip
+    states, counts = np.unique(located.status, return_counts=True)
+    print(f"localiser on the tight photos: {dict(zip(states, counts, strict=True))}")
+    feats, refs = training_views(located, raw=args.raw_views, raw_references=True)
+    served = {"photo whole (locate=off)": located.raw[:, :1], "composite crops": located.composites}
+    return feats, refs, served, [], localiser
+
+
+def _non_amulet_features(backbone: Backbone, localiser: Localiser | None) -> np.ndarray:
+    """Pictures that are not amulets, as served: whole (as_is), or located and greyed."""
+    pictures = non_amulet_images()
+    if localiser is not None:
+        pictures = [located_crop(localiser, _png(p))[0] for p in pictures]
+    return embed_with_cut(backbone, np.stack([to_tensor(i) for i in pictures]))[0]
+
+
+def _png(picture: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole train command; returns the metadata it wrote."""
     started = time.monotonic()
+    if args.views is None:
+        args.views = DEFAULT_VIEWS if args.backdrop == "grey_outside_mask" else AS_IS_VIEWS
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    grey = args.backdrop == "grey_outside_mask"
+    if grey and args.epochs > 0:
+        raise SystemExit("fine-tuning (--epochs) needs --backdrop as_is")
     dataset = load_dataset(*args.data)
     data_fp = fingerprint(dataset)
-    recipe = Recipe(l2=args.l2, detector=args.detector)
     print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")
     backbone = load_backbone()
     cache = None if args.no_cache else args.cache_dir
-    feats, cut_maps = extract_cut_views(
-        backbone, dataset, n_views=args.views, seed=args.seed, fingerprint=data_fp,
-        cache_dir=cache,
-    )  # fmt: skip
+    localiser: Localiser | None = None
+    served: dict[str, np.ndarray] = {}
+    cut_maps = np.zeros((0,), np.float16)
+    if grey:
+        feats, refs, served, _, localiser = _grey_features(args, backbone, dataset, data_fp)
+    else:
+        feats, cut_maps = extract_cut_views(
+            backbone, dataset, n_views=args.views, seed=args.seed, fingerprint=data_fp,
+            cache_dir=cache,
+        )  # fmt: skip
+        refs = Recipe.detector_views
+    recipe = Recipe(l2=args.l2, detector=args.detector, detector_views=refs)
     labels = np.array(dataset.labels)
     fronts = np.array([p.side == "front" for p in dataset.photos])
     config = FineTuneConfig(train_blocks=args.finetune_blocks, epochs=args.epochs)
     refine = _refine(backbone, cut_maps, labels, config, args.seed) if args.epochs > 0 else None
     cv: dict[str, Any] = {}
     if not args.skip_cv:
-        non_amulet = embed_with_cut(
-            backbone, np.stack([to_tensor(i) for i in non_amulet_images()])
-        )[0]
+        non_amulet = _non_amulet_features(backbone, localiser)
         cv = cross_validate(
             feats, labels, fronts, non_amulet, dataset.classes, recipe,
-            n_folds=args.folds, seed=args.seed, refine=refine,
+            n_folds=args.folds, seed=args.seed, refine=refine, served=served,
         )  # fmt: skip
         print(f"\n{args.folds}-fold stratified cross-validation (out-of-fold, photos as served)")
         print(format_summary(cv, SUMMARY_KEYS))
+        for name, figures in cv["served"].items():
+            print(f"{name}: top-1 {figures['top1']:.4f}, kept {figures['kept']:.4f}")
         print(format_per_class(cv["per_class"]))
         print(format_confusion(cv["confusion"], dataset.classes))
     parts = fit_parts(feats, labels, len(dataset.classes), recipe)
@@ -257,10 +362,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
     training = {
         "seed": args.seed, "epochs": args.epochs, "views_per_photo": args.views,
-        "folds": args.folds, "method": _method(config if args.epochs > 0 else None),
+        "folds": args.folds, "method": _method(config if args.epochs > 0 else None, args),
         "finetune": asdict(config) if args.epochs > 0 else None,
         "head_levels": list(recipe.head_levels), "l2": recipe.l2,
         "keep_rate": recipe.keep_rate, "torch": torch.__version__.split("+")[0],
+        "backdrop": args.backdrop,
+        "composites_per_photo": args.composites if grey else 0,
+        "raw_views_per_photo": args.raw_views if grey else args.views,
         "wall_seconds": round(time.monotonic() - started, 1),
         "command": "python -m amulet_ai.training.train --data DATA --out models/",
     }  # fmt: skip
