@@ -19,7 +19,7 @@ from PIL import Image
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.serving.locating import DRAFT_SIDE, MIN_ZOOM, detail_side, prepare
+from amulet_ai.serving.locating import DRAFT_SIDE, FILLS_FRAME, MIN_ZOOM, detail_side, prepare
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import load_dataset
 from amulet_ai.training.localise import box_iou
@@ -101,6 +101,35 @@ def test_off_classifies_the_whole_photo(client: TestClient, scene: Scene) -> Non
     }
     assert body["status"] == "ok"
     assert body["timing_ms"]["locate"] == 0.0
+
+
+def test_a_tight_photo_that_fills_the_frame_is_classified_whole(
+    client: TestClient, shared_data: Path
+) -> None:
+    photos = load_dataset(shared_data).photos[::23]
+    filling = 0
+    for photo in photos:
+        data = photo.path.read_bytes()
+        located, whole = _post(client, data, "?locate=auto"), _post(client, data, "?locate=off")
+        location = located["images"]["front"]["location"]
+        assert location["status"] == "found" and location["method"] == "localiser"
+        box = location["box"]
+        share = min(box["width"] / box["image_width"], box["height"] / box["image_height"])
+        if share >= FILLS_FRAME:  # already a tight crop: judged whole, its box still shown
+            filling += 1
+            assert located["predictions"] == whole["predictions"]
+            assert located["unknown"] == whole["unknown"]
+    assert filling >= len(photos) // 2, "the studio photos fill their frames"
+
+
+def test_an_amulet_in_a_scene_is_judged_on_its_crop(client: TestClient, scene: Scene) -> None:
+    located, whole = (
+        _post(client, scene.jpeg, "?locate=auto"),
+        _post(client, scene.jpeg, "?locate=off"),
+    )
+    box = located["images"]["front"]["location"]["box"]
+    assert min(box["width"] / box["image_width"], box["height"] / box["image_height"]) < FILLS_FRAME
+    assert located["predictions"] != whole["predictions"]
 
 
 def test_a_bare_backdrop_is_no_amulet_and_names_no_type(client: TestClient) -> None:

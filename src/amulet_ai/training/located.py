@@ -45,7 +45,7 @@ from amulet_ai.imaging.decode import (
     to_tensor,
 )
 from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
-from amulet_ai.serving.locating import CROP_MARGIN, DRAFT_SIDE, MIN_ZOOM, detail_side
+from amulet_ai.serving.locating import CROP_MARGIN, DRAFT_SIDE, MIN_ZOOM, detail_side, fills_frame
 from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.augment import random_view, views
 from amulet_ai.training.backdrops import TRAIN_FAMILIES
@@ -97,6 +97,14 @@ def located_crop(localiser: Localiser, data: bytes) -> tuple[Image.Image, str]:
         return center_square(draft.image, MODEL_INPUT_SIZE), location.status
     crop = square_crop(detail, location, size=MODEL_INPUT_SIZE, margin=MARGIN, grey_outside=True)
     return crop, location.status
+
+
+def served_whole(localiser: Localiser, data: bytes) -> bool:
+    """True when the serving path classifies ``data`` whole under ``locate=auto``: the
+    localiser's first box fills the frame (:func:`amulet_ai.serving.locating.fills_frame`),
+    so the photo is already a tight crop."""
+    draft = decode_picture(data, min_side=DRAFT_SIDE)
+    return fills_frame(localiser.locate(draft, min_zoom=MIN_ZOOM))
 
 
 def _embed(backbone: Backbone, images: Sequence[Image.Image], dim: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from amulet_ai.training.located import (
     ViewPlan,
     extract_located_views,
     located_crop,
+    served_whole,
     training_views,
 )
 from amulet_ai.training.nonamulet import non_amulet_images
@@ -288,7 +289,16 @@ def _grey_features(
     states, counts = np.unique(located.status, return_counts=True)
     print(f"localiser on the tight photos: {dict(zip(states, counts, strict=True))}")
     feats, refs = training_views(located, raw=args.raw_views, raw_references=True)
-    served = {"photo whole (locate=off)": located.raw[:, :1], "composite crops": located.composites}
+    whole = np.array([served_whole(localiser, p.path.read_bytes()) for p in dataset.photos])
+    print(
+        f"tight photos the serving path classifies whole (box fills the frame): {whole.mean():.3f}"
+    )
+    as_served = np.where(whole[:, None, None], located.raw[:, :1], located.located[:, :1])
+    served = {
+        "photo with locate=auto as served (frame-filling photos whole)": as_served,
+        "photo whole (locate=off)": located.raw[:, :1],
+        "composite crops": located.composites,
+    }
     return feats, refs, served, [], localiser
 
 
