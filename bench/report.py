@@ -448,7 +448,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             "from as many threads as there are clients, in the benchmark's process (several "
             "clients: on the one-thread session, the faster for many callers). Naive: "
             "`bench/naive_service.py` (whole body awaited, full decode, `session.run` on the "
-            "event loop, onnxruntime defaults).",
+            "event loop, onnxruntime defaults). Ours runs with `AMULET_LOCATE=off`: the whole "
+            "photo classified, the work the other two do; what `locate=auto` adds is the "
+            "locate table below.",
         ]
     if "phone" in service:
         phone = {f"12 MP JPEG, {c} client(s)": row for c, row in service["phone"].items()}
