@@ -102,7 +102,11 @@ def test_the_default_recipe_trains_model_2_on_located_greyed_views(
     assert meta["training"]["composites_per_photo"] == 1
     assert meta["metrics"]["parity_max_abs_logit_diff"] <= 1e-4
     served = meta["metrics"]["cv"]["served"]
-    assert set(served) == {"photo whole (locate=off)", "composite crops"}
+    assert set(served) == {
+        "photo with locate=auto as served (frame-filling photos whole)",
+        "photo whole (locate=off)",
+        "composite crops",
+    }
     assert all(0.0 <= f["top1"] <= 1.0 and 0.0 <= f["kept"] <= 1.0 for f in served.values())
     # References: each photo's located crop and its mirror, its one composite, the photo
     # as it is (one plain view asked for).
