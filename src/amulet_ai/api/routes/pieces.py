@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import TypeAdapter, ValidationError
 
 from amulet_ai.api.deps import (
     AdmittedModelDep,
@@ -25,10 +24,9 @@ from amulet_ai.api.deps import (
     StoreDep,
 )
 from amulet_ai.api.docs import error_responses, multipart_body
+from amulet_ai.api.form_text import form_text
 from amulet_ai.api.routes.history import JPEG, PHOTO_HEADERS, Before, Limit, check_class_id
 from amulet_ai.api.saved_schemas import (
-    Line,
-    Lines,
     ModelUsed,
     PhotoSize,
     PieceBody,
@@ -50,34 +48,17 @@ router = APIRouter(prefix="/v1/pieces", tags=["pieces"])
 PieceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A piece's id.")]
 _ERRORS = error_responses(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
-_TEXT_FIELDS = {
-    "name": (TypeAdapter(Line), NAME_MAX),
-    "notes": (TypeAdapter(Lines), NOTES_MAX),
-    "confirmed_class_id": (TypeAdapter(Line), CLASS_ID_MAX),
+_TEXT_FIELDS = {  # field: (its limit in characters, several lines allowed)
+    "name": (NAME_MAX, False),
+    "notes": (NOTES_MAX, True),
+    "confirmed_class_id": (CLASS_ID_MAX, False),
 }
 
 
 def _text(form: Form, field: str) -> str | None:
     """A text part of the form: UTF-8, within its limit, without control characters."""
-    part = form.one(field)
-    if part is None:
-        return None
-    adapter, limit = _TEXT_FIELDS[field]
-    raw = part.content.read_bytes()
-    if len(raw) > 4 * limit:
-        raise ValidationFailed(f"{field}: at most {limit} characters.", details={"field": field})
-    try:
-        value = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed(f"{field}: not valid UTF-8.", details={"field": field}) from None
-    if len(value) > limit:
-        raise ValidationFailed(f"{field}: at most {limit} characters.", details={"field": field})
-    try:
-        cleaned: str = adapter.validate_python(value)
-    except ValidationError as exc:
-        message = exc.errors()[0]["msg"]
-        raise ValidationFailed(f"{field}: {message}.", details={"field": field}) from None
-    return cleaned
+    limit, multiline = _TEXT_FIELDS[field]
+    return form_text(form, field, limit=limit, multiline=multiline)
 
 
 def _keep_sides(
