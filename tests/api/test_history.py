@@ -9,6 +9,8 @@ from collections.abc import Callable
 from PIL import Image
 from saved_harness import Saved
 
+from amulet_ai.training.scenes import make_scene
+
 
 def test_a_saved_check_comes_back_in_the_history_with_its_photos(
     saved: Saved, make_photo: Callable[..., bytes]
@@ -177,3 +179,31 @@ def test_batch_saves_each_good_file(saved: Saved, photo: bytes, other_photo: byt
     assert isinstance(ids[0], int) and isinstance(ids[2], int)
     listed = saved.client.get("/v1/history", headers=ann).json()["items"]
     assert [(i["id"], i["filename"]) for i in listed] == [(ids[2], "b.jpg"), (ids[0], "a.jpg")]
+
+
+def test_a_saved_check_whose_photo_was_not_judged_keeps_its_status(saved: Saved) -> None:
+    """A bare backdrop saved through the API (the page does not offer to save it): the
+    history and the piece made from it say ``no_amulet``, not a verdict."""
+    bare = make_scene(None, photo=-1, number=2, family="paper", seed=5, canvas="phone")
+    ann = saved.key("ann")
+    answer = saved.predict(bare.jpeg, ann, locate="auto")
+    assert answer["status"] == "no_amulet"
+    (entry,) = saved.client.get("/v1/history", headers=ann).json()["items"]
+    assert (entry["status"], entry["is_unknown"]) == ("no_amulet", True)
+    item = saved.client.get(f"/v1/history/{entry['id']}", headers=ann).json()
+    assert item["status"] == item["result"]["status"] == "no_amulet"
+    r = saved.client.post(
+        "/v1/pieces",
+        data={"name": "a bare cloth"},
+        files={"front": ("front.jpg", bare.jpeg, "image/jpeg")},
+        headers=ann,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "no_amulet"
+
+
+def test_a_judged_check_has_status_ok(saved: Saved, photo: bytes) -> None:
+    ann = saved.key("ann")
+    saved.predict(photo, ann, locate="off")
+    (entry,) = saved.client.get("/v1/history", headers=ann).json()["items"]
+    assert entry["status"] == "ok"

@@ -102,6 +102,13 @@ def test_enrol_predict_list_delete(saved: Saved, sideways: list[bytes]) -> None:
     assert batch[0]["result"]["top1"]["class_id"] == type_id and batch[1]["error"]
     # An enrolled photo is known: its distance to the type is 0.
     assert after["unknown"]["is_unknown"] is False and after["unknown"]["score"] == 0.0
+    # A piece made of the same photo gets the answer a prediction gets.
+    piece = saved.client.post(
+        "/v1/pieces", files={"front": ("f.jpg", probe, "image/jpeg")}, headers=ann
+    )
+    assert piece.status_code == 201, piece.text
+    assert piece.json()["top1"]["class_id"] == type_id
+    assert piece.json()["result"]["top1"]["source"] == "enrolled"
 
     listed = saved.client.get("/v1/types", headers=ann).json()["items"]
     assert [t["source"] for t in listed] == ["model"] * 6 + ["enrolled"]

@@ -21,6 +21,7 @@ from amulet_ai.frontend.i18n import class_name, text
 from amulet_ai.frontend.saved_work import TAB_KEY
 from amulet_ai.frontend.state import SESSION_KEY
 from amulet_ai.ops.api_process import ApiProcess, free_port
+from amulet_ai.training.scenes import make_scene
 
 APP_PATH = Path(__file__).resolve().parents[2] / "src" / "amulet_ai" / "frontend" / "app.py"
 Upload = Callable[..., None]
@@ -127,6 +128,18 @@ def test_a_check_is_in_the_history_tab_with_its_thumbnail_after_a_reload(
     reloaded.button(key=f"delete_history_{entry.id}").click().run()
     assert client.history().items == []
     assert text("saved_history_empty", "th") in words(history_tab(reloaded))
+
+
+def test_a_saved_check_of_a_bare_backdrop_says_no_amulet_in_the_history_tab(
+    client: AmuletClient,
+) -> None:
+    """Saved through the API (the page itself does not offer to save it): the tab says the
+    photo showed no amulet, as the verdict did, not "not one of the types I know"."""
+    bare = make_scene(None, photo=-1, number=2, family="paper", seed=5, canvas="phone")
+    assert client.predict(bare.jpeg, save=True, locate="auto").status == "no_amulet"
+    shown = words(history_tab(new_page(client)))
+    assert f"**{text('retake_no_amulet_title', 'th')}**" in "\n".join(shown)
+    assert text("unknown_title", "th") not in "\n".join(shown)
 
 
 def test_this_answer_is_wrong_sends_a_listed_type_or_another_name(

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from amulet_ai.model.results import ClassScore
+from amulet_ai.model.results import ClassificationStatus, ClassScore
 from amulet_ai.store.models import CLASS_ID_MAX, NAME_MAX, NOTES_MAX, TYPE_NAME_MAX
 
 Side = Literal["front", "back"]
@@ -109,6 +109,11 @@ class HistoryEntry(BaseModel):
     model: ModelUsed
     top1: ClassScore
     is_unknown: bool
+    status: ClassificationStatus = Field(
+        "ok",
+        description="The saved answer's status: ok, or why its photo was not judged "
+        "(no_amulet, too_small, too_blurred; then is_unknown is true and no type is named).",
+    )
     filename: str | None = None
     has_back: bool = Field(description="The check had a back photo.")
     photos: list[Side] = Field(
@@ -153,6 +158,9 @@ class PieceBody(BaseModel):
     updated_at: datetime
     model: ModelUsed
     top1: ClassScore
+    status: ClassificationStatus = Field(
+        "ok", description="The saved answer's status, as in a history entry."
+    )
     confirmed_class_id: str | None = None
     photos: list[Side]
     thumbnail_url: str = Field(examples=["/v1/pieces/3/photo/front?size=thumb"])

@@ -27,6 +27,7 @@ from amulet_ai.frontend import connection
 from amulet_ai.frontend.confidence import percent
 from amulet_ai.frontend.failures import describe
 from amulet_ai.frontend.i18n import Language, class_name, text
+from amulet_ai.frontend.located import RETAKE
 from amulet_ai.frontend.state import PageSession
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def _feedback_line(
 
 
 def _answer(entry: HistoryEntry | PieceBody, is_unknown: bool, language: Language) -> str:
+    if entry.status in RETAKE:  # the photo was not judged: say why, as the verdict does
+        return f"**{text(f'retake_{entry.status}_title', language)}**"
     if is_unknown:
         return f"**{text('unknown_title', language)}**"
     top1 = entry.top1

@@ -72,6 +72,7 @@ def _entry_fields(record: HistoryRecord) -> dict[str, object]:
         "model": ModelUsed(name=record.model_name, version=record.model_version),
         "top1": ClassScore.model_validate(record.result["top1"]),
         "is_unknown": record.is_unknown,
+        "status": record.result.get("status", "ok"),
         "filename": record.filename,
         "has_back": record.has_back,
         "photos": list(record.photos),

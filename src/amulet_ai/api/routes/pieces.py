@@ -1,6 +1,7 @@
 """``/v1/pieces``: a collector's own amulets, with their photos, notes and confirmed type.
 
-``POST`` classifies the photos (the same path as ``/v1/predict``) and keeps the answer with
+``POST`` classifies the photos (the same path as ``/v1/predict``: the amulet located with
+``locate=auto``, the owner's enrolled types among the answers) and keeps the answer with
 the piece; the photos are always kept (re-encoded). Every route needs the ``collection``
 scope (creating one ``predict`` too) and sees only the caller's owner's pieces.
 """
@@ -21,11 +22,13 @@ from amulet_ai.api.deps import (
     ModelDep,
     PredictFormsDep,
     PredictionServiceDep,
+    SettingsDep,
     StoreDep,
 )
 from amulet_ai.api.docs import error_responses, multipart_body
 from amulet_ai.api.form_text import form_text
 from amulet_ai.api.routes.history import JPEG, PHOTO_HEADERS, Before, Limit, check_class_id
+from amulet_ai.api.routes.predict import Locate
 from amulet_ai.api.saved_schemas import (
     ModelUsed,
     PhotoSize,
@@ -80,6 +83,7 @@ def _body(record: PieceRecord) -> PieceBody:
         updated_at=record.updated_at,
         model=ModelUsed(name=record.model_name, version=record.model_version),
         top1=ClassScore.model_validate(record.result["top1"]),
+        status=record.result.get("status", "ok"),
         confirmed_class_id=record.confirmed_class_id,
         photos=list(record.photos),
         thumbnail_url=f"/v1/pieces/{record.id}/photo/front?size=thumb",
@@ -109,8 +113,11 @@ async def create_piece(
     service: PredictionServiceDep,
     forms: PredictFormsDep,
     store: StoreDep,
+    settings: SettingsDep,
+    locate: Locate = None,
 ) -> JSONResponse:
-    """Add a piece: its photos are classified and kept with the answer."""
+    """Add a piece: its photos are classified, as ``/v1/predict`` would, and kept with the
+    answer."""
     caller.require("collection")
     caller.require("predict")
     form = await read_form(request, forms.piece)
@@ -121,7 +128,13 @@ async def create_piece(
         front, back = form.one("front"), form.one("back")
         assert front is not None  # required by the form rules
         outcome = await service.predict(
-            classifier, front.content, back.content if back else None, top_k=3, explain=False
+            classifier,
+            front.content,
+            back.content if back else None,
+            top_k=3,
+            explain=False,
+            owner=caller.owner,
+            locate=locate or settings.locate,
         )
         kept = await asyncio.to_thread(
             _keep_sides, front.content, back.content if back else None, classifier.max_pixels
