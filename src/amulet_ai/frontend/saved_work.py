@@ -90,6 +90,26 @@ def _pages(
     return items, before
 
 
+def _listed(
+    fetch: Callable[[int | None], tuple[list[T], int | None]],
+    key: str,
+    texts: str,
+    language: Language,
+) -> tuple[list[T], int | None] | None:
+    """:func:`_pages`, or None once the page has said that the list failed or is empty
+    (the texts ``{texts}_failed`` and ``{texts}_empty``)."""
+    try:
+        items, older = _pages(fetch, key)
+    except AmuletError as exc:
+        logger.info("%s failed: %s", key, exc.code)
+        st.warning(text(f"{texts}_failed", language))
+        return None
+    if not items:
+        st.caption(text(f"{texts}_empty", language))
+        return None
+    return items, older
+
+
 def _more_button(key: str, language: Language) -> None:
     def more() -> None:
         st.session_state[key] = int(st.session_state.get(key, 1)) + 1
@@ -142,20 +162,15 @@ def history_tab(
     if mode == "results":
         st.info(text("photos_not_kept", language))
     _delete_error()
-    try:
 
-        def fetch(before: int | None) -> tuple[list[HistoryEntry], int | None]:
-            page = client.history(limit=PAGE_SIZE, before=before, headers=headers)
-            return page.items, page.next_before
+    def fetch(before: int | None) -> tuple[list[HistoryEntry], int | None]:
+        page = client.history(limit=PAGE_SIZE, before=before, headers=headers)
+        return page.items, page.next_before
 
-        entries, older = _pages(fetch, HISTORY_PAGES_KEY)
-    except AmuletError as exc:
-        logger.info("history failed: %s", exc.code)
-        st.warning(text("saved_history_failed", language))
+    listed = _listed(fetch, HISTORY_PAGES_KEY, "saved_history", language)
+    if listed is None:
         return
-    if not entries:
-        st.caption(text("saved_history_empty", language))
-        return
+    entries, older = listed
     for entry in entries:
         with st.container(border=True):
             picture, words, action = st.columns([1, 4, 1], vertical_alignment="center")
@@ -200,20 +215,15 @@ def collection_tab(
         st.info(text("saved_unavailable", language))
         return
     _delete_error()
-    try:
 
-        def fetch(before: int | None) -> tuple[list[PieceBody], int | None]:
-            page = client.pieces(limit=PAGE_SIZE, before=before, headers=headers)
-            return page.items, page.next_before
+    def fetch(before: int | None) -> tuple[list[PieceBody], int | None]:
+        page = client.pieces(limit=PAGE_SIZE, before=before, headers=headers)
+        return page.items, page.next_before
 
-        pieces, older = _pages(fetch, PIECES_PAGES_KEY)
-    except AmuletError as exc:
-        logger.info("pieces failed: %s", exc.code)
-        st.warning(text("collection_failed", language))
+    listed = _listed(fetch, PIECES_PAGES_KEY, "collection", language)
+    if listed is None:
         return
-    if not pieces:
-        st.caption(text("collection_empty", language))
-        return
+    pieces, older = listed
     for piece in pieces:
         with st.container(border=True):
             st.subheader(piece.name)
