@@ -86,6 +86,10 @@ async def test_pieces_are_created_listed_updated_shown_and_deleted(
     )
     unnamed = await photos_kept.create_piece(make_photo(seed=6))
     assert unnamed.name == unnamed.top1.name_en and unnamed.photos == ["front"]
+    assert unnamed.result["images"]["front"]["location"]["method"] == "localiser"
+    whole = await photos_kept.create_piece(make_photo(seed=6), name="whole", locate="off")
+    assert whole.result["images"]["front"]["location"]["method"] == "off"
+    await photos_kept.delete_piece(whole.id)
     assert [p.id for p in (await photos_kept.pieces()).items] == [unnamed.id, piece.id]
     changed = await photos_kept.update_piece(piece.id, PieceUpdate(notes="kept in the shrine"))
     assert (changed.name, changed.notes) == ("กรุวัดระฆัง", "kept in the shrine")

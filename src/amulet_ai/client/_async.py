@@ -225,8 +225,10 @@ class AsyncAmuletClient:
         notes: str | None = None,
         confirmed_class_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        locate: LocateMode | None = None,
     ) -> PieceBody:
-        """Add a piece to the caller's collection; its photos are classified and kept."""
+        """Add a piece to the caller's collection; its photos are classified as
+        :meth:`predict` classifies them (``locate`` likewise) and kept."""
         call = create_piece_call(
             front,
             back,
@@ -234,6 +236,7 @@ class AsyncAmuletClient:
             notes=notes,
             confirmed_class_id=confirmed_class_id,
             headers=headers,
+            locate=locate,
         )
         return await self._send(call)
 

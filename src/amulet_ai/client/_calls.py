@@ -241,6 +241,7 @@ def create_piece_call(
     notes: str | None,
     confirmed_class_id: str | None,
     headers: Mapping[str, str] | None = None,
+    locate: LocateMode | None = None,
 ) -> Call[PieceBody]:
     fields = {"name": name, "notes": notes, "confirmed_class_id": confirmed_class_id}
     data = {key: value for key, value in fields.items() if value}
@@ -248,6 +249,7 @@ def create_piece_call(
         "POST",
         "/v1/pieces",
         PieceBody,
+        params={} if locate is None else {"locate": locate},
         files=_sides(front, back),
         data=data,
         headers=dict(headers or {}),

@@ -236,8 +236,10 @@ class AmuletClient:
         notes: str | None = None,
         confirmed_class_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        locate: LocateMode | None = None,
     ) -> PieceBody:
-        """Add a piece to the caller's collection; its photos are classified and kept."""
+        """Add a piece to the caller's collection; its photos are classified as
+        :meth:`predict` classifies them (``locate`` likewise) and kept."""
         call = create_piece_call(
             front,
             back,
@@ -245,6 +247,7 @@ class AmuletClient:
             notes=notes,
             confirmed_class_id=confirmed_class_id,
             headers=headers,
+            locate=locate,
         )
         return self._send(call)
 
