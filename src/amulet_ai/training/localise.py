@@ -364,8 +364,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# Free batch and spatial sizes: the runtime letterboxes into any multiple of 32 px a side
+# (block 15's stride) up to :data:`SIZE`, and the graph's cells follow (``size / 16``).
+DYNAMIC_AXES: Final = {
+    "image": {0: "batch", 2: "height", 3: "width"},
+    "mask_logits": {0: "batch", 2: "grid_height", 3: "grid_width"},
+}
+
+
 def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
-    """ONNX export (opset 17, dynamic batch) and the max |logit| difference to torch.
+    """ONNX export (opset 17, free batch and spatial sizes) and the max |logit| difference
+    to torch on ``sample``.
 
     Raises:
         RuntimeError: onnxruntime and torch differ by more than ``PARITY_TOLERANCE``.
@@ -378,7 +387,7 @@ def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
             str(path),
             input_names=["image"],
             output_names=["mask_logits"],
-            dynamic_axes={"image": {0: "batch"}, "mask_logits": {0: "batch"}},
+            dynamic_axes=DYNAMIC_AXES,
             opset_version=17,
             do_constant_folding=True,
             dynamo=False,
