@@ -172,6 +172,111 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
     return out
 
 
+# (long side, free-shape letterbox): the graph's 320 px square as trained, then the
+# picture's own shape (multiples of 32) at shorter long sides.
+SIZE_CONFIGS = ((320, False), (288, True), (256, True), (224, True))
+
+
+def _size_cases(
+    step: int, seed: int, bare: int = 40
+) -> list[tuple[str, bytes, tuple[int, int, int, int] | None]]:
+    """(kind, JPEG or photo bytes, true box) of the size table (see :func:`size_table`)."""
+    from amulet_ai.training.cutout import cut_out_all
+    from amulet_ai.training.data import load_dataset
+    from amulet_ai.training.scenes import Canvas, make_scene
+
+    photos = load_dataset(SHARED_DATA).photos[::step]
+    cuts = cut_out_all(photos)[0]
+    families = ("stone", "paper", "palm", "texture")
+    cases: list[tuple[str, bytes, tuple[int, int, int, int] | None]] = []
+    for k in range(bare):
+        canvas: Canvas = "phone" if k % 2 else "small"
+        scene = make_scene(
+            None, photo=-1, number=5000 + k, family=families[k % 4], seed=seed, canvas=canvas
+        )
+        cases.append(("bare", scene.jpeg, None))
+    for i, (photo, cut) in enumerate(zip(photos, cuts, strict=True)):
+        if not cut.ok:
+            continue
+        cases.append(("tight", photo.path.read_bytes(), cut.box))
+        for canvas in ("phone", "small"):
+            scene = make_scene(
+                cut, photo=900 + i, number=0, family=families[i % 4], seed=seed, canvas=canvas
+            )
+            cases.append((canvas, scene.jpeg, scene.box))
+    return cases
+
+
+def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
+    """Box IoU, statuses and localiser CPU ms per photo at each input size of
+    :data:`SIZE_CONFIGS`, on the same photos through the serving path's draft decode:
+    every ``step``-th development photo as it is (``tight``, its cut-out's box as the
+    truth) and on a test-family scene of each canvas ``phone`` (2000 x 1500) and ``small``
+    (320-1600 px), and 40 bare test-family backdrops (``bare``: ``found`` is then the share
+    answered ``no_amulet``); with the zoom pass at each threshold (0: always, 1e9: never;
+    ``graph_runs``: runs of the graph per photo)."""
+    from amulet_ai.imaging.decode import decode_picture
+    from amulet_ai.model.localiser import Localiser, locate_with
+    from amulet_ai.serving.locating import DRAFT_SIDE, MIN_ZOOM, fills_frame
+    from amulet_ai.training.localise import box_iou
+
+    localiser = Localiser.load()
+    cases = _size_cases(step, seed)
+    drafts = [(kind, decode_picture(data, min_side=DRAFT_SIDE), box) for kind, data, box in cases]
+    kinds = ("tight", "phone", "small", "bare")
+    out: dict[str, Any] = {"photos": {k: sum(c[0] == k for c in cases) for k in kinds}}
+    for side, free in SIZE_CONFIGS:
+        meta = localiser.metadata.model_copy(
+            update={"run_size": side, "multiple": 32 if free else None}
+        )
+        name = f"{side}_{'free' if free else 'square'}"
+        localiser.metadata = meta
+        localiser.warm_up(2)
+        row: dict[str, Any] = {}
+        zooms = {f"min_zoom_{z}": z for z in (0.0, 1.0, 1.25, MIN_ZOOM, 2.0, 1e9)}
+        for zoom_name, min_zoom in zooms.items():
+            per: dict[str, dict[str, list[float]]] = {}
+            for kind, picture, truth in drafts:
+                runs: list[int] = []
+
+                def counted(batch: np.ndarray, runs: list[int] = runs) -> np.ndarray:
+                    runs.append(1)
+                    return localiser.logits(batch)
+
+                started = time.process_time()
+                found = locate_with(counted, picture, meta, min_zoom=min_zoom)
+                cpu = 1000 * (time.process_time() - started)
+                b = found.box
+                iou = (
+                    0.0
+                    if b is None or truth is None
+                    else box_iou((b.x, b.y, b.x + b.width, b.y + b.height), truth)
+                )
+                stats = per.setdefault(
+                    kind, {"iou": [], "cpu": [], "found": [], "fills": [], "runs": []}
+                )
+                stats["runs"].append(len(runs))
+                stats["iou"].append(iou)
+                stats["cpu"].append(cpu)
+                want = "found" if truth is not None else "no_amulet"
+                stats["found"].append(float(found.status == want))
+                stats["fills"].append(float(fills_frame(found)))
+            row[zoom_name] = {
+                kind: {
+                    "iou_at_least_0.8": round(float(np.mean(np.array(st["iou"]) >= 0.8)), 3),
+                    "mean_iou": round(float(np.mean(st["iou"])), 3),
+                    "found": round(float(np.mean(st["found"])), 3),
+                    "fills_frame": round(float(np.mean(st["fills"])), 3),
+                    "cpu_ms": round(float(np.median(st["cpu"])), 1),
+                    "graph_runs": round(float(np.mean(st["runs"])), 2),
+                }
+                for kind, st in per.items()
+            }
+        out[name] = row
+        logger.info("size %s: %s", name, row[f"min_zoom_{MIN_ZOOM}"])
+    return out
+
+
 def _cpu_ms(run: Any, size: int, runs: int = 20) -> float:
     x = np.zeros((1, 3, size, size), dtype=np.float32)
     for _ in range(3):
@@ -223,6 +328,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_locate", description=__doc__)
     parser.add_argument("--zoom", action="store_true", help="the box IoU table (in process)")
     parser.add_argument("--graphs", action="store_true", help="CPU ms per graph run")
+    parser.add_argument(
+        "--sizes", action="store_true", help="box IoU and CPU per localiser input size"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -230,6 +338,8 @@ def main() -> None:
 
     if args.graphs:
         result: Any = graph_costs()
+    elif args.sizes:
+        result = size_table()
     else:
         result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
     print(json.dumps(result, indent=2))

@@ -47,7 +47,8 @@ from amulet_ai.model.results import (
     PhotoResult,
 )
 
-# Shorter side of the localiser's draft: its 320 px letterbox of a 4:3 photo, unscaled.
+# Shorter side of the localiser's draft (a 12 MP JPEG: its eighth, 500 x 375, the smallest
+# DCT scale; the localiser's 256 x 192 letterbox is taken from it).
 DRAFT_SIDE: Final = 240
 # The crop around the box, a share of its long side each side (the contract's 8 %).
 CROP_MARGIN: Final = 0.08
@@ -119,12 +120,13 @@ def fills_frame(location: Location) -> bool:
 
 def detail_side(location: Location, draft: DecodedImage, size: int) -> int | None:
     """The shorter side a decode needs for the crop around ``location`` to be at least
-    ``size`` px there; None when the draft already has it."""
+    ``size`` px there; None when the draft already has it, or is the photo at full size
+    (a finer decode would give the same pixels)."""
     assert location.box is not None
     box = location.box
     crop = max(box.width, box.height) * (1 + 2 * CROP_MARGIN)  # original pixels
     scale = draft.image.size[0] / draft.width  # draft pixels per original pixel
-    if crop * scale >= size:
+    if crop * scale >= size or scale >= 1:
         return None
     return math.ceil(min(draft.width, draft.height) * size / crop)
 
