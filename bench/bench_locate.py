@@ -19,10 +19,15 @@ development photo on the test-only backdrop families: the localiser's draft deco
 shorter side of 240 px against 640 px, and skipping its zoom pass where it would magnify
 less than 1, 1.25, 1.5 or 2 times (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
 
+``python -m bench.bench_locate --sizes`` measures, in process, the boxes and the
+localiser's CPU time at each input size (:func:`size_table`): the 320 px square it was
+trained at against free-shape letterboxes of 288, 256 and 224 px, with the zoom pass at
+each threshold, on the same development photos, scenes and bare backdrops.
+
 ``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
-graph on one photo, in process: the classifier at 224 px, the localiser at its 320 px, and
-(with the ``train`` extra's ``onnx``) the same localiser graph with free spatial sizes at
-224 px.
+graph on one photo, in process: the classifier at 224 px, the localiser at 320 x 320 (as
+trained), 256 x 192 (a 4:3 photo as served), 256 x 256 (its zoom pass) and 224 x 224 (a
+224 px photo).
 """
 
 from __future__ import annotations
@@ -142,7 +147,9 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
                 cut, photo=700 + i, number=0, family=families[i % 4], seed=seed, canvas="phone"
             )
             picture = decode_picture(scene.jpeg, min_side=side)
-            boxed = letterbox(picture.image, meta.size)
+            boxed = letterbox(
+                picture.image, meta.input_side(max(picture.image.size)), meta.multiple
+            )
             first = locate_from_logits(
                 localiser.logits(boxed.tensor[None])[0], boxed, picture, meta
             )
@@ -277,8 +284,8 @@ def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
     return out
 
 
-def _cpu_ms(run: Any, size: int, runs: int = 20) -> float:
-    x = np.zeros((1, 3, size, size), dtype=np.float32)
+def _cpu_ms(run: Any, shape: tuple[int, int], runs: int = 20) -> float:
+    x = np.zeros((1, 3, *shape), dtype=np.float32)
     for _ in range(3):
         run(x)
     started = time.process_time()
@@ -294,33 +301,10 @@ def graph_costs() -> dict[str, float]:
 
     classifier = AmuletClassifier.load(warmup_runs=0)
     localiser = Localiser.load()
-    out = {
-        "classifier_224": _cpu_ms(classifier.run, classifier.input_size),
-        "localiser_320": _cpu_ms(localiser.logits, localiser.metadata.size),
-    }
-    try:
-        import onnx
-    except ImportError:
-        return out
-    import onnxruntime as ort
-
-    from amulet_ai.config import DEFAULT_MODEL_DIR
-
-    graph = onnx.load(str(DEFAULT_MODEL_DIR / localiser.metadata.onnx_file))
-    for dims, names in ((graph.graph.input[0], ("h", "w")), (graph.graph.output[0], ("gh", "gw"))):
-        shape = dims.type.tensor_type.shape.dim
-        for dim, name in zip(shape[2:], names, strict=True):
-            dim.ClearField("dim_value")
-            dim.dim_param = name
-    del graph.graph.value_info[:]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    free = ort.InferenceSession(
-        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    out["localiser_free_size_224"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 224)
-    out["localiser_free_size_320"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 320)
+    size = classifier.input_size
+    out = {"classifier_224": _cpu_ms(classifier.run, (size, size))}
+    for height, width in ((320, 320), (192, 256), (256, 256), (224, 224)):
+        out[f"localiser_{width}x{height}"] = _cpu_ms(localiser.logits, (height, width))
     return out
 
 

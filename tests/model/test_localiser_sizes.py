@@ -1,15 +1,23 @@
-"""The localiser's free-size letterbox, its input-side rule and the crop's cost cuts: on
-hand-made grids and pictures, and on the committed graph through onnxruntime."""
+"""The localiser's free-size letterbox, its input-side rule and the serving path's cost
+cuts (greying the crop's square only, no decode that would repeat the draft): on hand-made
+grids and pictures, and on the committed graph through onnxruntime."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage
+from amulet_ai.imaging.decode import (
+    NEUTRAL_BACKGROUND,
+    DecodedImage,
+    center_square,
+    decode_image,
+    decode_picture,
+)
 from amulet_ai.model.localiser import (
     Localiser,
     LocaliserMetadata,
@@ -18,7 +26,7 @@ from amulet_ai.model.localiser import (
     locate_with,
     square_crop,
 )
-from amulet_ai.serving.locating import detail_side
+from amulet_ai.serving.locating import DRAFT_SIDE, decodes_alike, detail_side
 
 FREE = LocaliserMetadata(
     name="test", version="0", size=320, multiple=32, run_size=256, min_sharpness=0.12
@@ -119,3 +127,25 @@ def test_the_committed_graph_answers_one_cell_per_16_px_at_every_free_shape(
     for height, width in ((192, 256), (256, 192), (224, 224), (320, 320)):
         out = localiser.logits(np.zeros((1, 3, height, width), np.float32))
         assert out.shape == (1, height // 16, width // 16)
+
+
+@pytest.mark.parametrize(
+    ("size", "fmt", "alike"),
+    [
+        ((224, 224), "JPEG", True),  # a tight photo: the draft is the photo itself
+        ((300, 400), "PNG", True),
+        ((460, 460), "JPEG", False),  # the draft is full size, the 224 px decode a half
+        ((1000, 750), "JPEG", False),  # the draft is a reduced scale
+    ],
+)
+def test_a_whole_photo_is_taken_from_the_draft_only_where_the_decode_would_match(
+    size: tuple[int, int], fmt: str, alike: bool
+) -> None:
+    buf = io.BytesIO()
+    _textured(*size, seed=5).save(buf, fmt)
+    data = buf.getvalue()
+    draft = decode_picture(data, min_side=DRAFT_SIDE)
+    assert decodes_alike(draft, 224) is alike
+    if alike:
+        whole = center_square(draft.image, 224)
+        assert np.array_equal(np.asarray(whole), np.asarray(decode_image(data).image))
