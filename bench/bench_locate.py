@@ -24,6 +24,11 @@ localiser's CPU time at each input size (:func:`size_table`): the 320 px square 
 trained at against free-shape letterboxes of 288, 256 and 224 px, with the zoom pass at
 each threshold, on the same development photos, scenes and bare backdrops.
 
+``python -m bench.bench_locate --stages`` measures, in process, the CPU milliseconds of the
+serving path's ``prepare`` on each row's photo (:func:`stage_costs`): ``off``, and
+``auto`` split into draft decode, localiser graph runs and the rest, with the localiser as
+shipped and at its 320 px square.
+
 ``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
 graph on one photo, in process: the classifier at 224 px, the localiser at 320 x 320 (as
 trained), 256 x 192 (a 4:3 photo as served), 256 x 256 (its zoom pass) and 224 x 224 (a
@@ -284,6 +289,71 @@ def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
     return out
 
 
+def stage_costs(runs: int = 20) -> dict[str, Any]:
+    """CPU ms per photo of the serving path's ``prepare`` for each row's photo, in process:
+    ``off``, and ``auto`` with the localiser as shipped and at the 320 px square it was
+    trained at; ``auto`` split into the draft decode, the localiser graph's runs, and the
+    rest (letterbox, mask to box, crop, sharpness, a detail decode where one is needed)."""
+    from amulet_ai.model.classifier import AmuletClassifier
+    from amulet_ai.serving.locating import DRAFT_SIDE, prepare
+
+    classifier = AmuletClassifier.load(with_localiser=True)
+    localiser = classifier.localiser
+    assert localiser is not None
+    shipped = localiser.metadata
+    graph = localiser.logits
+    spent = [0.0, 0]
+
+    def timed(batch: np.ndarray) -> np.ndarray:
+        started = time.process_time()
+        try:
+            return graph(batch)
+        finally:
+            spent[0] += time.process_time() - started
+            spent[1] += 1
+
+    localiser.logits = timed  # type: ignore[method-assign]
+    configs = {
+        "shipped": shipped,
+        "square_320": shipped.model_copy(update={"multiple": None, "run_size": None}),
+    }
+    out: dict[str, Any] = {}
+    for kind, photo in located_photos().items():
+        row: dict[str, Any] = {}
+        for arm, meta in (("off", shipped), *configs.items()):
+            localiser.metadata = meta
+            mode = "off" if arm == "off" else "auto"
+            for _ in range(3):
+                prepare(classifier, lambda photo=photo: photo, mode)
+            totals, graphs, calls = [], [], []
+            for _ in range(runs):
+                spent[:] = [0.0, 0]
+                started = time.process_time()
+                prepared = prepare(classifier, lambda photo=photo: photo, mode)
+                totals.append(time.process_time() - started)
+                graphs.append(spent[0])
+                calls.append(spent[1])
+            name = arm if arm == "off" else f"auto_{arm}"
+            row[name] = {
+                "cpu_ms": round(1000 * float(np.median(totals)), 1),
+                "graph_ms": round(1000 * float(np.median(graphs)), 1),
+                "graph_runs": round(float(np.mean(calls)), 2),
+                "status": prepared.location.status,
+            }
+        started = time.process_time()
+        for _ in range(runs):
+            classifier.decode_whole(photo, min_side=DRAFT_SIDE)
+        draft = round(1000 * (time.process_time() - started) / runs, 1)
+        for name in ("auto_shipped", "auto_square_320"):
+            stats = row[name]
+            stats["draft_decode_ms"] = draft
+            stats["rest_ms"] = round(stats["cpu_ms"] - stats["graph_ms"] - draft, 1)
+        out[kind] = row
+        logger.info("stages %s: %s", kind, row)
+    localiser.metadata = shipped
+    return out
+
+
 def _cpu_ms(run: Any, shape: tuple[int, int], runs: int = 20) -> float:
     x = np.zeros((1, 3, *shape), dtype=np.float32)
     for _ in range(3):
@@ -315,6 +385,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes", action="store_true", help="box IoU and CPU per localiser input size"
     )
+    parser.add_argument("--stages", action="store_true", help="CPU ms of prepare by stage")
     parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -324,6 +395,8 @@ def main() -> None:
         result: Any = graph_costs()
     elif args.sizes:
         result = size_table()
+    elif args.stages:
+        result = stage_costs()
     else:
         result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
     print(json.dumps(result, indent=2))
