@@ -184,9 +184,17 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
     return out
 
 
-# (long side, free-shape letterbox): the graph's 320 px square as trained, then the
-# picture's own shape (multiples of 32) at shorter long sides.
-SIZE_CONFIGS = ((320, False), (288, True), (256, True), (224, True))
+# (long side, free-shape letterbox, zoom pass side): the graph's 320 px square as trained,
+# then the picture's own shape (multiples of 32) at shorter long sides; the zoom pass at the
+# first pass's long side, or smaller.
+SIZE_CONFIGS = (
+    (320, False, None),
+    (288, True, None),
+    (256, True, None),
+    (256, True, 224),
+    (256, True, 192),
+    (224, True, None),
+)
 
 
 def _size_cases(
@@ -237,11 +245,11 @@ def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
     drafts = [(kind, decode_picture(data, min_side=DRAFT_SIDE), box) for kind, data, box in cases]
     kinds = ("tight", "phone", "small", "bare")
     out: dict[str, Any] = {"photos": {k: sum(c[0] == k for c in cases) for k in kinds}}
-    for side, free in SIZE_CONFIGS:
+    for side, free, zoom in SIZE_CONFIGS:
         meta = localiser.metadata.model_copy(
-            update={"run_size": side, "multiple": 32 if free else None}
+            update={"run_size": side, "multiple": 32 if free else None, "zoom_size": zoom}
         )
-        name = f"{side}_{'free' if free else 'square'}"
+        name = f"{side}_{'free' if free else 'square'}" + ("" if zoom is None else f"_zoom_{zoom}")
         localiser.metadata = meta
         localiser.warm_up(2)
         row: dict[str, Any] = {}

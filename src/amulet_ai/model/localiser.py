@@ -80,6 +80,8 @@ class LocaliserMetadata(BaseModel):
     # picture smaller than ``run_size`` runs at its own long side (not under ``min_run_size``).
     run_size: int | None = None
     min_run_size: int = 192
+    # Side of the zoom pass's square (None: the first pass's long side).
+    zoom_size: int | None = None
     threshold: float = 0.5
     min_box_fraction: float = 0.1  # box's long side / draft's long side
     min_box_pixels: int = 112  # box's long side in the original's pixels
@@ -401,13 +403,14 @@ def locate_with(
     side = square[2] - square[0]
     if max(picture.image.size) < side * max(1.0, min_zoom):
         return first
-    zoom_img = _crop_padded(picture.image, square, side_in)
+    zoom_in = side_in if meta.zoom_size is None else meta.zoom_size
+    zoom_img = _crop_padded(picture.image, square, zoom_in)
     zoom = DecodedImage(zoom_img, side, side, picture.format)
-    zoomed = letterbox(zoom_img, side_in, meta.multiple)
+    zoomed = letterbox(zoom_img, zoom_in, meta.multiple)
     inner = locate_from_logits(logits_fn(zoomed.tensor[None])[0], zoomed, zoom, meta)
     if inner.picture_box is None:
         return first
-    to_pic = side / side_in
+    to_pic = side / zoom_in
     zl, zt, zr, zb = inner.picture_box
     pic_w, pic_h = picture.image.size
     refined = (
