@@ -560,10 +560,14 @@ def _rerun_lines(rerun: dict[str, Any]) -> list[str]:
     """The sections measured again after the full run (``bench --only``), with their own
     date and load."""
     return [
-        f"Section {name} measured again {info['date']} (`bench --only {name}`, "
-        f"{info['seconds']:.0f} s, load average at start {info['load_average_at_start'][0]:.1f}); "
-        "its figures are of that run."
+        line
         for name, info in sorted(rerun.items())
+        for line in (
+            "",
+            f"Section {name} measured again {info['date']} (`bench --only {name}`, "
+            f"{info['seconds']:.0f} s, load average at start "
+            f"{info['load_average_at_start'][0]:.1f}); its figures are of that run.",
+        )
     ]
 
 
