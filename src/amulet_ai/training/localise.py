@@ -64,6 +64,11 @@ CACHE_VERSION: Final = "loc-v1"
 TEXTURE_NUMBERS: Final = 1000  # scene numbers of the real-texture training scenes start here
 IOU_TARGET: Final = 0.8
 PARITY_TOLERANCE: Final = 1e-3
+# What the written localiser.json tells the runtime: the graph takes any multiple of 32 px
+# a side (block 15's stride), and runs on the picture's own shape at a 256 px long side
+# (boxes as good as at 320 on scenes, half the cost: ``python -m bench.bench_locate --sizes``).
+FREE_MULTIPLE: Final = 32
+SERVE_SIZE: Final = 256
 
 
 class LocaliserHead(nn.Module):
@@ -472,6 +477,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     wall = round(time.monotonic() - started, 1)
     payload = meta.model_dump()
     payload.update(
+        # The exported graph takes free sizes: the serving path runs it at SERVE_SIZE (the
+        # CV above is measured at the 320 px square it is trained at).
+        multiple=FREE_MULTIPLE,
+        run_size=SERVE_SIZE,
         onnx_sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         architecture="efficientnet-lite0 blocks 10 + 15 (frozen), conv head 432-64-32-1",
