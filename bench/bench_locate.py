@@ -19,10 +19,20 @@ development photo on the test-only backdrop families: the localiser's draft deco
 shorter side of 240 px against 640 px, and skipping its zoom pass where it would magnify
 less than 1, 1.25, 1.5 or 2 times (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
 
+``python -m bench.bench_locate --sizes`` measures, in process, the boxes and the
+localiser's CPU time at each input size (:func:`size_table`): the 320 px square it was
+trained at against free-shape letterboxes of 288, 256 and 224 px, with the zoom pass at
+each threshold, on the same development photos, scenes and bare backdrops.
+
+``python -m bench.bench_locate --stages`` measures, in process, the CPU milliseconds of the
+serving path's ``prepare`` on each row's photo (:func:`stage_costs`): ``off``, and
+``auto`` split into draft decode, localiser graph runs and the rest, with the localiser as
+shipped and at its 320 px square.
+
 ``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
-graph on one photo, in process: the classifier at 224 px, the localiser at its 320 px, and
-(with the ``train`` extra's ``onnx``) the same localiser graph with free spatial sizes at
-224 px.
+graph on one photo, in process: the classifier at 224 px, the localiser at 320 x 320 (as
+trained), 256 x 192 (a 4:3 photo as served), 256 x 256 (its zoom pass) and 224 x 224 (a
+224 px photo).
 """
 
 from __future__ import annotations
@@ -142,7 +152,9 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
                 cut, photo=700 + i, number=0, family=families[i % 4], seed=seed, canvas="phone"
             )
             picture = decode_picture(scene.jpeg, min_side=side)
-            boxed = letterbox(picture.image, meta.size)
+            boxed = letterbox(
+                picture.image, meta.input_side(max(picture.image.size)), meta.multiple
+            )
             first = locate_from_logits(
                 localiser.logits(boxed.tensor[None])[0], boxed, picture, meta
             )
@@ -172,8 +184,186 @@ def zoom_table(step: int = 5, seed: int = 11) -> dict[str, Any]:
     return out
 
 
-def _cpu_ms(run: Any, size: int, runs: int = 20) -> float:
-    x = np.zeros((1, 3, size, size), dtype=np.float32)
+# (long side, free-shape letterbox, zoom pass side): the graph's 320 px square as trained,
+# then the picture's own shape (multiples of 32) at shorter long sides; the zoom pass at the
+# first pass's long side, or smaller.
+SIZE_CONFIGS = (
+    (320, False, None),
+    (288, True, None),
+    (256, True, None),
+    (256, True, 224),
+    (256, True, 192),
+    (224, True, None),
+)
+
+
+def _size_cases(
+    step: int, seed: int, bare: int = 40
+) -> list[tuple[str, bytes, tuple[int, int, int, int] | None]]:
+    """(kind, JPEG or photo bytes, true box) of the size table (see :func:`size_table`)."""
+    from amulet_ai.training.cutout import cut_out_all
+    from amulet_ai.training.data import load_dataset
+    from amulet_ai.training.scenes import Canvas, make_scene
+
+    photos = load_dataset(SHARED_DATA).photos[::step]
+    cuts = cut_out_all(photos)[0]
+    families = ("stone", "paper", "palm", "texture")
+    cases: list[tuple[str, bytes, tuple[int, int, int, int] | None]] = []
+    for k in range(bare):
+        canvas: Canvas = "phone" if k % 2 else "small"
+        scene = make_scene(
+            None, photo=-1, number=5000 + k, family=families[k % 4], seed=seed, canvas=canvas
+        )
+        cases.append(("bare", scene.jpeg, None))
+    for i, (photo, cut) in enumerate(zip(photos, cuts, strict=True)):
+        if not cut.ok:
+            continue
+        cases.append(("tight", photo.path.read_bytes(), cut.box))
+        for canvas in ("phone", "small"):
+            scene = make_scene(
+                cut, photo=900 + i, number=0, family=families[i % 4], seed=seed, canvas=canvas
+            )
+            cases.append((canvas, scene.jpeg, scene.box))
+    return cases
+
+
+def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
+    """Box IoU, statuses and localiser CPU ms per photo at each input size of
+    :data:`SIZE_CONFIGS`, on the same photos through the serving path's draft decode:
+    every ``step``-th development photo as it is (``tight``, its cut-out's box as the
+    truth) and on a test-family scene of each canvas ``phone`` (2000 x 1500) and ``small``
+    (320-1600 px), and 40 bare test-family backdrops (``bare``: ``found`` is then the share
+    answered ``no_amulet``); with the zoom pass at each threshold (0: always, 1e9: never;
+    ``graph_runs``: runs of the graph per photo)."""
+    from amulet_ai.imaging.decode import decode_picture
+    from amulet_ai.model.localiser import Localiser, locate_with
+    from amulet_ai.serving.locating import DRAFT_SIDE, MIN_ZOOM, fills_frame
+    from amulet_ai.training.localise import box_iou
+
+    localiser = Localiser.load()
+    cases = _size_cases(step, seed)
+    drafts = [(kind, decode_picture(data, min_side=DRAFT_SIDE), box) for kind, data, box in cases]
+    kinds = ("tight", "phone", "small", "bare")
+    out: dict[str, Any] = {"photos": {k: sum(c[0] == k for c in cases) for k in kinds}}
+    for side, free, zoom in SIZE_CONFIGS:
+        meta = localiser.metadata.model_copy(
+            update={"run_size": side, "multiple": 32 if free else None, "zoom_size": zoom}
+        )
+        name = f"{side}_{'free' if free else 'square'}" + ("" if zoom is None else f"_zoom_{zoom}")
+        localiser.metadata = meta
+        localiser.warm_up(2)
+        row: dict[str, Any] = {}
+        zooms = {f"min_zoom_{z}": z for z in (0.0, 1.0, 1.25, MIN_ZOOM, 2.0, 1e9)}
+        for zoom_name, min_zoom in zooms.items():
+            per: dict[str, dict[str, list[float]]] = {}
+            for kind, picture, truth in drafts:
+                runs: list[int] = []
+
+                def counted(batch: np.ndarray, runs: list[int] = runs) -> np.ndarray:
+                    runs.append(1)
+                    return localiser.logits(batch)
+
+                started = time.process_time()
+                found = locate_with(counted, picture, meta, min_zoom=min_zoom)
+                cpu = 1000 * (time.process_time() - started)
+                b = found.box
+                iou = (
+                    0.0
+                    if b is None or truth is None
+                    else box_iou((b.x, b.y, b.x + b.width, b.y + b.height), truth)
+                )
+                stats = per.setdefault(
+                    kind, {"iou": [], "cpu": [], "found": [], "fills": [], "runs": []}
+                )
+                stats["runs"].append(len(runs))
+                stats["iou"].append(iou)
+                stats["cpu"].append(cpu)
+                want = "found" if truth is not None else "no_amulet"
+                stats["found"].append(float(found.status == want))
+                stats["fills"].append(float(fills_frame(found)))
+            row[zoom_name] = {
+                kind: {
+                    "iou_at_least_0.8": round(float(np.mean(np.array(st["iou"]) >= 0.8)), 3),
+                    "mean_iou": round(float(np.mean(st["iou"])), 3),
+                    "found": round(float(np.mean(st["found"])), 3),
+                    "fills_frame": round(float(np.mean(st["fills"])), 3),
+                    "cpu_ms": round(float(np.median(st["cpu"])), 1),
+                    "graph_runs": round(float(np.mean(st["runs"])), 2),
+                }
+                for kind, st in per.items()
+            }
+        out[name] = row
+        logger.info("size %s: %s", name, row[f"min_zoom_{MIN_ZOOM}"])
+    return out
+
+
+def stage_costs(runs: int = 20) -> dict[str, Any]:
+    """CPU ms per photo of the serving path's ``prepare`` for each row's photo, in process:
+    ``off``, and ``auto`` with the localiser as shipped and at the 320 px square it was
+    trained at; ``auto`` split into the draft decode, the localiser graph's runs, and the
+    rest (letterbox, mask to box, crop, sharpness, a detail decode where one is needed)."""
+    from amulet_ai.model.classifier import AmuletClassifier
+    from amulet_ai.serving.locating import DRAFT_SIDE, prepare
+
+    classifier = AmuletClassifier.load(with_localiser=True)
+    localiser = classifier.localiser
+    assert localiser is not None
+    shipped = localiser.metadata
+    graph = localiser.logits
+    spent = [0.0, 0]
+
+    def timed(batch: np.ndarray) -> np.ndarray:
+        started = time.process_time()
+        try:
+            return graph(batch)
+        finally:
+            spent[0] += time.process_time() - started
+            spent[1] += 1
+
+    localiser.logits = timed  # type: ignore[method-assign]
+    configs = {
+        "shipped": shipped,
+        "square_320": shipped.model_copy(update={"multiple": None, "run_size": None}),
+    }
+    out: dict[str, Any] = {}
+    for kind, photo in located_photos().items():
+        row: dict[str, Any] = {}
+        for arm, meta in (("off", shipped), *configs.items()):
+            localiser.metadata = meta
+            mode = "off" if arm == "off" else "auto"
+            for _ in range(3):
+                prepare(classifier, lambda photo=photo: photo, mode)
+            totals, graphs, calls = [], [], []
+            for _ in range(runs):
+                spent[:] = [0.0, 0]
+                started = time.process_time()
+                prepared = prepare(classifier, lambda photo=photo: photo, mode)
+                totals.append(time.process_time() - started)
+                graphs.append(spent[0])
+                calls.append(spent[1])
+            name = arm if arm == "off" else f"auto_{arm}"
+            row[name] = {
+                "cpu_ms": round(1000 * float(np.median(totals)), 1),
+                "graph_ms": round(1000 * float(np.median(graphs)), 1),
+                "graph_runs": round(float(np.mean(calls)), 2),
+                "status": prepared.location.status,
+            }
+        started = time.process_time()
+        for _ in range(runs):
+            classifier.decode_whole(photo, min_side=DRAFT_SIDE)
+        draft = round(1000 * (time.process_time() - started) / runs, 1)
+        for name in ("auto_shipped", "auto_square_320"):
+            stats = row[name]
+            stats["draft_decode_ms"] = draft
+            stats["rest_ms"] = round(stats["cpu_ms"] - stats["graph_ms"] - draft, 1)
+        out[kind] = row
+        logger.info("stages %s: %s", kind, row)
+    localiser.metadata = shipped
+    return out
+
+
+def _cpu_ms(run: Any, shape: tuple[int, int], runs: int = 20) -> float:
+    x = np.zeros((1, 3, *shape), dtype=np.float32)
     for _ in range(3):
         run(x)
     started = time.process_time()
@@ -189,33 +379,10 @@ def graph_costs() -> dict[str, float]:
 
     classifier = AmuletClassifier.load(warmup_runs=0)
     localiser = Localiser.load()
-    out = {
-        "classifier_224": _cpu_ms(classifier.run, classifier.input_size),
-        "localiser_320": _cpu_ms(localiser.logits, localiser.metadata.size),
-    }
-    try:
-        import onnx
-    except ImportError:
-        return out
-    import onnxruntime as ort
-
-    from amulet_ai.config import DEFAULT_MODEL_DIR
-
-    graph = onnx.load(str(DEFAULT_MODEL_DIR / localiser.metadata.onnx_file))
-    for dims, names in ((graph.graph.input[0], ("h", "w")), (graph.graph.output[0], ("gh", "gw"))):
-        shape = dims.type.tensor_type.shape.dim
-        for dim, name in zip(shape[2:], names, strict=True):
-            dim.ClearField("dim_value")
-            dim.dim_param = name
-    del graph.graph.value_info[:]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    free = ort.InferenceSession(
-        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    out["localiser_free_size_224"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 224)
-    out["localiser_free_size_320"] = _cpu_ms(lambda x: free.run(None, {"image": x}), 320)
+    size = classifier.input_size
+    out = {"classifier_224": _cpu_ms(classifier.run, (size, size))}
+    for height, width in ((320, 320), (192, 256), (256, 256), (224, 224)):
+        out[f"localiser_{width}x{height}"] = _cpu_ms(localiser.logits, (height, width))
     return out
 
 
@@ -223,6 +390,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_locate", description=__doc__)
     parser.add_argument("--zoom", action="store_true", help="the box IoU table (in process)")
     parser.add_argument("--graphs", action="store_true", help="CPU ms per graph run")
+    parser.add_argument(
+        "--sizes", action="store_true", help="box IoU and CPU per localiser input size"
+    )
+    parser.add_argument("--stages", action="store_true", help="CPU ms of prepare by stage")
     parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -230,6 +401,10 @@ def main() -> None:
 
     if args.graphs:
         result: Any = graph_costs()
+    elif args.sizes:
+        result = size_table()
+    elif args.stages:
+        result = stage_costs()
     else:
         result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
     print(json.dumps(result, indent=2))

@@ -182,6 +182,31 @@ TARGETS = (
         None,
         "",
     ),
+    Target(
+        "locate_12mp_p50",
+        "service p50, 12 MP phone scene, locate=auto, one client (issue 15)",
+        ("locate", "photos", "12 MP scene", "auto", "p50_ms"),
+        "<=",
+        80.0,
+        None,
+        " ms",
+    ),
+    Target(
+        "locate_224_cpu",
+        "224 px development photo: server CPU per request, locate=auto / off (issue 15)",
+        ("locate", "photos", "224 px amulet", "cpu_ratio"),
+        "<=",
+        1.5,
+        None,
+    ),
+    Target(
+        "locate_224_p50",
+        "224 px development photo: p50, locate=auto / off (issue 15)",
+        ("locate", "photos", "224 px amulet", "p50_ratio"),
+        "<=",
+        1.5,
+        None,
+    ),
 )
 
 
@@ -435,6 +460,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "Ratios come from settings measured in alternating rounds of the same run. "
         f"Load: `bench/load.py` on {_engines(results)} (keep-alive HTTP/1.1 connections). "
         "CPU ms/req: server + load generator (both on this machine).",
+        *_rerun_lines(results.get("rerun", {})),
         "",
         *_targets_table(results["targets"]),
     ]
@@ -528,6 +554,21 @@ def _runtime_lines(results: dict[str, Any]) -> list[str]:
             f"garbage, peak RSS growth: {modes}.",
         ]
     return out
+
+
+def _rerun_lines(rerun: dict[str, Any]) -> list[str]:
+    """The sections measured again after the full run (``bench --only``), with their own
+    date and load."""
+    return [
+        line
+        for name, info in sorted(rerun.items())
+        for line in (
+            "",
+            f"Section {name} measured again {info['date']} (`bench --only {name}`, "
+            f"{info['seconds']:.0f} s, load average at start "
+            f"{info['load_average_at_start'][0]:.1f}); its figures are of that run.",
+        )
+    ]
 
 
 def _locate_table(locate: dict[str, Any]) -> list[str]:

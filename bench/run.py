@@ -17,6 +17,9 @@ Sections, in order (``--only`` picks some):
 
 The full run writes ``latest.json`` and ``latest.md`` to ``--out`` (default bench/results/)
 and refreshes README.md's generated blocks from them; it reports each target and exits 0.
+``--only`` on top of a full run's ``latest.json`` replaces just those sections there (each
+noted with its own date and load in ``rerun`` and under the machine line), so the results
+stay whole; without one, it writes the sections it ran.
 ``--quick`` (CI, under three minutes on 2 cores; 224 px at concurrency 8 only) writes
 ``quick.json`` and ``quick.md`` instead and exits 1 when one of its wide-margin ratios fails.
 ``--against REF`` instead runs an A/B of this checkout's API against git revision REF.
@@ -259,6 +262,25 @@ def run_benchmarks(sections: set[str], *, quick: bool) -> dict[str, Any]:
     return results
 
 
+def merged_results(previous: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """A full run's ``previous`` results with the sections ``results`` measured replaced,
+    each noted under ``rerun`` with the date, load and seconds of its own run; the targets
+    are evaluated again on the whole."""
+    merged = {**previous, "rerun": dict(previous.get("rerun", {}))}
+    env = results["env"]
+    for section in results["sections"]:
+        if section in results:
+            merged[section] = results[section]
+        merged["rerun"][section] = {
+            "date": env["date"],
+            "load_average_at_start": env["load_average_at_start"],
+            "load_average_at_end": env.get("load_average_at_end"),
+            "seconds": results["seconds"],
+        }
+    merged["targets"] = evaluate_targets(merged, quick=False)
+    return merged
+
+
 def write_results(results: dict[str, Any], out: Path, *, quick: bool) -> tuple[Path, Path]:
     """``latest.json`` and ``latest.md`` (``quick.*`` in quick mode), each written whole."""
     out.mkdir(parents=True, exist_ok=True)
@@ -310,10 +332,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sections = set(args.only or SECTIONS)
     results = run_benchmarks(sections, quick=args.quick)
+    previous_path = args.out / "latest.json"
+    complete = sections == set(SECTIONS)
+    if not args.quick and not complete and previous_path.is_file():
+        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+        if set(previous.get("sections", ())) == set(SECTIONS) and not previous.get("quick"):
+            results = merged_results(previous, results)
+            complete = True
     json_path, md_path = write_results(results, args.out, quick=args.quick)
     print(md_path.read_text(encoding="utf-8"))
     print(f"wrote {json_path} and {md_path}")
-    complete = sections == set(SECTIONS)
     if not args.quick and complete and args.out.resolve() == DEFAULT_OUT:
         _refresh_readme()
     failures = failed_assertions(results["targets"])

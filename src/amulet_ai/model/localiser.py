@@ -1,11 +1,14 @@
 """The amulet localiser: where in a photo the amulet is, run by onnxruntime (no torch).
 
-The localiser graph reads the whole photo letterboxed into a small square draft
-(:data:`~LocaliserMetadata.size`, 320 px) and answers a mask logit per cell of a
-``size / stride`` grid (20 x 20). Here the grid is smoothed back to the draft's pixels, the
-amulet is the strongest connected region above the threshold, and its box is mapped to
-the oriented original's pixels. Three answers are results, not errors, so a caller can
-tell the collector how to retake the photo:
+The localiser graph reads the whole photo letterboxed into a small draft and answers a mask
+logit per 16 px cell (:data:`~LocaliserMetadata.stride`). It was trained on a 320 px square
+(:data:`~LocaliserMetadata.size`, a 20 x 20 grid); the shipped graph takes any multiple of
+32 px a side (:data:`~LocaliserMetadata.multiple`), and is run on the picture's own shape
+at a long side of :data:`~LocaliserMetadata.run_size` (256 px: a 4:3 photo is 256 x 192,
+a 16 x 12 grid; a smaller picture at its own size). Here the grid is smoothed back to the
+draft's pixels, the amulet is the strongest connected region above the threshold, and its
+box is mapped to the oriented original's pixels. Three answers are results, not errors,
+so a caller can tell the collector how to retake the photo:
 
 * ``found``: a box, its mask and a sharpness figure;
 * ``no_amulet``: nothing on the photo looks like an amulet;
@@ -40,7 +43,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.errors import ModelUnavailable
-from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, to_tensor
+from amulet_ai.imaging.decode import (
+    MODEL_INPUT_SIZE,
+    NEUTRAL_BACKGROUND,
+    DecodedImage,
+    to_tensor,
+)
 from amulet_ai.model.sessions import cpu_session
 
 logger = logging.getLogger(__name__)
@@ -62,14 +70,38 @@ class LocaliserMetadata(BaseModel):
     onnx_sha256: str | None = None
     input_name: str = "image"
     output_name: str = "mask_logits"
-    size: int = 320
+    size: int = 320  # the square input the graph was trained at, and its largest
     stride: int = 16
+    # The graph takes any height and width that are multiples of this (a free-size export),
+    # up to ``size``; None: ``size`` x ``size`` only.
+    multiple: int | None = None
+    # Long side of the letterbox the runtime runs the graph at (None: ``size``); with
+    # ``multiple`` the letterbox is the picture's own shape, padded to that multiple, and a
+    # picture smaller than ``run_size`` runs at its own long side (not under ``min_run_size``).
+    run_size: int | None = None
+    min_run_size: int = 192
+    # Side of the zoom pass's square (None: the first pass's long side).
+    zoom_size: int | None = None
     threshold: float = 0.5
     min_box_fraction: float = 0.1  # box's long side / draft's long side
     min_box_pixels: int = 112  # box's long side in the original's pixels
     min_sharpness: float = 0.0  # see :func:`sharpness`
     margin: float = 0.08  # crop margin around the box, share of its long side
     metrics: dict[str, object] = {}
+
+    def input_side(self, long_side: int) -> int:
+        """The long side of the letterbox both passes of :func:`locate_with` run at, for a
+        picture whose long side is ``long_side`` px.
+
+        >>> meta = LocaliserMetadata(name="x", version="0", multiple=32, run_size=256)
+        >>> meta.input_side(500), meta.input_side(224), meta.input_side(100)
+        (256, 224, 192)
+        """
+        side = self.size if self.run_size is None else self.run_size
+        if self.multiple is None:
+            return side
+        own = -(-long_side // self.multiple) * self.multiple
+        return min(side, max(own, self.min_run_size))
 
     @classmethod
     def load(cls, path: Path) -> LocaliserMetadata:
@@ -118,16 +150,25 @@ class Letterbox:
     height: int
 
 
-def letterbox(image: Image.Image, size: int) -> Letterbox:
-    """``image`` scaled to fit a ``size`` square, centred on the neutral grey (zero input)."""
+def letterbox(image: Image.Image, size: int, multiple: int | None = None) -> Letterbox:
+    """``image`` scaled to fit a ``size`` square, centred on the neutral grey (zero input).
+
+    With ``multiple`` the canvas is not the square but the scaled picture's own size, each
+    side rounded up to ``multiple`` (a 4:3 picture at 256: 256 x 192, no grey at all).
+    """
     scale = size / max(image.size)
     width = max(1, round(image.size[0] * scale))
     height = max(1, round(image.size[1] * scale))
-    canvas = Image.new("RGB", (size, size), NEUTRAL_BACKGROUND)
-    left, top = (size - width) // 2, (size - height) // 2
-    canvas.paste(
-        image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0), (left, top)
-    )
+    if multiple is None:
+        canvas_w = canvas_h = size
+    else:
+        canvas_w, canvas_h = (-(-side // multiple) * multiple for side in (width, height))
+    left, top = (canvas_w - width) // 2, (canvas_h - height) // 2
+    scaled = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if (width, height) == (canvas_w, canvas_h):
+        return Letterbox(to_tensor(scaled), scale, 0, 0, width, height)
+    canvas = Image.new("RGB", (canvas_w, canvas_h), NEUTRAL_BACKGROUND)
+    canvas.paste(scaled, (left, top))
     return Letterbox(to_tensor(canvas), scale, left, top, width, height)
 
 
@@ -152,14 +193,18 @@ def _components(cells: np.ndarray) -> list[list[tuple[int, int]]]:
     return regions
 
 
-def region_mask(logits: np.ndarray, size: int, threshold: float) -> tuple[np.ndarray, float]:
-    """The draft-size mask (bool ``[size, size]``) of the strongest region, and the top cell
-    probability, from a ``[G, G]`` grid of mask logits."""
+def region_mask(
+    logits: np.ndarray, size: int | tuple[int, int], threshold: float
+) -> tuple[np.ndarray, float]:
+    """The letterbox-size mask (bool ``[height, width]``; ``size`` is the letterbox's
+    ``(width, height)``, or one side of a square) of the strongest region, and the top cell
+    probability, from a ``[GH, GW]`` grid of mask logits."""
+    width, height = (size, size) if isinstance(size, int) else size
     prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
     top = float(prob.max())
     regions = _components(prob > threshold)
     if not regions:
-        return np.zeros((size, size), dtype=bool), top
+        return np.zeros((height, width), dtype=bool), top
     best = max(regions, key=lambda reg: sum(prob[rc] for rc in reg))
     keep = np.zeros(prob.shape, dtype=np.uint8)
     for rc in best:
@@ -171,9 +216,9 @@ def region_mask(logits: np.ndarray, size: int, threshold: float) -> tuple[np.nda
     slack[:, 1:] |= slack[:, :-1].copy()
     slack[:, :-1] |= slack[:, 1:].copy()
     fine = Image.fromarray(prob.astype(np.float32), mode="F").resize(
-        (size, size), Image.Resampling.BILINEAR
+        (width, height), Image.Resampling.BILINEAR
     )
-    near = Image.fromarray(slack * 255).resize((size, size), Image.Resampling.NEAREST)
+    near = Image.fromarray(slack * 255).resize((width, height), Image.Resampling.NEAREST)
     return (np.asarray(fine) > threshold) & (np.asarray(near) > 0), top
 
 
@@ -198,9 +243,15 @@ def crop_square(box: tuple[int, int, int, int], margin: float) -> tuple[int, int
     return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
 
 
-def _crop_padded(image: Image.Image, square: tuple[int, int, int, int], size: int) -> Image.Image:
+def _crop_padded(
+    image: Image.Image,
+    square: tuple[int, int, int, int],
+    size: int,
+    grey_outside: np.ndarray | None = None,
+) -> Image.Image:
     """``square`` of ``image`` at ``size`` px; where it leaves the picture, neutral grey
-    (Pillow's own crop would fill black)."""
+    (Pillow's own crop would fill black); with ``grey_outside`` (a bool mask of ``image``)
+    every pixel outside it too, greyed before the resize as on the whole picture."""
     fill = NEUTRAL_BACKGROUND if image.mode == "RGB" else 0
     canvas = Image.new(image.mode, (square[2] - square[0], square[3] - square[1]), fill)
     inner = (
@@ -209,8 +260,25 @@ def _crop_padded(image: Image.Image, square: tuple[int, int, int, int], size: in
         min(image.size[0], square[2]),
         min(image.size[1], square[3]),
     )
-    canvas.paste(image.crop(inner), (inner[0] - square[0], inner[1] - square[1]))
+    at = (inner[0] - square[0], inner[1] - square[1])
+    if grey_outside is None:
+        canvas.paste(image.crop(inner), at)
+    else:
+        keep = grey_outside[inner[1] : inner[3], inner[0] : inner[2]].astype(np.uint8) * 255
+        canvas.paste(image.crop(inner), at, Image.fromarray(keep))
     return canvas.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _mask_crop(mask: np.ndarray, square: tuple[int, int, int, int], size: int) -> Image.Image:
+    """``square`` of a bool mask at ``size`` px (0 / 255, outside the mask's bounds 0):
+    what :func:`_crop_padded` gives for the mask as an image, without converting it whole."""
+    height, width = mask.shape
+    left, top = max(0, square[0]), max(0, square[1])
+    part = mask[top : max(top, min(height, square[3])), left : max(left, min(width, square[2]))]
+    canvas = np.zeros((square[3] - square[1], square[2] - square[0]), np.uint8)
+    at_y, at_x = top - square[1], left - square[0]
+    canvas[at_y : at_y + part.shape[0], at_x : at_x + part.shape[1]] = part.astype(np.uint8) * 255
+    return Image.fromarray(canvas).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def square_crop(
@@ -233,8 +301,7 @@ def square_crop(
         return _crop_padded(image, (left, top, left + side, top + side), size)
     square = crop_square(location.picture_box, margin)
     if grey_outside and location.mask is not None:
-        grey = Image.new("RGB", image.size, NEUTRAL_BACKGROUND)
-        image = Image.composite(image, grey, Image.fromarray(location.mask.astype(np.uint8) * 255))
+        return _crop_padded(image, square, size, grey_outside=location.mask)
     return _crop_padded(image, square, size)
 
 
@@ -285,13 +352,22 @@ class Localiser:
         return self.metadata.version
 
     def warm_up(self, runs: int) -> None:
-        """Run the graph ``runs`` times on a blank draft (the first runs are the slow ones)."""
-        size = self.metadata.size
-        for _ in range(runs):
-            self.logits(np.zeros((1, 3, size, size), dtype=np.float32))
+        """Run the graph ``runs`` times on a blank draft of each shape a photo usually takes
+        (the first runs at a shape are the slow ones): square (the zoom pass, and a photo
+        at the classifier's 224 px), and 4:3 either way up."""
+        meta = self.metadata
+        side = meta.input_side(meta.size)
+        shapes = {(side, side)}
+        if meta.multiple is not None:
+            short = -(-round(side * 3 / 4) // meta.multiple) * meta.multiple
+            small = meta.input_side(MODEL_INPUT_SIZE)
+            shapes |= {(short, side), (side, short), (small, small)}
+        for height, width in sorted(shapes):
+            for _ in range(runs):
+                self.logits(np.zeros((1, 3, height, width), dtype=np.float32))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Mask logits ``[N, G, G]`` of a letterboxed batch ``[N, 3, size, size]``."""
+        """Mask logits ``[N, GH, GW]`` of a letterboxed batch ``[N, 3, H, W]``."""
         out = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
         return np.asarray(out)[:, 0]
 
@@ -318,7 +394,8 @@ def locate_with(
     (the amulet fills the photo, as in a tight crop) it could not see it any closer, and
     the serving path asks more (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
     """
-    boxed = letterbox(picture.image, meta.size)
+    side_in = meta.input_side(max(picture.image.size))
+    boxed = letterbox(picture.image, side_in, meta.multiple)
     first = locate_from_logits(logits_fn(boxed.tensor[None])[0], boxed, picture, meta)
     if first.picture_box is None or first.status == "too_small":
         return first
@@ -326,13 +403,14 @@ def locate_with(
     side = square[2] - square[0]
     if max(picture.image.size) < side * max(1.0, min_zoom):
         return first
-    zoom_img = _crop_padded(picture.image, square, meta.size)
+    zoom_in = side_in if meta.zoom_size is None else meta.zoom_size
+    zoom_img = _crop_padded(picture.image, square, zoom_in)
     zoom = DecodedImage(zoom_img, side, side, picture.format)
-    zoomed = letterbox(zoom_img, meta.size)
+    zoomed = letterbox(zoom_img, zoom_in, meta.multiple)
     inner = locate_from_logits(logits_fn(zoomed.tensor[None])[0], zoomed, zoom, meta)
     if inner.picture_box is None:
         return first
-    to_pic = side / meta.size
+    to_pic = side / zoom_in
     zl, zt, zr, zb = inner.picture_box
     pic_w, pic_h = picture.image.size
     refined = (
@@ -395,7 +473,8 @@ def locate_from_logits(
     logits: np.ndarray, boxed: Letterbox, picture: DecodedImage, meta: LocaliserMetadata
 ) -> Location:
     """The decision rules on one photo's grid of mask logits (training measures with this)."""
-    draft, confidence = region_mask(logits, meta.size, meta.threshold)
+    canvas_h, canvas_w = boxed.tensor.shape[1:]
+    draft, confidence = region_mask(logits, (canvas_w, canvas_h), meta.threshold)
     draft = draft[boxed.top : boxed.top + boxed.height, boxed.left : boxed.left + boxed.width]
     if not draft.any():
         return Location("no_amulet", None, None, None, confidence)
@@ -449,8 +528,7 @@ def _judged(
     crop = _crop_padded(picture.image, square, 224)
     crop_mask = None
     if mask is not None:
-        mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
-        crop_mask = np.asarray(_crop_padded(mask_img, square, 224)) >= 128
+        crop_mask = np.asarray(_mask_crop(mask, square, 224)) >= 128
     sharp = sharpness(crop, crop_mask)
     status: Status = "too_blurred" if sharp < meta.min_sharpness else "found"
     return Location(status, box, picture_box, mask, confidence, sharp)

@@ -8,7 +8,9 @@ inference worker:
    ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the amulet at least
    :data:`MIN_ZOOM` times larger);
 2. a box that fills most of the photo (:data:`FILLS_FRAME` both ways) means the photo is
-   already a tight crop: it is classified whole, as with ``locate=off``, its box reported;
+   already a tight crop: it is classified whole, as with ``locate=off``, its box reported
+   (a small photo from the draft, which then holds the very pixels ``locate=off`` decodes:
+   :func:`decodes_alike`);
 3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from a decode
    whose scale is chosen from the box: the draft itself when the crop has at least the classifier's
    input size there, else the smallest JPEG DCT scale that gives it (never the full photo
@@ -47,14 +49,16 @@ from amulet_ai.model.results import (
     PhotoResult,
 )
 
-# Shorter side of the localiser's draft: its 320 px letterbox of a 4:3 photo, unscaled.
+# Shorter side of the localiser's draft (a 12 MP JPEG: its eighth, 500 x 375, the smallest
+# DCT scale; the localiser's 256 x 192 letterbox is taken from it).
 DRAFT_SIDE: Final = 240
 # The crop around the box, a share of its long side each side (the contract's 8 %).
 CROP_MARGIN: Final = 0.08
 # The localiser's zoom pass runs only where it sees the amulet at least this much larger
-# than the first pass: on 27 phone scenes of test-only backdrops it left the share of boxes
-# with IoU >= 0.8 as it was (0.852) and the mean IoU 0.875 -> 0.868, and ran for half the
-# photos (``python -m bench.bench_locate --zoom``).
+# than the first pass. At the 256 px input, on 69 phone scenes (2000 x 1500) of test-only
+# backdrops, boxes with IoU >= 0.8 / mean IoU: never 0.812 / 0.865 (1 graph run a photo),
+# 1.5 0.942 / 0.918 (1.58 runs), 2.0 0.942 / 0.909 (1.33), always 0.957 / 0.919 (1.99);
+# tight photos never take it (``python -m bench.bench_locate --sizes``).
 MIN_ZOOM: Final = 1.5
 # A box this share of the photo's width and height or more: the photo is already a tight
 # crop and is classified whole, as with ``locate=off`` (model 2 is trained on such photos as
@@ -119,12 +123,13 @@ def fills_frame(location: Location) -> bool:
 
 def detail_side(location: Location, draft: DecodedImage, size: int) -> int | None:
     """The shorter side a decode needs for the crop around ``location`` to be at least
-    ``size`` px there; None when the draft already has it."""
+    ``size`` px there; None when the draft already has it, or is the photo at full size
+    (a finer decode would give the same pixels)."""
     assert location.box is not None
     box = location.box
     crop = max(box.width, box.height) * (1 + 2 * CROP_MARGIN)  # original pixels
     scale = draft.image.size[0] / draft.width  # draft pixels per original pixel
-    if crop * scale >= size:
+    if crop * scale >= size or scale >= 1:
         return None
     return math.ceil(min(draft.width, draft.height) * size / crop)
 
@@ -149,6 +154,8 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     if location.status in ("no_amulet", "too_small"):
         return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
     if fills_frame(location):
+        if decodes_alike(draft, size):
+            return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
         mark = time.perf_counter()
         decoded = classifier.decode(source())
         decode_s += time.perf_counter() - mark
@@ -163,6 +170,14 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     picture, location = _crop(classifier, localiser, location, draft, detail, size)
     locate_s += time.perf_counter() - mark
     return PreparedPhoto(picture, _answer(location), decode_s, locate_s)
+
+
+def decodes_alike(draft: DecodedImage, size: int) -> bool:
+    """True when the classifier's own decode at ``size`` would read the same pixels as the
+    draft: the draft is the photo at full size, and the photo is too small for the
+    classifier's decode to take a reduced JPEG scale (half of it under ``size``)."""
+    full = draft.image.size == (draft.width, draft.height)
+    return full and min(draft.width, draft.height) < 2 * size
 
 
 def _whole(draft: DecodedImage, size: int) -> DecodedImage:

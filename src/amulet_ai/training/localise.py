@@ -64,6 +64,11 @@ CACHE_VERSION: Final = "loc-v1"
 TEXTURE_NUMBERS: Final = 1000  # scene numbers of the real-texture training scenes start here
 IOU_TARGET: Final = 0.8
 PARITY_TOLERANCE: Final = 1e-3
+# What the written localiser.json tells the runtime: the graph takes any multiple of 32 px
+# a side (block 15's stride), and runs on the picture's own shape at a 256 px long side
+# (boxes as good as at 320 on scenes, half the cost: ``python -m bench.bench_locate --sizes``).
+FREE_MULTIPLE: Final = 32
+SERVE_SIZE: Final = 256
 
 
 class LocaliserHead(nn.Module):
@@ -364,8 +369,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# Free batch and spatial sizes: the runtime letterboxes into any multiple of 32 px a side
+# (block 15's stride) up to :data:`SIZE`, and the graph's cells follow (``size / 16``).
+DYNAMIC_AXES: Final = {
+    "image": {0: "batch", 2: "height", 3: "width"},
+    "mask_logits": {0: "batch", 2: "grid_height", 3: "grid_width"},
+}
+
+
 def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
-    """ONNX export (opset 17, dynamic batch) and the max |logit| difference to torch.
+    """ONNX export (opset 17, free batch and spatial sizes) and the max |logit| difference
+    to torch on ``sample``.
 
     Raises:
         RuntimeError: onnxruntime and torch differ by more than ``PARITY_TOLERANCE``.
@@ -378,7 +392,7 @@ def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
             str(path),
             input_names=["image"],
             output_names=["mask_logits"],
-            dynamic_axes={"image": {0: "batch"}, "mask_logits": {0: "batch"}},
+            dynamic_axes=DYNAMIC_AXES,
             opset_version=17,
             do_constant_folding=True,
             dynamo=False,
@@ -463,6 +477,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     wall = round(time.monotonic() - started, 1)
     payload = meta.model_dump()
     payload.update(
+        # The exported graph takes free sizes: the serving path runs it at SERVE_SIZE (the
+        # CV above is measured at the 320 px square it is trained at).
+        multiple=FREE_MULTIPLE,
+        run_size=SERVE_SIZE,
         onnx_sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         architecture="efficientnet-lite0 blocks 10 + 15 (frozen), conv head 432-64-32-1",

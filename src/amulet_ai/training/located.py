@@ -13,7 +13,8 @@ views are made by that same function, so training and serving cannot drift:
 * ``raw``: the photo as it is, cloth included, and random views of it (what a tight photo
   sent with ``locate=off`` looks like to the classifier).
 
-Features are cached under the cache folder, keyed by the data, the localiser's file and
+Features are cached under the cache folder, keyed by the data, the localiser's file and the
+input size it runs at (its metadata's ``run_size``, ``multiple`` and the like), and
 the plan, like :mod:`amulet_ai.training.activations`.
 
 Example::
@@ -136,7 +137,10 @@ def _composites(
 
 def _cache_file(cache_dir: Path, fingerprint: str, localiser: Localiser, plan: ViewPlan,
                 seed: int) -> Path:  # fmt: skip
-    text = repr((CACHE_VERSION, fingerprint, localiser.metadata.onnx_sha256, plan, seed))
+    meta = localiser.metadata
+    # The graph, and the input it runs at: the same file at another size finds other boxes.
+    runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
+    text = repr((CACHE_VERSION, fingerprint, runs_at, plan, seed))
     return cache_dir / f"located-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
 
 
