@@ -227,25 +227,42 @@ def _size_cases(
     return cases
 
 
-def size_table(step: int = 2, seed: int = 13) -> dict[str, Any]:
+def size_table(
+    step: int = 2,
+    seed: int = 13,
+    *,
+    configs: tuple[tuple[int, bool, int | None], ...] = SIZE_CONFIGS,
+    draft: str = "shared",
+) -> dict[str, Any]:
     """Box IoU, statuses and localiser CPU ms per photo at each input size of
     :data:`SIZE_CONFIGS`, on the same photos through the serving path's draft decode:
     every ``step``-th development photo as it is (``tight``, its cut-out's box as the
     truth) and on a test-family scene of each canvas ``phone`` (2000 x 1500) and ``small``
     (320-1600 px), and 40 bare test-family backdrops (``bare``: ``found`` is then the share
     answered ``no_amulet``); with the zoom pass at each threshold (0: always, 1e9: never;
-    ``graph_runs``: runs of the graph per photo)."""
-    from amulet_ai.imaging.decode import decode_picture
+    ``graph_runs``: runs of the graph per photo). ``draft``: ``shared``, the draft that
+    ``prepare`` reads, reduced from its first decode
+    (:func:`~amulet_ai.imaging.decode.decode_draft_and_detail`); ``alone``, its own
+    decode at the draft's scale (the rule before the first decode was shared)."""
+    from amulet_ai.imaging.decode import DecodedImage, decode_draft_and_detail, decode_picture
     from amulet_ai.model.localiser import Localiser, locate_with
-    from amulet_ai.serving.locating import DRAFT_SIDE, MIN_ZOOM, fills_frame
+    from amulet_ai.serving.locating import DRAFT_SIDE, FIRST_DETAIL_SIDE, MIN_ZOOM, fills_frame
     from amulet_ai.training.localise import box_iou
 
     localiser = Localiser.load()
     cases = _size_cases(step, seed)
-    drafts = [(kind, decode_picture(data, min_side=DRAFT_SIDE), box) for kind, data, box in cases]
+
+    def decoded(data: bytes) -> DecodedImage:
+        if draft == "alone":
+            return decode_picture(data, min_side=DRAFT_SIDE)
+        return decode_draft_and_detail(data, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE)[
+            0
+        ]
+
+    drafts = [(kind, decoded(data), box) for kind, data, box in cases]
     kinds = ("tight", "phone", "small", "bare")
     out: dict[str, Any] = {"photos": {k: sum(c[0] == k for c in cases) for k in kinds}}
-    for side, free, zoom in SIZE_CONFIGS:
+    for side, free, zoom in configs:
         meta = localiser.metadata.model_copy(
             update={"run_size": side, "multiple": 32 if free else None, "zoom_size": zoom}
         )
@@ -362,6 +379,93 @@ def stage_costs(runs: int = 20) -> dict[str, Any]:
     return out
 
 
+FIRST_DECODE_PHOTOS = {
+    "12 MP 4:3": (4000, 3000),
+    "12 MP 3:4": (3000, 4000),
+    "8 MP": (3264, 2448),
+    "2 MP": (1600, 1200),
+    "1 MP": (1152, 864),
+    "224 px": (224, 224),
+}
+
+
+def _phone_at(width: int, height: int) -> bytes:
+    """:func:`phone_jpeg` as a photo of ``width`` x ``height`` (turned for an upright one,
+    resized for a smaller one), quality 90; 224 px: :func:`photo_jpeg`."""
+    import io
+
+    from PIL import Image
+
+    if max(width, height) <= 224:
+        return photo_jpeg(3)
+    image = Image.open(io.BytesIO(phone_jpeg())).convert("RGB")
+    if height > width:
+        image = image.transpose(Image.Transpose.ROTATE_90)
+    if image.size == (width, height):
+        if height <= width:
+            return phone_jpeg()
+    else:
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def first_decode_table(runs: int = 10, sides: tuple[int, ...] = (240, 320, 480, 640)) -> Any:
+    """Expected decode CPU ms per photo of ``prepare`` (auto) for each rule of its first
+    decode (the shorter side it asks, :data:`~amulet_ai.serving.locating.FIRST_DETAIL_SIDE`;
+    240: the draft alone, the old rule), per photo size: the first decode's CPU, plus the
+    CPU of the second decode the crop needs, averaged over amulets whose long side is
+    spread evenly over the scene generator's sizes (:data:`~amulet_ai.training.scenes.SIZE_RANGE`
+    of the short side; its box taken as that long side, the crop that plus the margin)."""
+    from amulet_ai.imaging.decode import decode_draft_and_detail, decode_picture
+    from amulet_ai.serving.locating import CROP_MARGIN, DRAFT_SIDE
+    from amulet_ai.training.scenes import SIZE_RANGE
+
+    def cpu(fn: Any) -> float:
+        fn()
+        started = time.process_time()
+        for _ in range(runs):
+            fn()
+        return 1000 * (time.process_time() - started) / runs
+
+    fractions = np.linspace(*SIZE_RANGE, 29)
+    out: dict[str, Any] = {}
+    for name, (width, height) in FIRST_DECODE_PHOTOS.items():
+        data = _phone_at(width, height)
+        short = min(width, height)
+        seconds: dict[int, float] = {}
+        row: dict[str, Any] = {}
+        for side in sides:
+            first = cpu(
+                lambda side=side, data=data: decode_draft_and_detail(
+                    data, draft_side=DRAFT_SIDE, detail_side=side
+                )
+            )
+            detail = decode_draft_and_detail(data, draft_side=DRAFT_SIDE, detail_side=side)[1]
+            scale = min(detail.image.size) / short
+            extra = []
+            for fraction in fractions:
+                crop = fraction * short * (1 + 2 * CROP_MARGIN)
+                if crop * scale >= 224 or scale >= 1:
+                    extra.append(0.0)
+                    continue
+                need = int(np.ceil(short * 224 / crop))
+                if need not in seconds:
+                    seconds[need] = cpu(
+                        lambda need=need, data=data: decode_picture(data, min_side=need)
+                    )
+                extra.append(seconds[need])
+            row[f"side_{side}"] = {
+                "first_ms": round(first, 1),
+                "second_share": round(float(np.mean([e > 0 for e in extra])), 2),
+                "expected_ms": round(first + float(np.mean(extra)), 1),
+            }
+        out[name] = row
+        logger.info("first decode %s: %s", name, row)
+    return out
+
+
 def _cpu_ms(run: Any, shape: tuple[int, int], runs: int = 20) -> float:
     x = np.zeros((1, 3, *shape), dtype=np.float32)
     for _ in range(3):
@@ -393,6 +497,12 @@ def main() -> None:
     parser.add_argument(
         "--sizes", action="store_true", help="box IoU and CPU per localiser input size"
     )
+    parser.add_argument(
+        "--draft",
+        choices=("shared", "alone"),
+        help="--sizes at the shipped input size only, the draft reduced from prepare's first "
+        "decode (shared) or decoded alone (the rule before)",
+    )
     parser.add_argument("--stages", action="store_true", help="CPU ms of prepare by stage")
     parser.add_argument("--quick", action="store_true", help="fewer requests (HTTP rows)")
     args = parser.parse_args()
@@ -401,10 +511,12 @@ def main() -> None:
 
     if args.graphs:
         result: Any = graph_costs()
+    elif args.sizes and args.draft:
+        result = size_table(configs=((256, True, None),), draft=args.draft)
     elif args.sizes:
         result = size_table()
     elif args.stages:
-        result = stage_costs()
+        result = {"prepare": stage_costs(), "first_decode": first_decode_table()}
     else:
         result = zoom_table() if args.zoom else bench_locate(quick=args.quick)
     print(json.dumps(result, indent=2))

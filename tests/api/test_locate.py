@@ -19,7 +19,14 @@ from PIL import Image
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.serving.locating import DRAFT_SIDE, FILLS_FRAME, MIN_ZOOM, detail_side, prepare
+from amulet_ai.serving.locating import (
+    DRAFT_SIDE,
+    FILLS_FRAME,
+    FIRST_DETAIL_SIDE,
+    MIN_ZOOM,
+    detail_side,
+    prepare,
+)
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import load_dataset
 from amulet_ai.training.localise import box_iou
@@ -316,17 +323,19 @@ def test_a_reload_loads_the_localiser_of_the_folder_anew(
     assert client.get("/v1/model").json()["localiser"]["version"] == new
 
 
-def _small_in_twelve_megapixels(cut: CutOut) -> tuple[bytes, tuple[int, int, int, int]]:
-    """A 4000 x 3000 JPEG of a paper backdrop with the cut-out amulet about 700 px tall on
-    it, and the amulet's box: at the draft's eighth scale its crop is under 224 px."""
+def _small_in_twelve_megapixels(
+    cut: CutOut, tall: int = 700
+) -> tuple[bytes, tuple[int, int, int, int]]:
+    """A 4000 x 3000 JPEG of a paper backdrop with the cut-out amulet ``tall`` px tall on
+    it, and the amulet's box: at 700 px, its crop is under 224 px even at a quarter scale."""
     canvas = make_scene(None, photo=-1, number=9, family="paper", seed=6, canvas="12mp").image
     canvas = canvas.convert("RGB").resize((4000, 3000))
     left, top, right, bottom = cut.box
     amulet = Image.fromarray(cut.image).crop((left, top, right, bottom))
     alpha = Image.fromarray(cut.mask[top:bottom, left:right].astype(np.uint8) * 255)
-    scale = 700 / amulet.size[1]
-    size = (round(amulet.size[0] * scale), 700)
-    at = (2300, 1400)
+    scale = tall / amulet.size[1]
+    size = (round(amulet.size[0] * scale), tall)
+    at = (2300, 2900 - tall)
     canvas.paste(amulet.resize(size), at, alpha.resize(size))
     box = (at[0], at[1], at[0] + size[0], at[1] + size[1])
     return _jpeg(canvas), box
@@ -338,12 +347,32 @@ def test_a_small_amulet_in_a_twelve_megapixel_photo_is_cropped_from_a_finer_deco
     photo, truth = _small_in_twelve_megapixels(cuts[2])
     classifier = AmuletClassifier.load(model_dir, with_localiser=True, warmup_runs=0)
     assert classifier.localiser is not None
-    draft = classifier.decode_whole(photo, min_side=DRAFT_SIDE)
+    draft, detail = classifier.decode_draft_and_detail(
+        photo, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
+    )
     location = classifier.localiser.locate(draft, min_zoom=MIN_ZOOM)
-    need = detail_side(location, draft, classifier.input_size)
+    need = detail_side(location, detail, classifier.input_size)
     assert need is not None and need < 3000  # a finer decode, never the full 12 MP
     body = _post(client, photo, "?locate=auto")
     found = body["images"]["front"]["location"]
     assert found["status"] == "found", found
     assert (found["box"]["image_width"], found["box"]["image_height"]) == (4000, 3000)
+    assert box_iou(_ltrb(found["box"]), truth) >= 0.8
+
+
+def test_a_mid_size_amulet_in_a_twelve_megapixel_photo_is_cropped_from_the_first_decode(
+    client: TestClient, cuts: list[CutOut], model_dir: Path
+) -> None:
+    photo, truth = _small_in_twelve_megapixels(cuts[2], tall=1200)
+    classifier = AmuletClassifier.load(model_dir, with_localiser=True, warmup_runs=0)
+    assert classifier.localiser is not None
+    draft, detail = classifier.decode_draft_and_detail(
+        photo, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
+    )
+    assert (draft.image.size, detail.image.size) == ((500, 375), (1000, 750))
+    location = classifier.localiser.locate(draft, min_zoom=MIN_ZOOM)
+    assert detail_side(location, draft, classifier.input_size) is not None  # the draft: short
+    assert detail_side(location, detail, classifier.input_size) is None  # the first decode: not
+    found = _post(client, photo, "?locate=auto")["images"]["front"]["location"]
+    assert found["status"] == "found", found
     assert box_iou(_ltrb(found["box"]), truth) >= 0.8

@@ -205,16 +205,50 @@ def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    """A JPEG drafted before decoding: its stored size and the DCT scale's denominator."""
+
+    size: tuple[int, int]
+    scale: int
+
+
+def dct_scale(size: tuple[int, int], request: int) -> int:
+    """The JPEG DCT scale denominator (1, 2, 4 or 8) Pillow's ``draft`` takes for a picture
+    of ``size`` asked for at least ``request`` px both ways.
+
+    >>> dct_scale((4000, 3000), 240), dct_scale((4000, 3000), 480), dct_scale((224, 224), 240)
+    (8, 4, 1)
+    """
+    scale = min(size[0] // request, size[1] // request)
+    return next((s for s in (8, 4, 2, 1) if scale >= s), 1)
+
+
+def _scaled_footprint(img: Image.Image, orientation: int, scale: int) -> float:
+    """:func:`decode_footprint` of ``img`` were it drafted at DCT scale ``1 / scale``."""
+    width, height = img.size
+    scaled = -(-width // scale) * -(-height // scale)
+    return decode_footprint(img, orientation) * scaled / (width * height)
+
+
 def _decode_upright(
     source: ImageSource,
     draft_size: int,
     max_pixels: int,
     draft: bool,
-    finish: Callable[[Image.Image], Image.Image],
+    finish: Callable[[Image.Image, Drafted | None], Image.Image],
     max_decode_mb: float | None = None,
+    fallback_size: int | None = None,
 ) -> DecodedImage:
     """``finish`` applied to the upright RGB picture (JPEG drafted to at least
-    ``draft_size`` on both sides), with the original's oriented width, height and format.
+    ``draft_size`` on both sides) and, for a drafted JPEG, its size and scale
+    (:class:`Drafted`), with the original's oriented width, height and format.
+
+    With ``fallback_size``, a JPEG is drafted to ``fallback_size`` instead where its decode
+    at ``draft_size`` would hold more than ``max_decode_mb`` (and refused only if that is
+    over the bound too), or would be the full size where ``fallback_size`` gets a reduced
+    scale (a 1 MP photo: a full decode costs more than the reduced second decode the few
+    small amulets need).
 
     ``finish`` runs before the file is closed: an upright RGB JPEG is the opened image
     itself, and closing it first would leave nothing to resize (what ``finish`` returns
@@ -228,16 +262,27 @@ def _decode_upright(
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in (5, 6, 7, 8):
                 width, height = height, width
+            drafted = None
             if img.format == "JPEG" and draft:
                 # Orientation may swap the axes, so ask for at least ``draft_size`` on both.
-                img.draft("RGB", (draft_size, draft_size))
+                side = draft_size
+                if fallback_size is not None:
+                    fine, coarse = dct_scale(img.size, side), dct_scale(img.size, fallback_size)
+                    over = (
+                        max_decode_mb is not None
+                        and _scaled_footprint(img, orientation, fine) > max_decode_mb * 1024**2
+                    )
+                    if over or (fine == 1 and coarse > 1):
+                        side = fallback_size
+                drafted = Drafted(img.size, dct_scale(img.size, side))
+                img.draft("RGB", (side, side))
             if max_decode_mb is not None:
                 _check_footprint(img, orientation, max_decode_mb)
             img.seek(0)  # animated images: the first frame
             img.load()
             # exif_transpose copies even an upright picture; most photos need no turn.
             upright = img if orientation == 1 else ImageOps.exif_transpose(img)
-            image = finish(_to_rgb(upright))
+            image = finish(_to_rgb(upright), drafted)
             if image is img:  # closing the file below would take its pixels with it
                 image = image.copy()
         except Image.DecompressionBombError as exc:
@@ -272,7 +317,12 @@ def decode_image(
             than ``max_decode_mb`` (both checked before decoding).
     """
     return _decode_upright(
-        source, size, max_pixels, draft, lambda rgb: _resize_center_crop(rgb, size), max_decode_mb
+        source,
+        size,
+        max_pixels,
+        draft,
+        lambda rgb, _drafted: _resize_center_crop(rgb, size),
+        max_decode_mb,
     )
 
 
@@ -300,13 +350,69 @@ def decode_picture(
         ((1000, 750), (4000, 3000))
     """
 
-    def finish(rgb: Image.Image) -> Image.Image:
-        factor = min(rgb.size) // min_side
-        if factor >= 2:  # formats without a draft mode (PNG, HEIF): one integer reduction
-            return rgb.reduce(factor)
-        return rgb
+    def finish(rgb: Image.Image, _drafted: Drafted | None) -> Image.Image:
+        return _reduced(rgb, min_side)
 
     return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb)
+
+
+def _reduced(rgb: Image.Image, min_side: int) -> Image.Image:
+    """``rgb`` reduced by the largest integer factor that keeps its shorter side at least
+    ``min_side`` (what :func:`decode_picture` does after the JPEG draft, and in its place
+    for formats without one: PNG, HEIF)."""
+    factor = min(rgb.size) // min_side
+    return rgb.reduce(factor) if factor >= 2 else rgb
+
+
+def decode_draft_and_detail(
+    source: ImageSource,
+    *,
+    draft_side: int,
+    detail_side: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_mb: float | None = None,
+) -> tuple[DecodedImage, DecodedImage]:
+    """One decode of the whole picture giving two: a draft as
+    :func:`decode_picture` gives at ``min_side=draft_side`` (the same size; for a JPEG the
+    finer decode reduced by the ratio of the two DCT scales, within a few levels of the
+    coarser DCT decode, and the very same pixels where both decode at full size), and the
+    detail :func:`decode_picture` gives at ``min_side=detail_side``.
+
+    A JPEG decodes at the finer scale once instead of twice (Huffman decoding dominates, so
+    one scale finer costs far less than a second decode). Where the finer decode would hold
+    more than ``max_decode_mb``, or be the full size of a photo the draft reduces, it
+    falls back to the draft's scale (both are then read from that decode). Raises what
+    :func:`decode_image` raises.
+
+    Example::
+
+        >>> import io
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (4000, 3000), "red").save(buf, "JPEG")
+        >>> draft, detail = decode_draft_and_detail(buf.getvalue(), draft_side=240,
+        ...                                         detail_side=480)
+        >>> draft.image.size, detail.image.size, (detail.width, detail.height)
+        ((500, 375), (1000, 750), (4000, 3000))
+    """
+    drafts: list[Image.Image] = []
+
+    def finish(rgb: Image.Image, drafted: Drafted | None) -> Image.Image:
+        step = 1
+        if drafted is not None:
+            # The draft's own DCT scale, reached from this finer one by a power-of-two
+            # reduction (both round their sizes up alike).
+            step = max(1, dct_scale(drafted.size, draft_side) // drafted.scale)
+        coarse = rgb.reduce(step) if step > 1 else rgb
+        drafts.append(_reduced(coarse, draft_side))
+        return _reduced(rgb, detail_side)
+
+    detail = _decode_upright(
+        source, detail_side, max_pixels, True, finish, max_decode_mb, fallback_size=draft_side
+    )
+    draft_image = drafts[0]
+    if draft_image.size == detail.image.size:
+        return DecodedImage(detail.image, detail.width, detail.height, detail.format), detail
+    return DecodedImage(draft_image, detail.width, detail.height, detail.format), detail
 
 
 def to_tensor(image: Image.Image) -> np.ndarray:

@@ -37,6 +37,7 @@ from amulet_ai.imaging.decode import (
     DETAIL_SIDE,
     DecodedImage,
     ImageSource,
+    decode_draft_and_detail,
     decode_image,
     decode_picture,
     to_tensor,
@@ -286,11 +287,26 @@ class AmuletClassifier:
     def decode_whole(self, source: ImageSource, *, min_side: int = DETAIL_SIDE) -> DecodedImage:
         """Decode the whole photo, upright, its shorter side at least ``min_side`` (never
         enlarged; JPEGs at the smallest DCT scale that gives it), within this classifier's
-        limits: the guarded decode of the localiser's draft and of the crop's detail.
+        limits: the guarded decode of a crop's finer detail, where the first decode of
+        :meth:`decode_draft_and_detail` lacks it.
         """
         return decode_picture(
             source,
             min_side=min_side,
+            max_pixels=self.max_pixels,
+            max_decode_mb=self.max_decode_mb,
+        )
+
+    def decode_draft_and_detail(
+        self, source: ImageSource, *, draft_side: int, detail_side: int
+    ) -> tuple[DecodedImage, DecodedImage]:
+        """The localiser's draft and the crop's detail from one decode of the photo
+        (:func:`~amulet_ai.imaging.decode.decode_draft_and_detail`), within this
+        classifier's limits."""
+        return decode_draft_and_detail(
+            source,
+            draft_side=draft_side,
+            detail_side=detail_side,
             max_pixels=self.max_pixels,
             max_decode_mb=self.max_decode_mb,
         )

@@ -3,18 +3,20 @@
 With ``locate=auto`` and a localiser loaded with the model, a photo takes this path on its
 inference worker:
 
-1. a small draft decode (shorter side :data:`DRAFT_SIDE`; a 12 MP JPEG decodes at an eighth
-   of its size, about 500 x 380) for the localiser, which answers a box and a mask, or
-   ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the amulet at least
-   :data:`MIN_ZOOM` times larger);
+1. one decode of the whole photo at a shorter side of :data:`FIRST_DETAIL_SIDE` (a 12 MP
+   JPEG at a quarter of its size, 1000 x 750; never a full decode of a photo the draft
+   would reduce), and from it the localiser's draft, reduced to the size a decode at
+   :data:`DRAFT_SIDE` gives (a 12 MP JPEG: 500 x 375), on which the localiser answers a box
+   and a mask, or ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the
+   amulet at least :data:`MIN_ZOOM` times larger);
 2. a box that fills most of the photo (:data:`FILLS_FRAME` both ways) means the photo is
-   already a tight crop: it is classified whole, as with ``locate=off``, its box reported
-   (a small photo from the draft, which then holds the very pixels ``locate=off`` decodes:
-   :func:`decodes_alike`);
-3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from a decode
-   whose scale is chosen from the box: the draft itself when the crop has at least the classifier's
-   input size there, else the smallest JPEG DCT scale that gives it (never the full photo
-   unless the amulet is that small in it); its sharpness is judged on that crop
+   already a tight crop: it is classified whole, its box reported, from the first decode
+   (a small photo: the very pixels ``locate=off`` decodes, :func:`decodes_alike`; a large
+   one: resized from the finer first decode, within a few levels of ``off``'s pixels);
+3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from the first
+   decode when the crop has at least the classifier's input size there, else from a
+   second decode at the smallest JPEG DCT scale that gives it (never the full photo unless
+   the amulet is that small in it); its sharpness is judged on that crop
    (``too_blurred``);
 4. when the classifier's metadata says ``input.backdrop == "grey_outside_mask"`` (model 2),
    every pixel of the crop outside the mask is the neutral grey, by
@@ -26,7 +28,8 @@ whole, from the draft, so the answer still carries predictions, but the verdict 
 type (:func:`with_locations`). With ``locate=off``, or a model folder without a localiser,
 the photo is decoded at the classifier's size and classified whole, as before the
 localiser existed. Every decode goes through the classifier's guarded decodes (pixel
-ceiling and per-decode memory bound).
+ceiling and per-decode memory bound; where the first decode at its finer scale would
+exceed the bound, it is taken at the draft's scale, as before it was shared).
 """
 
 from __future__ import annotations
@@ -60,6 +63,13 @@ CROP_MARGIN: Final = 0.08
 # 1.5 0.942 / 0.918 (1.58 runs), 2.0 0.942 / 0.909 (1.33), always 0.957 / 0.919 (1.99);
 # tight photos never take it (``python -m bench.bench_locate --sizes``).
 MIN_ZOOM: Final = 1.5
+# Shorter side the first decode asks of a photo with ``locate=auto``: the localiser's draft
+# is reduced from it, and the crop is taken from it where it holds the classifier's input
+# there (a 12 MP JPEG decodes once, at a quarter, 1000 x 750: enough for an amulet of a
+# quarter of the short side and more; the draft alone held it from about half). Chosen by
+# expected CPU per photo over photo sizes and the scene generator's amulet sizes
+# (``python -m bench.bench_locate --stages``, its ``first_decode`` table).
+FIRST_DETAIL_SIDE: Final = 480
 # A box this share of the photo's width and height or more: the photo is already a tight
 # crop and is classified whole, as with ``locate=off`` (model 2 is trained on such photos as
 # they are, too). In 5-fold CV on the development photos, all of them tight crops, 0.876 of
@@ -146,7 +156,9 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     if mode == "off" or localiser is None:
         decoded = classifier.decode(source())
         return PreparedPhoto(decoded, whole_photo(decoded), time.perf_counter() - started, 0.0)
-    draft = classifier.decode_whole(source(), min_side=DRAFT_SIDE)
+    draft, detail = classifier.decode_draft_and_detail(
+        source(), draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
+    )
     decode_s = time.perf_counter() - started
     mark = time.perf_counter()
     location = localiser.locate(draft, min_zoom=MIN_ZOOM)
@@ -154,14 +166,8 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     if location.status in ("no_amulet", "too_small"):
         return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
     if fills_frame(location):
-        if decodes_alike(draft, size):
-            return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
-        mark = time.perf_counter()
-        decoded = classifier.decode(source())
-        decode_s += time.perf_counter() - mark
-        return PreparedPhoto(decoded, _answer(location), decode_s, locate_s)
-    detail = draft
-    need = detail_side(location, draft, size)
+        return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
+    need = detail_side(location, detail, size)
     if need is not None:
         mark = time.perf_counter()
         detail = classifier.decode_whole(source(), min_side=need)
@@ -174,8 +180,9 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
 
 def decodes_alike(draft: DecodedImage, size: int) -> bool:
     """True when the classifier's own decode at ``size`` would read the same pixels as the
-    draft: the draft is the photo at full size, and the photo is too small for the
-    classifier's decode to take a reduced JPEG scale (half of it under ``size``)."""
+    decode ``draft``: it is the photo at full size, and the photo is too small for the
+    classifier's decode to take a reduced JPEG scale (half of it under ``size``). There a
+    photo that fills its frame gets the very answer of ``locate=off``."""
     full = draft.image.size == (draft.width, draft.height)
     return full and min(draft.width, draft.height) < 2 * size
 

@@ -42,11 +42,19 @@ from amulet_ai.imaging.decode import (
     MODEL_INPUT_SIZE,
     DecodedImage,
     center_square,
+    decode_draft_and_detail,
     decode_picture,
     to_tensor,
 )
 from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
-from amulet_ai.serving.locating import CROP_MARGIN, DRAFT_SIDE, MIN_ZOOM, detail_side, fills_frame
+from amulet_ai.serving.locating import (
+    CROP_MARGIN,
+    DRAFT_SIDE,
+    FIRST_DETAIL_SIDE,
+    MIN_ZOOM,
+    detail_side,
+    fills_frame,
+)
 from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.augment import random_view, views
 from amulet_ai.training.backdrops import TRAIN_FAMILIES
@@ -87,12 +95,15 @@ def located_crop(localiser: Localiser, data: bytes) -> tuple[Image.Image, str]:
     ``locate=auto``, and the localiser's status: the same draft decode, zoom rule, detail
     decode and crop as :func:`amulet_ai.serving.locating.prepare` (a photo without a
     usable box gives its centre square, as served)."""
-    draft = decode_picture(data, min_side=DRAFT_SIDE)
+    draft, detail = decode_draft_and_detail(
+        data, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
+    )
     location = localiser.locate(draft, min_zoom=MIN_ZOOM)
     if location.status in ("no_amulet", "too_small"):
         return center_square(draft.image, MODEL_INPUT_SIZE), location.status
-    need = detail_side(location, draft, MODEL_INPUT_SIZE)
-    detail = draft if need is None else decode_picture(data, min_side=need)
+    need = detail_side(location, detail, MODEL_INPUT_SIZE)
+    if need is not None:
+        detail = decode_picture(data, min_side=need)
     location = carried_to(location, draft, detail, localiser.metadata)
     if location.status != "found":
         return center_square(draft.image, MODEL_INPUT_SIZE), location.status
@@ -104,7 +115,7 @@ def served_whole(localiser: Localiser, data: bytes) -> bool:
     """True when the serving path classifies ``data`` whole under ``locate=auto``: the
     localiser's first box fills the frame (:func:`amulet_ai.serving.locating.fills_frame`),
     so the photo is already a tight crop."""
-    draft = decode_picture(data, min_side=DRAFT_SIDE)
+    draft, _ = decode_draft_and_detail(data, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE)
     return fills_frame(localiser.locate(draft, min_zoom=MIN_ZOOM))
 
 
