@@ -317,10 +317,11 @@ def size_table(
 def stage_costs(runs: int = 20) -> dict[str, Any]:
     """CPU ms per photo of the serving path's ``prepare`` for each row's photo, in process:
     ``off``, and ``auto`` with the localiser as shipped and at the 320 px square it was
-    trained at; ``auto`` split into the draft decode, the localiser graph's runs, and the
-    rest (letterbox, mask to box, crop, sharpness, a detail decode where one is needed)."""
+    trained at; ``auto`` split into the first decode (draft and detail), the localiser
+    graph's runs, and the rest (letterbox, mask to box, crop, sharpness, a second decode
+    where one is needed)."""
     from amulet_ai.model.classifier import AmuletClassifier
-    from amulet_ai.serving.locating import DRAFT_SIDE, prepare
+    from amulet_ai.serving.locating import DRAFT_SIDE, FIRST_DETAIL_SIDE, prepare
 
     classifier = AmuletClassifier.load(with_localiser=True)
     localiser = classifier.localiser
@@ -367,7 +368,9 @@ def stage_costs(runs: int = 20) -> dict[str, Any]:
             }
         started = time.process_time()
         for _ in range(runs):
-            classifier.decode_whole(photo, min_side=DRAFT_SIDE)
+            classifier.decode_draft_and_detail(
+                photo, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
+            )
         draft = round(1000 * (time.process_time() - started) / runs, 1)
         for name in ("auto_shipped", "auto_square_320"):
             stats = row[name]

@@ -376,3 +376,26 @@ def test_a_mid_size_amulet_in_a_twelve_megapixel_photo_is_cropped_from_the_first
     found = _post(client, photo, "?locate=auto")["images"]["front"]["location"]
     assert found["status"] == "found", found
     assert box_iou(_ltrb(found["box"]), truth) >= 0.8
+
+
+def test_a_large_photo_that_fills_the_frame_is_classified_whole_from_the_first_decode(
+    client: TestClient, shared_data: Path
+) -> None:
+    photos = load_dataset(shared_data).photos[::23]
+    for photo in photos:
+        tight = Image.open(photo.path).convert("RGB").resize((3000, 3000), Image.Resampling.BICUBIC)
+        data = _jpeg(tight)
+        located, whole = _post(client, data, "?locate=auto"), _post(client, data, "?locate=off")
+        location = located["images"]["front"]["location"]
+        box = location["box"]
+        if min(box["width"], box["height"]) < FILLS_FRAME * 3000:
+            continue
+        assert location["status"] == "found" and located["status"] == "ok"
+        # Resized from the quarter-scale decode, not off's eighth: the same answer, within
+        # a pixel level's worth of probability.
+        ours = {p["class_id"]: p["probability"] for p in located["predictions"]}
+        theirs = {p["class_id"]: p["probability"] for p in whole["predictions"]}
+        assert located["predictions"][0]["class_id"] == whole["predictions"][0]["class_id"]
+        assert max(abs(ours[k] - theirs[k]) for k in theirs) < 0.05
+        return
+    pytest.fail("no development photo filled its frame")
