@@ -414,23 +414,32 @@ def _phone_at(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def first_decode_table(runs: int = 10, sides: tuple[int, ...] = (240, 320, 480, 640)) -> Any:
+def first_decode_table(runs: int = 15, sides: tuple[int, ...] = (240, 320, 480, 640)) -> Any:
     """Expected decode CPU ms per photo of ``prepare`` (auto) for each rule of its first
     decode (the shorter side it asks, :data:`~amulet_ai.serving.locating.FIRST_DETAIL_SIDE`;
     240: the draft alone, the old rule), per photo size: the first decode's CPU, plus the
-    CPU of the second decode the crop needs, averaged over amulets whose long side is
+    CPU of the second decode the crop needs (medians, the rules in alternating rounds),
+    averaged over amulets whose long side is
     spread evenly over the scene generator's sizes (:data:`~amulet_ai.training.scenes.SIZE_RANGE`
     of the short side; its box taken as that long side, the crop that plus the margin)."""
     from amulet_ai.imaging.decode import decode_draft_and_detail, decode_picture
     from amulet_ai.serving.locating import CROP_MARGIN, DRAFT_SIDE
     from amulet_ai.training.scenes import SIZE_RANGE
 
-    def cpu(fn: Any) -> float:
-        fn()
-        started = time.process_time()
-        for _ in range(runs):
+    def cpu_each(fns: list[Any]) -> list[float]:
+        """Median CPU ms of each of ``fns``, called in alternating rounds."""
+        times: list[list[float]] = [[] for _ in fns]
+        for fn in fns:
             fn()
-        return 1000 * (time.process_time() - started) / runs
+        for _ in range(runs):
+            for fn, spent in zip(fns, times, strict=True):
+                started = time.process_time()
+                fn()
+                spent.append(time.process_time() - started)
+        return [1000 * float(np.median(t)) for t in times]
+
+    def cpu(fn: Any) -> float:
+        return cpu_each([fn])[0]
 
     fractions = np.linspace(*SIZE_RANGE, 29)
     out: dict[str, Any] = {}
@@ -439,12 +448,15 @@ def first_decode_table(runs: int = 10, sides: tuple[int, ...] = (240, 320, 480, 
         short = min(width, height)
         seconds: dict[int, float] = {}
         row: dict[str, Any] = {}
-        for side in sides:
-            first = cpu(
+        firsts = cpu_each(
+            [
                 lambda side=side, data=data: decode_draft_and_detail(
                     data, draft_side=DRAFT_SIDE, detail_side=side
                 )
-            )
+                for side in sides
+            ]
+        )
+        for side, first in zip(sides, firsts, strict=True):
             detail = decode_draft_and_detail(data, draft_side=DRAFT_SIDE, detail_side=side)[1]
             scale = min(detail.image.size) / short
             extra = []

@@ -13,8 +13,9 @@ inference worker:
    already a tight crop: it is classified whole, its box reported, from the first decode
    (a small photo: the very pixels ``locate=off`` decodes, :func:`decodes_alike`; a large
    one: resized from the finer first decode, within a few levels of ``off``'s pixels);
-3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from the first
-   decode when the crop has at least the classifier's input size there, else from a
+3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from the draft
+   when the crop has at least the classifier's input size there (as the localiser saw
+   it: nothing to carry over), else from the first decode when it has, else from a
    second decode at the smallest JPEG DCT scale that gives it (never the full photo unless
    the amulet is that small in it); its sharpness is judged on that crop
    (``too_blurred``);
@@ -167,6 +168,8 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
         return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
     if fills_frame(location):
         return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
+    if detail_side(location, draft, size) is None:
+        detail = draft  # the crop has its pixels on the draft: no carrying over
     need = detail_side(location, detail, size)
     if need is not None:
         mark = time.perf_counter()

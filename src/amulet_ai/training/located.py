@@ -101,6 +101,8 @@ def located_crop(localiser: Localiser, data: bytes) -> tuple[Image.Image, str]:
     location = localiser.locate(draft, min_zoom=MIN_ZOOM)
     if location.status in ("no_amulet", "too_small"):
         return center_square(draft.image, MODEL_INPUT_SIZE), location.status
+    if detail_side(location, draft, MODEL_INPUT_SIZE) is None:
+        detail = draft
     need = detail_side(location, detail, MODEL_INPUT_SIZE)
     if need is not None:
         detail = decode_picture(data, min_side=need)
