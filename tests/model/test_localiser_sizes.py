@@ -135,7 +135,9 @@ def test_the_committed_graph_answers_one_cell_per_16_px_at_every_free_shape(
         ((224, 224), "JPEG", True),  # a tight photo: the draft is the photo itself
         ((300, 400), "PNG", True),
         ((460, 460), "JPEG", False),  # the draft is full size, the 224 px decode a half
-        ((1000, 750), "JPEG", False),  # the draft is a reduced scale
+        ((1000, 750), "JPEG", True),  # both at half scale, 500 x 375
+        ((4000, 3000), "JPEG", True),  # 12 MP: both at an eighth
+        ((1500, 1000), "PNG", False),  # the draft is the full raster reduced
     ],
 )
 def test_a_whole_photo_is_taken_from_the_draft_only_where_the_decode_would_match(

@@ -411,7 +411,7 @@ def decode_draft_and_detail(
     )
     draft_image = drafts[0]
     if draft_image.size == detail.image.size:
-        return DecodedImage(detail.image, detail.width, detail.height, detail.format), detail
+        return detail, detail  # one picture: the same object twice
     return DecodedImage(draft_image, detail.width, detail.height, detail.format), detail
 
 

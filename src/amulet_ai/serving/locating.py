@@ -3,16 +3,17 @@
 With ``locate=auto`` and a localiser loaded with the model, a photo takes this path on its
 inference worker:
 
-1. one decode of the whole photo at a shorter side of :data:`FIRST_DETAIL_SIDE` (a 12 MP
-   JPEG at a quarter of its size, 1000 x 750; never a full decode of a photo the draft
-   would reduce), and from it the localiser's draft, reduced to the size a decode at
-   :data:`DRAFT_SIDE` gives (a 12 MP JPEG: 500 x 375), on which the localiser answers a box
-   and a mask, or ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the
-   amulet at least :data:`MIN_ZOOM` times larger);
+1. one decode of the whole photo at a shorter side of :data:`FIRST_DETAIL_SIDE` (as
+   shipped, the draft's: a 12 MP JPEG at an eighth of its size, 500 x 375; never a full
+   decode of a photo the draft would reduce), and from it the localiser's draft, of the
+   size a decode at :data:`DRAFT_SIDE` gives, on which the localiser answers a box and a
+   mask, or ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the amulet
+   at least :data:`MIN_ZOOM` times larger);
 2. a box that fills most of the photo (:data:`FILLS_FRAME` both ways) means the photo is
-   already a tight crop: it is classified whole, its box reported, from the first decode
-   (a small photo: the very pixels ``locate=off`` decodes, :func:`decodes_alike`; a large
-   one: resized from the finer first decode, within a few levels of ``off``'s pixels);
+   already a tight crop: it is classified whole, its box reported, from the draft where
+   that holds the very pixels ``locate=off`` decodes (:func:`decodes_alike`: a 12 MP JPEG's
+   eighth, a small photo at full size), else from a finer first decode, else from a
+   decode of its own as ``locate=off``;
 3. otherwise the crop around the box (plus :data:`CROP_MARGIN`) is taken from the draft
    when the crop has at least the classifier's input size there (as the localiser saw
    it: nothing to carry over), else from the first decode when it has, else from a
@@ -41,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square
+from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
 from amulet_ai.model.results import (
@@ -64,13 +65,19 @@ CROP_MARGIN: Final = 0.08
 # 1.5 0.942 / 0.918 (1.58 runs), 2.0 0.942 / 0.909 (1.33), always 0.957 / 0.919 (1.99);
 # tight photos never take it (``python -m bench.bench_locate --sizes``).
 MIN_ZOOM: Final = 1.5
-# Shorter side the first decode asks of a photo with ``locate=auto``: the localiser's draft
-# is reduced from it, and the crop is taken from it where it holds the classifier's input
-# there (a 12 MP JPEG decodes once, at a quarter, 1000 x 750: enough for an amulet of a
-# quarter of the short side and more; the draft alone held it from about half). Chosen by
-# expected CPU per photo over photo sizes and the scene generator's amulet sizes
-# (``python -m bench.bench_locate --stages``, its ``first_decode`` table).
-FIRST_DETAIL_SIDE: Final = 480
+# Shorter side the first decode asks of a photo with ``locate=auto``; the localiser's draft
+# is reduced from it (:func:`~amulet_ai.imaging.decode.decode_draft_and_detail`), and a
+# crop the draft is short of is taken from it where it holds the classifier's input. At 480
+# a 12 MP JPEG decodes once at a quarter (1000 x 750), enough for amulets from a quarter of
+# the short side, where the draft alone holds them from about half. Measured
+# (``python -m bench.bench_locate --stages``, its ``first_decode`` table, CPU ms, expected
+# over the scene generator's amulet sizes; draft-side / 480): 12 MP 47.7 / 44.1 (3:4
+# 50.3 / 47.4), 8 MP 28.2 / 22.6, 2 MP 9.4 / 9.2, 1 MP and 224 px the same. But every
+# photo whose amulet the draft holds, and every ``no_amulet`` one, pays the finer decode:
+# 12 MP +10 ms (32.7 against 42.4), and through the API the benchmark's 12 MP scene and
+# 12 MP photo without an amulet took 14-25 ms longer at p50. So the first decode stays at
+# the draft's side, and a crop the draft is short of gets a second decode.
+FIRST_DETAIL_SIDE: Final = DRAFT_SIDE
 # A box this share of the photo's width and height or more: the photo is already a tight
 # crop and is classified whole, as with ``locate=off`` (model 2 is trained on such photos as
 # they are, too). In 5-fold CV on the development photos, all of them tight crops, 0.876 of
@@ -167,7 +174,14 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     if location.status in ("no_amulet", "too_small"):
         return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
     if fills_frame(location):
-        return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
+        if detail is not draft:  # resized from the finer first decode: no second decode
+            return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
+        if decodes_alike(draft, size):  # the very pixels locate=off reads
+            return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
+        mark = time.perf_counter()
+        decoded = classifier.decode(source())
+        decode_s += time.perf_counter() - mark
+        return PreparedPhoto(decoded, _answer(location), decode_s, locate_s)
     if detail_side(location, draft, size) is None:
         detail = draft  # the crop has its pixels on the draft: no carrying over
     need = detail_side(location, detail, size)
@@ -183,11 +197,15 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
 
 def decodes_alike(draft: DecodedImage, size: int) -> bool:
     """True when the classifier's own decode at ``size`` would read the same pixels as the
-    decode ``draft``: it is the photo at full size, and the photo is too small for the
-    classifier's decode to take a reduced JPEG scale (half of it under ``size``). There a
-    photo that fills its frame gets the very answer of ``locate=off``."""
-    full = draft.image.size == (draft.width, draft.height)
-    return full and min(draft.width, draft.height) < 2 * size
+    decode ``draft`` (one decode of its own, not reduced from a finer one): a JPEG at the
+    DCT scale that decode takes (a 12 MP photo: its eighth, as the draft), any other format
+    at full size. There a photo that fills its frame gets the very answer of ``locate=off``
+    without a second decode."""
+    width, height = draft.width, draft.height
+    if draft.format == "JPEG":
+        scale = dct_scale((width, height), size)
+        return draft.image.size == (-(-width // scale), -(-height // scale))
+    return draft.image.size == (width, height)
 
 
 def _whole(draft: DecodedImage, size: int) -> DecodedImage:
