@@ -106,9 +106,14 @@ class StreamedFile:
         return self._data is not None or self._parts is not None
 
     def _joined(self) -> bytes | None:
-        if self._parts is not None:
-            self._data, self._parts = b"".join(self._parts), None
-        return self._data
+        parts = self._parts
+        if parts is None:
+            return self._data
+        # The joined bytes are in place before the pieces go: a second reader on another
+        # thread sees one or the other, never neither.
+        self._data = data = b"".join(parts)
+        self._parts = None
+        return data
 
     @property
     def memory_mapped(self) -> bool:
