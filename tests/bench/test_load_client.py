@@ -155,6 +155,20 @@ async def test_repeated_requests_carry_the_photos_themselves(engine: Engine, for
     assert set(received) == set(PHOTOS)  # the photos' own bytes, each of them, no comment
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("form", ["multipart", "raw"])
+async def test_one_photo_repeated_is_sent_whole_every_time(engine: Engine, form: Form) -> None:
+    # wrk sends one repeated photo as a static request, built once.
+    received: list[bytes] = []
+    async for url in _serving(_server(received, form)):
+        result = await post_photos(
+            url, PHOTOS[1:], concurrency=2, duration_s=1.0, form=form, engine=engine
+        )
+    assert result.ok > 10 and result.transport_errors == 0 and not result.statuses
+    assert result.ok <= len(received) <= result.ok + 2
+    assert set(received) == {PHOTOS[1]}
+
+
 @pytest.mark.skipif(wrk_path() is None, reason="no wrk")
 async def test_wrk_counts_refusals_by_status() -> None:
     async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
