@@ -39,10 +39,10 @@ _MB = 1024 * 1024
 # Async reads hash and store on a worker thread (hashlib and file writes release the GIL for
 # large buffers), so the event loop stays free. Each hop costs the loop more than a chunk
 # does, so content that stays in memory anyway is hashed in one hop once it has all
-# arrived; content that spills to disk goes in batches of this many bytes, each written
-# while the next arrives. What stays in memory and is under _LOOP_BYTES is hashed on the
-# loop, where a hop would cost more than the work.
-_OFFLOAD_BYTES = 1 * _MB
+# arrived; content that spills to disk goes in batches of this many bytes (few held at a
+# time: the memory ceiling counts them). What stays in memory and is under _LOOP_BYTES is
+# hashed on the loop, where a hop would cost more than the work.
+_OFFLOAD_BYTES = 256 * 1024
 _LOOP_BYTES = 64 * 1024
 
 
@@ -293,16 +293,12 @@ class StreamingFileHandler:
         Chunks are checked against the ceiling as they arrive. Hashing and storing run on a
         worker thread (hashlib and file writes release the GIL), so the event loop keeps
         serving other requests meanwhile: content that stays in memory in one hop once it
-        has all arrived, content that spills to disk in 1 MB batches, each written while the
-        next arrives; small uploads (under 64 KB) are handled on the loop, where a thread hop
-        would cost more than the work.
+        has all arrived, content that spills to disk in 256 KB batches; small uploads (under
+        64 KB) are handled on the loop, where a thread hop would cost more than the work.
         """
         sink = _Sink(self.max_bytes, self.spool_bytes)
         pending: list[Chunk] = []
         pending_bytes = 0
-        # The batch being hashed and stored on a worker thread while the next one arrives;
-        # batches are written one at a time, in order.
-        writing: asyncio.Future[None] | None = None
         try:
             async for chunk in self._chunks_of(source):
                 sink.accept(len(chunk))
@@ -311,25 +307,14 @@ class StreamingFileHandler:
                 pending_bytes += len(chunk)
                 # Up to spool_bytes, nothing is written before the end (it stays in memory).
                 if pending_bytes >= _OFFLOAD_BYTES and sink.accepted > self.spool_bytes:
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.ensure_future(asyncio.to_thread(sink.write_all, pending))
+                    await asyncio.to_thread(sink.write_all, pending)
                     pending, pending_bytes = [], 0
-            if writing is not None:
-                await writing
-                writing = None
             if sink.in_memory and sink.accepted <= self.spool_bytes:
                 if pending_bytes < _LOOP_BYTES:
                     sink.write_all(pending)
                     return self._finish(sink)  # nothing here can block
             return await asyncio.to_thread(self._write_and_finish, sink, pending)
         except BaseException:
-            if writing is not None:
-                # A batch on its thread ends on its own (abort waits for it); its error, if
-                # any, is the lesser news.
-                writing.cancel()
-                if writing.done() and not writing.cancelled():
-                    writing.exception()
             sink.abort()
             raise
 
