@@ -79,19 +79,22 @@ def test_a_lite2_classifier_is_trained_exported_and_served_at_260_px(
 ) -> None:
     data = tmp_path / "data"
     for c, name in enumerate(("alpha", "beta", "gamma")):
-        folder = data / name / "front"
-        folder.mkdir(parents=True)
-        for j in range(2):
-            (folder / f"{j}.jpg").write_bytes(make_photo(256, 240, seed=10 * c + j))
+        for side, count in (("front", 2), ("back", 1)):
+            folder = data / name / side
+            folder.mkdir(parents=True)
+            for j in range(count):
+                photo = make_photo(256, 240, seed=10 * c + j + 5 * len(side))
+                (folder / f"{j}.jpg").write_bytes(photo)
     out = tmp_path / "model"
     argv = ["--data", str(data), "--out", str(out), "--localiser-dir", str(model_dir)]
     argv += ["--backbone", "lite2", "--views", "2", "--composites", "1", "--raw-views", "2"]
-    assert train_main([*argv, "--skip-cv", "--no-cache"]) == 0
+    assert train_main([*argv, "--folds", "2", "--no-cache"]) == 0
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["input"]["size"] == 260 and meta["architecture"] == "efficientnet-lite2"
-    assert meta["training"]["backbone"] == "lite2"
+    assert meta["training"]["backbone"] == "lite2" and meta["name"] == "amulet-effnet-lite2"
     assert meta["training"]["command"].endswith("--backbone lite2")
     assert meta["metrics"]["parity_max_abs_logit_diff"] <= 1e-4
+    assert meta["unknown"]["threshold"] > 0 and meta["metrics"]["cv"]["folds"] == 2
     for name in ("localiser.json", "amulet_localiser.onnx"):  # served with locate=auto
         shutil.copy(model_dir / name, out / name)
     classifier = AmuletClassifier.load(out, with_localiser=True, warmup_runs=1)

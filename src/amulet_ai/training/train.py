@@ -163,7 +163,7 @@ def _metadata(
     cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
     grey = training["backdrop"] == "grey_outside_mask"
     return {
-        "name": MODEL_NAME,
+        "name": MODEL_NAME if backbone.name == DEFAULT_BACKBONE else _name(backbone),
         "version": MODEL_VERSION if grey else AS_IS_VERSION,
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "architecture": backbone.architecture,
@@ -205,6 +205,11 @@ def _metadata(
         "training": training,
         "metrics": {"cv": cv_block, "parity_max_abs_logit_diff": parity},
     }
+
+
+def _name(backbone: BackboneSpec) -> str:
+    """``amulet-effnet-lite2``, ``amulet-effnet-lite0-lite2``: the model's name by backbone."""
+    return "amulet-effnet-" + backbone.name.replace("+", "-")
 
 
 def _detector_method(recipe: Recipe, grey: bool, backbone: BackboneSpec) -> str:
