@@ -6,9 +6,10 @@ side by side with the benchmark settings and the result cache on; loads of 224 p
 concurrency 8 alternate between them round by round, in both request forms, as cache
 misses (every request new bytes: the whole path) and as cache hits (the same photos again:
 everything but the pool, decode and the model, so the fixed cost per request alone, with
-many more requests per round). Per arm: throughput, p50, and CPU ms per request of the
-server, of its event loop thread (the fixed cost per request lives there) and of its other
-threads (decode and the model).
+many more requests per round); and cache hits of a 12 MP phone JPEG (1.5 MB: what reading,
+hashing and answering a large upload costs). Per arm: throughput, p50, and CPU ms per
+request of the server, of its event loop thread (the fixed cost per request lives there)
+and of its other threads (decode and the model; for a large upload, its hashing too).
 
 A change to the serving path is kept when ``this`` beats ``REF`` here, measured like this in
 one run.
@@ -26,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import FORMS, LoadResult, alternate, post_photos
+from bench.photos import phone_jpeg
 from bench.profile import thread_cpu
 from bench.servers import REPO_ROOT, Server, amulet_service
 
-KINDS = ("miss", "hit")
+KINDS = ("miss", "hit", "12 MP hit")
 
 
 @contextmanager
@@ -83,6 +85,7 @@ def compare(
     ref: str, photos: Sequence[bytes], *, rounds: int = 4, seconds: float = 3.0
 ) -> dict[str, Any]:
     """This checkout against ``ref``: each arm's figures and this / ref ratios, per form."""
+    sent = {"miss": photos, "hit": photos, "12 MP hit": [phone_jpeg()]}
     with checkout(ref) as tree:
         with (
             amulet_service("this", AMULET_CACHE_ENABLED="true") as this,
@@ -97,7 +100,7 @@ def compare(
             for form, kind in itertools.product(FORMS, KINDS):
                 for name, server in (("this", this), ("base", base)):
                     arms[f"{name}/{form} {kind}"] = _arm(
-                        server, photos, form, seconds, unique=kind == "miss"
+                        server, sent[kind], form, seconds, unique=kind == "miss"
                     )
             asyncio.run(alternate(arms, 1))  # warm-up (and the hits' photos cached)
             results = asyncio.run(alternate(arms, rounds))
@@ -123,8 +126,8 @@ def compare(
 def render(result: dict[str, Any]) -> str:
     """The comparison as a Markdown table."""
     lines = [
-        f"This checkout against `{result['ref']}`: 224 px, concurrency 8, "
-        f"{result['rounds']} alternating rounds of {result['round_s']:g} s.",
+        f"This checkout against `{result['ref']}`: 224 px (and a 12 MP JPEG, hits), "
+        f"concurrency 8, {result['rounds']} alternating rounds of {result['round_s']:g} s.",
         "",
         "| request | arm | img/s | p50 ms | server CPU ms/req | event loop CPU ms/req "
         "| other threads CPU ms/req |",

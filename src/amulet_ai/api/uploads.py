@@ -1,10 +1,13 @@
 """Reading ``multipart/form-data`` uploads as they stream in, against hard limits.
 
-The request body is fed chunk by chunk from ``request.stream()`` into python-multipart's
+The request body is fed chunk by chunk from the ASGI ``receive`` into python-multipart's
 incremental parser; each file part's bytes go straight into a
-:class:`~amulet_ai.runtime.streaming.StreamingFileHandler`, which hashes them (SHA-256, the
-cache key) and counts them as they pass and spills large parts to a temporary file. Nothing
-waits for the whole body, and nothing holds more than one part's ceiling in memory.
+:class:`~amulet_ai.runtime.streaming.StreamingFileHandler`, which counts them as they pass,
+hashes them (SHA-256, the cache key) off the event loop and spills large parts to a
+temporary file. A part that stays in memory is hashed in one hop once it is complete and
+joined only when something reads it, so an upload answered from the result cache costs
+the loop little more than receiving it. Nothing waits for the whole body, and nothing
+holds more than one part's ceiling in memory.
 
 Limits, each a clean 4xx in the error envelope:
 
@@ -218,21 +221,83 @@ class _PartEvents:
         self.queue.append(("done", None))
 
 
-async def _body(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
-    """The request body's chunks; ``RequestTimeout`` when the next one is too long coming."""
-    chunks = request.stream().__aiter__()
-    while True:
-        try:
-            async with asyncio.timeout(idle_timeout_s):
-                chunk = await anext(chunks, None)
-        except TimeoutError as exc:
-            raise RequestTimeout(
-                f"No part of the upload arrived for {idle_timeout_s:g} s.",
-                details={"idle_timeout_s": idle_timeout_s},
-            ) from exc
-        if chunk is None:
+class _IdleWatch:
+    """Cancels the reading task once it has waited ``idle_s`` for the next body chunk.
+
+    One timer per request, re-armed only when it fires (a timer per chunk costs the event
+    loop more than the chunk itself): the time counted is the time spent waiting for the
+    client, never the time the reader spends on what it received.
+    """
+
+    def __init__(self, idle_s: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._idle_s = idle_s
+        self._waiting_since: float | None = None
+        self.expired = False
+        self._timer = self._loop.call_later(idle_s, self._check)
+
+    def waiting(self) -> None:
+        self._waiting_since = self._loop.time()
+
+    def arrived(self) -> None:
+        self._waiting_since = None
+
+    def _check(self) -> None:
+        if self._task.done():
             return
-        yield chunk
+        now = self._loop.time()
+        since = self._waiting_since
+        if since is not None and now - since >= self._idle_s:
+            self.expired = True
+            self._task.cancel()
+            return
+        due = self._idle_s if since is None else since + self._idle_s - now
+        self._timer = self._loop.call_later(due, self._check)
+
+    def timed_out(self) -> bool:
+        """After a ``CancelledError``: True when it was this watch's (and nobody else's)."""
+        return self.expired and self._task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+async def _body(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
+    """The request body's chunks; ``RequestTimeout`` when the next one is too long coming.
+
+    Read from the ASGI ``receive`` itself; raises ``ClientDisconnect`` as Starlette does.
+    """
+    receive = request.receive
+    watch = _IdleWatch(idle_timeout_s) if idle_timeout_s is not None else None
+    try:
+        while True:
+            if watch is not None:
+                watch.waiting()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                if watch is not None and watch.timed_out():
+                    raise RequestTimeout(
+                        f"No part of the upload arrived for {idle_timeout_s:g} s.",
+                        details={"idle_timeout_s": idle_timeout_s},
+                    ) from None
+                raise
+            if watch is not None:
+                watch.arrived()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+    finally:
+        if watch is not None:
+            watch.close()
 
 
 async def _events(

@@ -36,9 +36,14 @@ from amulet_ai.errors import PayloadTooLarge
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
-# Async reads hash and store each batch of this many bytes on a worker thread, so the event
-# loop stays free (hashlib and file writes release the GIL for large buffers).
+# Async reads hash and store on a worker thread (hashlib and file writes release the GIL for
+# large buffers), so the event loop stays free. Each hop costs the loop more than a chunk
+# does, so content that stays in memory anyway is hashed in one hop once it has all
+# arrived; content that spills to disk goes in batches of this many bytes (few held at a
+# time: the memory ceiling counts them). What stays in memory and is under _LOOP_BYTES is
+# hashed on the loop, where a hop would cost more than the work.
 _OFFLOAD_BYTES = 256 * 1024
+_LOOP_BYTES = 64 * 1024
 
 
 def human_size(size_bytes: int) -> str:
@@ -78,6 +83,7 @@ class StreamedFile:
         size: int,
         *,
         data: bytes | None = None,
+        parts: list[bytes] | None = None,
         file: IO[bytes] | None = None,
         mapped: mmap.mmap | None = None,
         path: Path | None = None,
@@ -86,13 +92,28 @@ class StreamedFile:
         self.size = size
         self.path = path
         self._data = data
+        # In-memory content still in the pieces it arrived in: joined on first use only, so
+        # an upload answered from its hash alone (a result-cache hit) is never copied whole.
+        self._parts = parts if data is None else None
+        if self._parts is not None and len(self._parts) == 1:
+            self._data, self._parts = self._parts[0], None
         self._file = file
         self._mapped = mapped
 
     @property
     def in_memory(self) -> bool:
         """True when the content is held as bytes."""
-        return self._data is not None
+        return self._data is not None or self._parts is not None
+
+    def _joined(self) -> bytes | None:
+        parts = self._parts
+        if parts is None:
+            return self._data
+        # The joined bytes are in place before the pieces go: a second reader on another
+        # thread sees one or the other, never neither.
+        self._data = data = b"".join(parts)
+        self._parts = None
+        return data
 
     @property
     def memory_mapped(self) -> bool:
@@ -101,8 +122,9 @@ class StreamedFile:
 
     def fileobj(self) -> IO[bytes]:
         """A binary file object over the content, rewound; owned by this object."""
-        if self._data is not None:
-            return io.BytesIO(self._data)
+        data = self._joined()
+        if data is not None:
+            return io.BytesIO(data)
         if self._file is None:
             raise ValueError("the streamed file is closed")
         self._file.seek(0)
@@ -113,8 +135,9 @@ class StreamedFile:
 
         Release the view (``with streamed.view() as v: ...``) before closing.
         """
-        if self._data is not None:
-            return memoryview(self._data)
+        data = self._joined()
+        if data is not None:
+            return memoryview(data)
         if self._mapped is None:
             if self._file is None:
                 raise ValueError("the streamed file is closed")
@@ -123,15 +146,16 @@ class StreamedFile:
 
     def read_bytes(self) -> bytes:
         """The whole content as bytes (copies; meant for small content)."""
-        if self._data is not None:
-            return self._data
+        data = self._joined()
+        if data is not None:
+            return data
         return self.fileobj().read()
 
     def close(self) -> None:
         """Release the map and the file; a temporary file is deleted."""
         mapped, self._mapped = self._mapped, None
         file, self._file = self._file, None
-        self._data = None
+        self._data = self._parts = None
         try:
             if mapped is not None:
                 mapped.close()  # BufferError while a view() is still held
@@ -163,6 +187,7 @@ class _Sink:
         self.size = 0  # bytes hashed and stored
         self._parts: list[bytes] = []
         self._file: IO[bytes] | None = None
+        self._aborted = False
         # A batch may still be written on a worker thread when the reader is cancelled:
         # ``abort`` waits for it rather than closing the file under it.
         self._lock = threading.Lock()
@@ -191,6 +216,8 @@ class _Sink:
 
     def write_all(self, chunks: Iterable[Chunk]) -> None:
         with self._lock:
+            if self._aborted:  # a batch that reached its thread after the reader gave up
+                return
             for chunk in chunks:
                 self.write(chunk)
 
@@ -198,10 +225,10 @@ class _Sink:
     def in_memory(self) -> bool:
         return self._file is None
 
-    def take_bytes(self) -> bytes:
-        """The content, joined (one copy; none for a single chunk)."""
+    def take_parts(self) -> list[bytes]:
+        """The content in the pieces it was written in (not joined: no copy)."""
         parts, self._parts = self._parts, []
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return parts
 
     def take_file(self) -> IO[bytes]:
         file, self._file = self._file, None
@@ -212,6 +239,7 @@ class _Sink:
 
     def abort(self) -> None:
         with self._lock:
+            self._aborted = True
             self._parts.clear()
             if self._file is not None:
                 self._file.close()
@@ -263,9 +291,10 @@ class StreamingFileHandler:
         """Consume an object with ``async read(size)`` or an async iterable of chunks.
 
         Chunks are checked against the ceiling as they arrive. Hashing and storing run on a
-        worker thread, a batch of at least 256 KB at a time (hashlib and file writes release
-        the GIL), so the event loop keeps serving other requests meanwhile; small uploads
-        are handled on the loop, where a thread hop would cost more than the work.
+        worker thread (hashlib and file writes release the GIL), so the event loop keeps
+        serving other requests meanwhile: content that stays in memory in one hop once it
+        has all arrived, content that spills to disk in 256 KB batches; small uploads (under
+        64 KB) are handled on the loop, where a thread hop would cost more than the work.
         """
         sink = _Sink(self.max_bytes, self.spool_bytes)
         pending: list[Chunk] = []
@@ -276,19 +305,22 @@ class StreamingFileHandler:
                 # Held past this step: a producer may reuse a bytearray or memoryview.
                 pending.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
                 pending_bytes += len(chunk)
-                if pending_bytes >= _OFFLOAD_BYTES:
+                # Up to spool_bytes, nothing is written before the end (it stays in memory).
+                if pending_bytes >= _OFFLOAD_BYTES and sink.accepted > self.spool_bytes:
                     await asyncio.to_thread(sink.write_all, pending)
                     pending, pending_bytes = [], 0
-            if pending_bytes >= _OFFLOAD_BYTES // 4:
-                await asyncio.to_thread(sink.write_all, pending)
-            else:
-                sink.write_all(pending)
+            if sink.in_memory and sink.accepted <= self.spool_bytes:
+                if pending_bytes < _LOOP_BYTES:
+                    sink.write_all(pending)
+                    return self._finish(sink)  # nothing here can block
+            return await asyncio.to_thread(self._write_and_finish, sink, pending)
         except BaseException:
             sink.abort()
             raise
-        if sink.in_memory:
-            return self._finish(sink)  # nothing here can block
-        return await asyncio.to_thread(self._finish, sink)
+
+    def _write_and_finish(self, sink: _Sink, chunks: list[Chunk]) -> StreamedFile:
+        sink.write_all(chunks)
+        return self._finish(sink)
 
     async def _chunks_of(
         self, source: AsyncReadable | AsyncIterable[Chunk]
@@ -304,7 +336,7 @@ class StreamingFileHandler:
 
     def _finish(self, sink: _Sink) -> StreamedFile:
         if sink.in_memory:
-            return StreamedFile(sink.digest.hexdigest(), sink.size, data=sink.take_bytes())
+            return StreamedFile(sink.digest.hexdigest(), sink.size, parts=sink.take_parts())
         spool = sink.take_file()
         mapped = None
         if sink.size > self.mmap_bytes:

@@ -14,6 +14,10 @@ regression on blocks 10, 14, 15 and the head; nearest-reference unknown score on
   command's own training views (:mod:`amulet_ai.training.located`, its cache), tight
   photos as served with ``locate=auto``.
 
+``--backbone`` (as the train command's) chooses the frozen network; with ``lite2`` or
+``lite0+lite2`` only the shipped recipe is measured (its scene crops at the backbone's input
+size, 260 px), and the features are cached under their own key.
+
 Test scenes are test-family scenes of the fold's photos on a 2000 x 1500 canvas (the
 quarter-scale decode of a 12 MP photo has the same 1000 x 750 pixels), located by the
 shipped localiser through the serving decode. Figures: tight top-1 (fronts), scene top-1,
@@ -54,7 +58,14 @@ from amulet_ai.training.crossval import (
 )
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import fingerprint, load_dataset
-from amulet_ai.training.features import load_backbone
+from amulet_ai.training.features import (
+    BACKBONES,
+    DEFAULT_BACKBONE,
+    BackboneSpec,
+    feature_columns,
+    load_backbone,
+    spec,
+)
 from amulet_ai.training.nonamulet import non_amulet_images
 from amulet_ai.training.scene_report import REPORT_SCENES, located_scenes, write_scene_report
 from amulet_ai.training.scenes import make_scene, scene_specs
@@ -81,19 +92,40 @@ def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
     return embed_with_cut(backbone, np.stack([to_tensor(i) for i in images]))[0]
 
 
+def _cache_file(args: argparse.Namespace, fp: str, backbone: BackboneSpec) -> Path:
+    key: tuple[object, ...] = (CACHE_VERSION, fp, args.seed, args.views, args.composites,
+                               args.scenes)  # fmt: skip
+    if backbone.name != DEFAULT_BACKBONE:  # Lite0's key is the one model 2.0.0's cache has
+        key = (*key, backbone.name)
+    name = f"crops-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
+    return Path(args.cache_dir) / name
+
+
+def _load(cache: Path, columns: slice = slice(None)) -> dict[str, Any]:
+    with np.load(cache, allow_pickle=False) as data:
+        return {
+            k: data[k][..., columns] if data[k].dtype == np.float32 else data[k] for k in data.files
+        }
+
+
 def compute_features(args: argparse.Namespace) -> dict[str, Any]:
     """All feature sets (cached): tight views raw and greyed, composite crops raw and
-    greyed, located test-scene crops raw and greyed with their statuses, non-amulets."""
+    greyed, located test-scene crops raw and greyed with their statuses, non-amulets.
+    With a backbone other than Lite0: the greyed scene crops and non-amulets only (what the
+    shipped recipe is measured on), at its input size."""
     dataset = load_dataset(args.data)
     fp = fingerprint(dataset)
-    key = hashlib.sha256(
-        repr((CACHE_VERSION, fp, args.seed, args.views, args.composites, args.scenes)).encode()
-    ).hexdigest()[:16]
-    cache = args.cache_dir / f"crops-{key}.npz"
+    backbone_spec = spec(args.backbone)
+    cache = _cache_file(args, fp, backbone_spec)
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    backbone = load_backbone()
+        return _load(cache)
+    for other in BACKBONES.values():
+        columns = feature_columns(backbone_spec, other) if other != backbone_spec else None
+        if columns is not None and _cache_file(args, fp, other).is_file():
+            return _load(_cache_file(args, fp, other), columns)
+    lite0 = backbone_spec.name == DEFAULT_BACKBONE
+    size = backbone_spec.input_size
+    backbone = load_backbone(args.backbone)
     localiser = Localiser.load(args.localiser)
     cuts, _ = cut_out_all(dataset.photos)
     n = len(cuts)
@@ -102,18 +134,27 @@ def compute_features(args: argparse.Namespace) -> dict[str, Any]:
         "fronts": np.array([p.side == "front" for p in dataset.photos]),
     }
     tight_raw, tight_grey, comp_raw, comp_grey = [], [], [], []
-    scene_raw, scene_grey, scene_status, scene_iou = [], [], [], []
+    scene_raw: list[np.ndarray] = []
+    scene_grey: list[np.ndarray] = []
+    scene_status: list[str] = []
+    scene_iou: list[float] = []
     train_specs = scene_specs(list(range(n)), tuple(TRAIN_FAMILIES), args.composites)
     test_specs = scene_specs(list(range(n)), tuple(TEST_FAMILIES), args.scenes)
     started = time.monotonic()
     for i, cut in enumerate(cuts):
+        if not lite0:
+            scene_grey.append(_scene_crops(args, localiser, backbone, cut, i, test_specs,
+                                           scene_status, scene_iou))  # fmt: skip
+            continue
         rng = np.random.default_rng([args.seed, i])
         tight_raw.append(_embed(backbone, views(Image.fromarray(cut.image), args.views, rng)))
         rng = np.random.default_rng([args.seed, i])
         tight_grey.append(_embed(backbone, views(greyed(cut), args.views, rng)))
         raws, greys = [], []
-        for spec in (s for s in train_specs if s[0] == i):
-            scene = make_scene(cut, photo=i, number=spec[1], family=spec[2], seed=args.seed + 1)
+        for train_spec in (s for s in train_specs if s[0] == i):
+            scene = make_scene(
+                cut, photo=i, number=train_spec[1], family=train_spec[2], seed=args.seed + 1
+            )
             pic = DecodedImage(scene.image, *scene.image.size, "JPEG")
             truth = Location("found", None, scene.box, scene.mask, 1.0)
             raws.append(square_crop(pic, truth, margin=MARGIN, grey_outside=False))
@@ -121,9 +162,14 @@ def compute_features(args: argparse.Namespace) -> dict[str, Any]:
         comp_raw.append(_embed(backbone, raws))
         comp_grey.append(_embed(backbone, greys))
         raws, greys = [], []
-        for spec in (s for s in test_specs if s[0] == i):
+        for test_spec in (s for s in test_specs if s[0] == i):
             scene = make_scene(
-                cut, photo=i, number=spec[1], family=spec[2], seed=args.seed + 2, canvas="phone"
+                cut,
+                photo=i,
+                number=test_spec[1],
+                family=test_spec[2],
+                seed=args.seed + 2,
+                canvas="phone",
             )
             pic = decode_picture(scene.jpeg)
             loc = localiser.locate(pic)
@@ -135,6 +181,16 @@ def compute_features(args: argparse.Namespace) -> dict[str, Any]:
         scene_grey.append(_embed(backbone, greys))
         if (i + 1) % 10 == 0:
             logger.info("crops: %d/%d photos (%.0f s)", i + 1, n, time.monotonic() - started)
+    if not lite0:
+        out.update(
+            scene_grey=np.stack(scene_grey),
+            scene_status=np.array(scene_status).reshape(n, -1),
+            scene_iou=np.array(scene_iou).reshape(n, -1),
+        )
+        _non_amulets(out, localiser, backbone, size)
+        args.cache_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **out)
+        return out
     out.update(
         tight_raw=np.stack(tight_raw),
         tight_grey=np.stack(tight_grey),
@@ -158,6 +214,40 @@ def compute_features(args: argparse.Namespace) -> dict[str, Any]:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)
     return out
+
+
+def _scene_crops(
+    args: argparse.Namespace, localiser: Localiser, backbone: Any, cut: CutOut, index: int,
+    test_specs: list[tuple[int, int, str]], status: list[str], ious: list[float],
+) -> np.ndarray:  # fmt: skip
+    """Features of photo ``index``'s located, greyed test-scene crops at the backbone's input
+    size (the same scenes as Lite0's), appending their statuses and box IoUs."""
+    size = backbone.spec.input_size
+    greys = []
+    for spec_ in (s for s in test_specs if s[0] == index):
+        scene = make_scene(
+            cut, photo=index, number=spec_[1], family=spec_[2], seed=args.seed + 2,
+            canvas="phone",
+        )  # fmt: skip
+        pic = decode_picture(scene.jpeg)
+        loc = localiser.locate(pic)
+        status.append(loc.status)
+        ious.append(_iou(loc, scene.box))
+        greys.append(square_crop(pic, loc, size=size, margin=MARGIN, grey_outside=True))
+    return _embed(backbone, greys)
+
+
+def _non_amulets(out: dict[str, Any], localiser: Localiser, backbone: Any, size: int) -> None:
+    """Greyed located crops of the non-amulet pictures, and whether the localiser found an
+    amulet in each."""
+    grey_pics, found = [], []
+    for picture in non_amulet_images():
+        pic = DecodedImage(picture, *picture.size, "PNG")
+        loc = localiser.locate(pic)
+        found.append(loc.status != "no_amulet")
+        grey_pics.append(square_crop(pic, loc, size=size, margin=MARGIN, grey_outside=True))
+    out["non_amulet_grey"] = _embed(backbone, grey_pics)
+    out["non_amulet_located"] = np.array(found)
 
 
 def _iou(loc: Location, truth: tuple[int, ...]) -> float:
@@ -199,6 +289,7 @@ def measure(
     n_folds: int,
     seed: int,
     shipped: tuple[np.ndarray, int, np.ndarray] | None = None,
+    backbone: BackboneSpec | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold figures of one configuration; ``shipped`` is the train command's own
     training views, reference count and tight photos as served (located, greyed)."""
@@ -212,12 +303,17 @@ def measure(
     labels, fronts = f["labels"], f["fronts"]
     n_classes = int(labels.max()) + 1
     recipe = Recipe(detector_views=refs)
+    if backbone is not None:
+        recipe = Recipe(
+            head_levels=backbone.head_levels, detector_levels=backbone.detector_levels,
+            detector_views=refs, level_channels=backbone.level_channels,
+        )  # fmt: skip
     folds = stratified_folds(labels, n_folds, seed)
     tight_pred = np.zeros(len(labels), int)
     tight_score = np.zeros(len(labels))
     tight_logits = np.zeros((len(labels), n_classes))
-    scene_pred = np.zeros(f["scene_raw"].shape[:2], int)
-    scene_score = np.zeros(f["scene_raw"].shape[:2])
+    scene_pred = np.zeros(f["scene_grey"].shape[:2], int)
+    scene_score = np.zeros(f["scene_grey"].shape[:2])
     non_scores = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(labels)), test)
@@ -264,7 +360,7 @@ def _cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, folds: list[np.nda
 def _detector_scores(train: np.ndarray, x: np.ndarray, recipe: Recipe) -> np.ndarray:
     """Unknown scores of ``x`` ``[N, D]`` by the recipe's detector fitted on ``train``
     ``[photos, views, D]`` (the detector part of :func:`fit_parts`, without the head)."""
-    cols = head_columns(recipe.detector_levels)
+    cols = head_columns(recipe.detector_levels, recipe.level_channels)
     feats = train[..., cols]
     mean, std = feats.mean(axis=(0, 1)), feats.std(axis=(0, 1)) + 1e-6
     refs = ((feats[:, : recipe.detector_views] - mean) / std).reshape(-1, len(cols))
@@ -316,6 +412,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--backbone", choices=tuple(BACKBONES), default=DEFAULT_BACKBONE,
+        help="frozen network of the shipped recipe, as the train command's --backbone",
+    )  # fmt: skip
+    parser.add_argument(
         "--report", type=Path, default=SCENE_REPORT_DIR, help="folder for the HTML report"
     )
     parser.add_argument("--no-report", action="store_true", help="write no HTML report")
@@ -338,7 +438,7 @@ def _shipped(args: argparse.Namespace) -> tuple[np.ndarray, int, np.ndarray]:
     dataset = load_dataset(args.data)
     plan = ViewPlan(located=DEFAULT_VIEWS, raw=max(1, DEFAULT_RAW_VIEWS))
     views_ = extract_located_views(
-        load_backbone(), Localiser.load(args.localiser), dataset, plan, seed=args.seed,
+        load_backbone(args.backbone), Localiser.load(args.localiser), dataset, plan, seed=args.seed,
         fingerprint=fingerprint(dataset), cache_dir=args.cache_dir,
     )  # fmt: skip
     feats, refs = training_views(views_, raw=DEFAULT_RAW_VIEWS, raw_references=True)
@@ -363,11 +463,16 @@ def crops_main(argv: list[str] | None = None) -> int:
         "non_amulet_pictures_no_amulet": float(1 - f["non_amulet_located"].mean()),
     }
     report: dict[str, Any] = {"localiser_on_phone_scenes": located, "configs": {}}
+    if args.all_configs and args.backbone != DEFAULT_BACKBONE:
+        raise SystemExit("--all-configs measures the Lite0 configurations: --backbone lite0")
     names = CONFIGS if args.all_configs else ()
     for name in names:
         report["configs"][name] = measure(f, name, args.folds, args.seed)
         print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
-    report["configs"][SHIPPED] = measure(f, SHIPPED, args.folds, args.seed, _shipped(args))
+    report["backbone"] = args.backbone
+    report["configs"][SHIPPED] = measure(
+        f, SHIPPED, args.folds, args.seed, _shipped(args), spec(args.backbone)
+    )
     print(SHIPPED, json.dumps({k: round(v, 4) for k, v in report["configs"][SHIPPED].items()}))
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=2))

@@ -49,6 +49,9 @@ class Recipe:
     detector_views: int = 2
     detector_rank: int = 128
     keep_rate: float = 0.95
+    # Channels of each level of the backbone's features (Lite0's by default; see
+    # :func:`amulet_ai.training.features.BackboneSpec.level_channels`).
+    level_channels: tuple[int, ...] = LEVEL_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,10 @@ class FittedParts:
     feature_std: np.ndarray
 
 
-def head_columns(levels: tuple[int, ...]) -> np.ndarray:
-    """Feature columns of the given levels, in level order."""
-    bounds = np.cumsum([0, *LEVEL_CHANNELS])
+def head_columns(levels: tuple[int, ...], channels: tuple[int, ...] = LEVEL_CHANNELS) -> np.ndarray:
+    """Feature columns of the given levels (of a backbone with ``channels`` per level), in
+    level order."""
+    bounds = np.cumsum([0, *channels])
     return np.concatenate([np.arange(bounds[lv], bounds[lv + 1]) for lv in levels])
 
 
@@ -98,9 +102,9 @@ def fit_parts(
     n_views = features.shape[1]
     flat = features.reshape(-1, features.shape[-1])
     flat_labels = np.repeat(labels, n_views)
-    cols = head_columns(recipe.head_levels)
+    cols = head_columns(recipe.head_levels, recipe.level_channels)
     head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
-    detector_feats = features[..., head_columns(recipe.detector_levels)]
+    detector_feats = features[..., head_columns(recipe.detector_levels, recipe.level_channels)]
     mean = detector_feats.mean(axis=(0, 1))
     std = detector_feats.std(axis=(0, 1)) + 1e-6
     detector = fit_detector((detector_feats - mean) / std, labels, n_classes, recipe)
@@ -111,8 +115,8 @@ def predict(
     parts: FittedParts, features: np.ndarray, recipe: Recipe
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits and unknown scores of ``[N, D]`` features."""
-    logits = parts.head.logits(features[:, head_columns(recipe.head_levels)])
-    detector_feats = features[:, head_columns(recipe.detector_levels)]
+    logits = parts.head.logits(features[:, head_columns(recipe.head_levels, recipe.level_channels)])
+    detector_feats = features[:, head_columns(recipe.detector_levels, recipe.level_channels)]
     scores = parts.detector.score((detector_feats - parts.feature_mean) / parts.feature_std)
     return logits, scores
 
@@ -131,7 +135,7 @@ def unseen_type_auroc(
     other classes; its scores of the fold's photos of other classes (known) and of class
     ``c`` (never seen by the detector) are pooled over folds. Returns the AUROC per class.
     """
-    features = features[..., head_columns(recipe.detector_levels)]
+    features = features[..., head_columns(recipe.detector_levels, recipe.level_channels)]
     out = []
     for c in np.unique(labels):
         known, unseen = [], []

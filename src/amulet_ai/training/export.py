@@ -1,10 +1,11 @@
 """The deployable graph (backbone, linear head, class activation maps, unknown score) and its
 ONNX export with a parity check against torch.
 
-Graph contract: input ``image`` float32 ``[N, 3, 224, 224]`` scaled ``(x - 127) / 128``;
-outputs ``logits`` ``[N, C]`` (uncalibrated), ``unknown_score`` ``[N]`` and ``cam``
-``[N, C, 7, 7]``. ``logits`` equals the spatial mean of ``cam`` plus the bias, so the heatmap
-is an exact decomposition of the score it explains.
+Graph contract: input ``image`` float32 ``[N, 3, S, S]`` scaled ``(x - 127) / 128``, ``S`` the
+backbone's input size (224 for Lite0, 260 for Lite2 and Lite0+Lite2); outputs ``logits``
+``[N, C]`` (uncalibrated), ``unknown_score`` ``[N]`` and ``cam`` ``[N, C, K, K]`` (``K`` the
+last network's head map: 7 for Lite0, 9 with Lite2). ``logits`` equals the spatial mean of
+``cam`` plus the bias, so the heatmap is an exact decomposition of the score it explains.
 
 Example::
 
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amulet_ai.training.features import LEVEL_CHANNELS, LEVEL_SIZES, Backbone
+from amulet_ai.training.features import Backbone
 from amulet_ai.training.head import LinearHead
 from amulet_ai.training.unknown import MahalanobisDetector
 
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 OPSET: Final = 17
 INPUT_NAME: Final = "image"
 OUTPUT_NAMES: Final = ("logits", "unknown_score", "cam")
-CAM_SIZE: Final = 7
 PARITY_TOLERANCE: Final = 1e-4
 
 
@@ -75,11 +75,13 @@ class DeployableModel(nn.Module):
         self.detector_backbone = None if detector_backbone is None else detector_backbone.eval()
         self.shared_blocks = shared_blocks
         self.head_levels = head_levels
+        self.level_sizes = backbone.spec.level_sizes
+        self.cam_size = self.level_sizes[-1]  # the last network's head map
         weight, bias = head.folded()
         self.level_weights = nn.ParameterList()
         offset = 0
         for level in head_levels:
-            width = LEVEL_CHANNELS[level]
+            width = backbone.spec.level_channels[level]
             w = torch.from_numpy(weight[:, offset : offset + width].copy())
             self.level_weights.append(nn.Parameter(w, requires_grad=False))
             offset += width
@@ -107,10 +109,7 @@ class DeployableModel(nn.Module):
         cam = torch.zeros((), dtype=image.dtype)
         for level, weight in zip(self.head_levels, self.level_weights, strict=True):
             level_cam = torch.einsum("kc,nchw->nkhw", weight, maps[level])
-            factor = LEVEL_SIZES[level] // CAM_SIZE
-            if factor > 1:  # block 10 is 14x14: average 2x2 cells, which keeps the mean
-                level_cam = F.avg_pool2d(level_cam, factor)
-            cam = cam + level_cam
+            cam = cam + _to_cam_grid(level_cam, self.level_sizes[level], self.cam_size)
         logits = cam.mean(dim=(2, 3)) + self.bias
         feats = torch.cat([detector_maps[lv].mean(dim=(2, 3)) for lv in self.detector_levels], 1)
         z = (feats - self.feat_mean) / self.feat_std
@@ -126,10 +125,22 @@ class DeployableModel(nn.Module):
         return logits, unknown, cam
 
 
+def _to_cam_grid(level_cam: torch.Tensor, size: int, cam_size: int) -> torch.Tensor:
+    """One level's class map ``[N, C, size, size]`` on the ``cam_size`` grid, its spatial
+    mean unchanged (so the logits stay the mean of the summed map)."""
+    if size == cam_size:
+        return level_cam
+    if size % cam_size == 0:  # Lite0's block 10 is 14x14: average 2x2 cells, mean kept
+        return F.avg_pool2d(level_cam, size // cam_size)
+    grid = F.interpolate(level_cam, size=(cam_size, cam_size), mode="bilinear", align_corners=False)
+    return grid - grid.mean(dim=(2, 3), keepdim=True) + level_cam.mean(dim=(2, 3), keepdim=True)
+
+
 def export_onnx(model: DeployableModel, path: Path) -> None:
     """Write ``model`` as ONNX (opset 17, dynamic batch axis) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(2, 3, 224, 224)
+    side = model.backbone.spec.input_size
+    dummy = torch.zeros(2, 3, side, side)
     batch_axis = {0: "batch"}
     with torch.no_grad():
         torch.onnx.export(

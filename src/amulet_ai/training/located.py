@@ -13,9 +13,12 @@ views are made by that same function, so training and serving cannot drift:
 * ``raw``: the photo as it is, cloth included, and random views of it (what a tight photo
   sent with ``locate=off`` looks like to the classifier).
 
-Features are cached under the cache folder, keyed by the data, the localiser's file and the
-input size it runs at (its metadata's ``run_size``, ``multiple`` and the like), and
-the plan, like :mod:`amulet_ai.training.activations`.
+Every crop is made at the backbone's input size (224 px for Lite0, 260 px with Lite2), as
+the serving path makes it at the classifier's ``input.size``. Features are cached under the
+cache folder, keyed by the data, the localiser's file and the input size it runs at (its
+metadata's ``run_size``, ``multiple`` and the like), the plan and the backbone, like
+:mod:`amulet_ai.training.activations`; a backbone whose features are columns of another's
+(Lite2's of Lite0+Lite2's) reads that one's cache when it has none of its own.
 
 Example::
 
@@ -60,7 +63,7 @@ from amulet_ai.training.augment import random_view, views
 from amulet_ai.training.backdrops import TRAIN_FAMILIES
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import Dataset
-from amulet_ai.training.features import FEATURE_DIM, Backbone
+from amulet_ai.training.features import BACKBONES, Backbone, BackboneSpec, feature_columns
 from amulet_ai.training.scenes import make_scene, scene_specs
 
 logger = logging.getLogger(__name__)
@@ -90,26 +93,29 @@ class LocatedViews:
     status: np.ndarray  # str [photos]
 
 
-def located_crop(localiser: Localiser, data: bytes) -> tuple[Image.Image, str]:
-    """The 224 px greyed crop the serving path classifies for ``data`` with
-    ``locate=auto``, and the localiser's status: the same draft decode, zoom rule, detail
-    decode and crop as :func:`amulet_ai.serving.locating.prepare` (a photo without a
-    usable box gives its centre square, as served)."""
+def located_crop(
+    localiser: Localiser, data: bytes, size: int = MODEL_INPUT_SIZE
+) -> tuple[Image.Image, str]:
+    """The ``size`` px greyed crop the serving path classifies for ``data`` with
+    ``locate=auto`` (a classifier of input size ``size``), and the localiser's status: the
+    same first decode, zoom rule, detail decode and crop as
+    :func:`amulet_ai.serving.locating.prepare` (a photo without a usable box gives its
+    centre square, as served)."""
     draft, detail = decode_draft_and_detail(
         data, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
     )
     location = localiser.locate(draft, min_zoom=MIN_ZOOM)
     if location.status in ("no_amulet", "too_small"):
-        return center_square(draft.image, MODEL_INPUT_SIZE), location.status
-    if detail_side(location, draft, MODEL_INPUT_SIZE) is None:
+        return center_square(draft.image, size), location.status
+    if detail_side(location, draft, size) is None:
         detail = draft
-    need = detail_side(location, detail, MODEL_INPUT_SIZE)
+    need = detail_side(location, detail, size)
     if need is not None:
         detail = decode_picture(data, min_side=need)
     location = carried_to(location, draft, detail, localiser.metadata)
     if location.status != "found":
-        return center_square(draft.image, MODEL_INPUT_SIZE), location.status
-    crop = square_crop(detail, location, size=MODEL_INPUT_SIZE, margin=MARGIN, grey_outside=True)
+        return center_square(draft.image, size), location.status
+    crop = square_crop(detail, location, size=size, margin=MARGIN, grey_outside=True)
     return crop, location.status
 
 
@@ -128,8 +134,9 @@ def _embed(backbone: Backbone, images: Sequence[Image.Image], dim: int) -> np.nd
 
 
 def _composites(
-    cut: CutOut, crop: Image.Image, index: int, specs: list[tuple[int, int, str]], seed: int
-) -> list[Image.Image]:
+    cut: CutOut, crop: Image.Image, index: int, specs: list[tuple[int, int, str]], seed: int,
+    size: int = MODEL_INPUT_SIZE,
+) -> list[Image.Image]:  # fmt: skip
     """Greyed crops of photo ``index``'s amulet composited on training backdrops, at the
     true box and mask. A photo whose cut-out was rejected (its mask is not trusted) is in
     no scene: its slots get random views of its located crop instead."""
@@ -144,17 +151,26 @@ def _composites(
         )
         truth = Location("found", None, scene.box, scene.mask, 1.0)
         picture = DecodedImage(scene.image, *scene.image.size, "JPEG")
-        crops.append(square_crop(picture, truth, margin=MARGIN, grey_outside=True))
+        crops.append(square_crop(picture, truth, size=size, margin=MARGIN, grey_outside=True))
     return crops
 
 
 def _cache_file(cache_dir: Path, fingerprint: str, localiser: Localiser, plan: ViewPlan,
-                seed: int) -> Path:  # fmt: skip
+                seed: int, backbone: BackboneSpec) -> Path:  # fmt: skip
     meta = localiser.metadata
     # The graph, and the input it runs at: the same file at another size finds other boxes.
     runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
-    text = repr((CACHE_VERSION, fingerprint, runs_at, plan, seed))
-    return cache_dir / f"located-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+    key: tuple[object, ...] = (CACHE_VERSION, fingerprint, runs_at, plan, seed)
+    if backbone.name != "lite0":
+        key = (*key, backbone.name)
+    return cache_dir / f"located-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
+
+
+def _load(cache: Path, columns: slice = slice(None)) -> LocatedViews:
+    logger.info("located views cache hit %s (columns %s)", cache, columns)
+    with np.load(cache, allow_pickle=False) as data:
+        out = {k: data[k] if k == "status" else data[k][..., columns] for k in data.files}
+    return LocatedViews(**out)
 
 
 def extract_located_views(
@@ -168,26 +184,31 @@ def extract_located_views(
     cache_dir: Path | None,
 ) -> LocatedViews:
     """The features of every view of ``plan`` for every photo (cached when ``cache_dir``)."""
-    cache = (
-        None if cache_dir is None else _cache_file(cache_dir, fingerprint, localiser, plan, seed)
-    )
-    if cache is not None and cache.is_file():
-        logger.info("located views cache hit %s", cache)
-        with np.load(cache, allow_pickle=False) as data:
-            return LocatedViews(**{k: data[k] for k in data.files})
-    dim = FEATURE_DIM
+    spec_ = backbone.spec
+    cache = None
+    if cache_dir is not None:
+        cache = _cache_file(cache_dir, fingerprint, localiser, plan, seed, spec_)
+        if cache.is_file():
+            return _load(cache)
+        for other in BACKBONES.values():
+            columns = feature_columns(spec_, other) if other != spec_ else None
+            wider = _cache_file(cache_dir, fingerprint, localiser, plan, seed, other)
+            if columns is not None and wider.is_file():
+                return _load(wider, columns)
+    dim, size = spec_.feature_dim, spec_.input_size
     cuts, _ = cut_out_all(dataset.photos)
     specs = scene_specs(list(range(len(cuts))), tuple(TRAIN_FAMILIES), plan.composites)
     located, composites, raw, status = [], [], [], []
     started = time.monotonic()
     for i, (photo, cut) in enumerate(zip(dataset.photos, cuts, strict=True)):
-        crop, state = located_crop(localiser, photo.path.read_bytes())
+        crop, state = located_crop(localiser, photo.path.read_bytes(), size)
         status.append(state)
         rng = np.random.default_rng([seed, i])
         located.append(_embed(backbone, views(crop, plan.located, rng), dim))
-        composites.append(_embed(backbone, _composites(cut, crop, i, specs, seed), dim))
+        composites.append(_embed(backbone, _composites(cut, crop, i, specs, seed, size), dim))
         rng = np.random.default_rng([seed, i])
-        plain = views(Image.fromarray(cut.image), plan.raw, rng) if plan.raw else []
+        whole = center_square(Image.fromarray(cut.image), size)  # as served: photo resized
+        plain = views(whole, plan.raw, rng) if plan.raw else []
         raw.append(_embed(backbone, plain, dim))
         if (i + 1) % 20 == 0:
             logger.info("located views: %d/%d photos (%.0f s)", i + 1, len(cuts),

@@ -9,6 +9,9 @@ serving path sees it: located by the shipped localiser (``--localiser-dir``, def
 ``--out`` folder) with the backdrop outside its mask greyed, plus greyed composite crops
 of the photo's amulet on generated backdrops (:mod:`amulet_ai.training.located`).
 ``--backdrop as_is`` is the recipe of model 1.2.0 (tight photos as they are).
+``--backbone`` chooses the frozen network (:data:`amulet_ai.training.features.BACKBONES`):
+``lite0`` (default, model 2.0.0), ``lite2`` or ``lite0+lite2``; the classifier's input size
+(``input.size`` in ``metadata.json``, which the serving path reads) follows it.
 
 Seeded end to end: the same data and seed give the same report and the same model.
 """
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, MODEL_INPUT_SIZE, load_path, to_tensor
+from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, load_path, to_tensor
 from amulet_ai.model.localiser import Localiser
 from amulet_ai.training.activations import embed_with_cut, extract_cut_views
 from amulet_ai.training.crossval import FittedParts, Recipe, Refine, cross_validate, fit_parts
@@ -41,7 +44,14 @@ from amulet_ai.training.embedding_output import (
     embedding_description,
 )
 from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
-from amulet_ai.training.features import ARCHITECTURE, TAP_BLOCKS, Backbone, load_backbone
+from amulet_ai.training.features import (
+    BACKBONES,
+    DEFAULT_BACKBONE,
+    Backbone,
+    BackboneSpec,
+    load_backbone,
+    spec,
+)
 from amulet_ai.training.finetune import FineTuneConfig, fine_tune
 from amulet_ai.training.located import (
     ViewPlan,
@@ -125,6 +135,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="views of the photo as it is, cloth included, beside the greyed ones "
         "(grey_outside_mask); they keep a tight photo sent with locate=off recognised",
     )  # fmt: skip
+    parser.add_argument(
+        "--backbone", choices=tuple(BACKBONES), default=DEFAULT_BACKBONE,
+        help="frozen ImageNet network(s) the features come from: lite0 (224 px, default), "
+        "lite2 (260 px) or lite0+lite2 (both on one 260 px input); grey_outside_mask only "
+        "for the last two",
+    )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
     parser.add_argument("--skip-cv", action="store_true", help="fit and export only (tests)")
@@ -136,27 +152,26 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _level_names(levels: tuple[int, ...]) -> str:
-    names = [f"block {TAP_BLOCKS[lv]}" if lv < len(TAP_BLOCKS) else "the head" for lv in levels]
-    return ", ".join(names)
+def _level_names(levels: tuple[int, ...], backbone: BackboneSpec) -> str:
+    return ", ".join(backbone.level_names[lv] for lv in levels)
 
 
 def _metadata(
     dataset: Dataset, data_fp: str, cv: dict[str, Any], parity: float, onnx_path: Path,
-    training: dict[str, Any], recipe: Recipe, embedding_dims: int,
+    training: dict[str, Any], recipe: Recipe, embedding_dims: int, backbone: BackboneSpec,
 ) -> dict[str, Any]:  # fmt: skip
     cv_block = {k: v for k, v in cv.items() if k not in ("temperature", "threshold")}
     grey = training["backdrop"] == "grey_outside_mask"
     return {
-        "name": MODEL_NAME,
+        "name": MODEL_NAME if backbone.name == DEFAULT_BACKBONE else _name(backbone),
         "version": MODEL_VERSION if grey else AS_IS_VERSION,
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "architecture": ARCHITECTURE,
+        "architecture": backbone.architecture,
         "onnx_file": onnx_path.name,
         "onnx_sha256": _sha256(onnx_path),
         "input": {
             "name": "image",
-            "size": MODEL_INPUT_SIZE,
+            "size": backbone.input_size,
             "mean": INPUT_MEAN,
             "scale": INPUT_SCALE,
             "layout": "NCHW",
@@ -174,7 +189,7 @@ def _metadata(
         "classes": class_entries(dataset.classes),
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
-            "method": _detector_method(recipe, grey),
+            "method": _detector_method(recipe, grey, backbone),
             "levels": list(recipe.detector_levels),
             "threshold": cv.get("threshold"),
             "target_keep_rate": training["keep_rate"],
@@ -192,10 +207,15 @@ def _metadata(
     }
 
 
-def _detector_method(recipe: Recipe, grey: bool) -> str:
+def _name(backbone: BackboneSpec) -> str:
+    """``amulet-effnet-lite2``, ``amulet-effnet-lite0-lite2``: the model's name by backbone."""
+    return "amulet-effnet-" + backbone.name.replace("+", "-")
+
+
+def _detector_method(recipe: Recipe, grey: bool, backbone: BackboneSpec) -> str:
     where = (
-        f"on standardised pooled features of {_level_names(recipe.detector_levels)} of the "
-        "frozen ImageNet network; score = sqrt(d^2 / dims)"
+        f"on standardised pooled features of {_level_names(recipe.detector_levels, backbone)} "
+        f"of the frozen ImageNet {backbone.architecture}; score = sqrt(d^2 / dims)"
     )
     if recipe.detector == "nearest" and grey:
         return (
@@ -221,10 +241,12 @@ def _method(config: FineTuneConfig | None, args: argparse.Namespace) -> str:
         "15 and the head, fitted on each photo, its mirror image and random augmented views"
     )
     if args.backdrop == "grey_outside_mask":
+        backbone = spec(args.backbone)
         raw = f", and {args.raw_views} views of the photo as it is" if args.raw_views else ""
+        levels = _level_names(backbone.head_levels, backbone)
         return (
-            "frozen ImageNet EfficientNet-Lite0; softmax regression (L2) on standardised "
-            "average-pooled features of blocks 10, 14, 15 and the head, fitted on each "
+            f"frozen ImageNet {backbone.architecture} ({backbone.input_size} px); softmax "
+            f"regression (L2) on standardised average-pooled features of {levels}, fitted on each "
             "photo as served with locate=auto (located by the localiser, backdrop outside "
             "its mask greyed), its mirror image and random augmented views of it, "
             f"{args.composites} greyed composite crops of its amulet on generated "
@@ -306,7 +328,8 @@ def _non_amulet_features(backbone: Backbone, localiser: Localiser | None) -> np.
     """Pictures that are not amulets, as served: whole (as_is), or located and greyed."""
     pictures = non_amulet_images()
     if localiser is not None:
-        pictures = [located_crop(localiser, _png(p))[0] for p in pictures]
+        size = backbone.spec.input_size
+        pictures = [located_crop(localiser, _png(p), size)[0] for p in pictures]
     return embed_with_cut(backbone, np.stack([to_tensor(i) for i in pictures]))[0]
 
 
@@ -326,10 +349,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     grey = args.backdrop == "grey_outside_mask"
     if grey and args.epochs > 0:
         raise SystemExit("fine-tuning (--epochs) needs --backdrop as_is")
+    if not grey and args.backbone != "lite0":
+        raise SystemExit("--backdrop as_is (model 1.2.0's recipe) needs --backbone lite0")
     dataset = load_dataset(*args.data)
     data_fp = fingerprint(dataset)
     print(f"data: {len(dataset.photos)} photos, {dataset.per_class()}, fingerprint {data_fp[:12]}")
-    backbone = load_backbone()
+    backbone = load_backbone(args.backbone)
     cache = None if args.no_cache else args.cache_dir
     localiser: Localiser | None = None
     served: dict[str, np.ndarray] = {}
@@ -342,7 +367,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cache_dir=cache,
         )  # fmt: skip
         refs = Recipe.detector_views
-    recipe = Recipe(l2=args.l2, detector=args.detector, detector_views=refs)
+    recipe = Recipe(
+        head_levels=backbone.spec.head_levels, l2=args.l2, detector=args.detector,
+        detector_levels=backbone.spec.detector_levels, detector_views=refs,
+        level_channels=backbone.spec.level_channels,
+    )  # fmt: skip
     labels = np.array(dataset.labels)
     fronts = np.array([p.side == "front" for p in dataset.photos])
     config = FineTuneConfig(train_blocks=args.finetune_blocks, epochs=args.epochs)
@@ -366,7 +395,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     export_onnx(model, onnx_path)
     embedding_dims = add_embedding_output(onnx_path)
     sample = dataset.photos[:: max(1, len(dataset.photos) // PARITY_PHOTOS)][:PARITY_PHOTOS]
-    batch = np.stack([to_tensor(load_path(p.path).image) for p in sample])
+    side = backbone.spec.input_size
+    batch = np.stack([to_tensor(load_path(p.path, size=side).image) for p in sample])
     parity = check_parity(model, onnx_path, batch)
     print(f"\nexport: {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), "
           f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
@@ -376,13 +406,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "finetune": asdict(config) if args.epochs > 0 else None,
         "head_levels": list(recipe.head_levels), "l2": recipe.l2,
         "keep_rate": recipe.keep_rate, "torch": torch.__version__.split("+")[0],
-        "backdrop": args.backdrop,
+        "backdrop": args.backdrop, "backbone": args.backbone,
         "composites_per_photo": args.composites if grey else 0,
         "raw_views_per_photo": args.raw_views if grey else args.views,
         "wall_seconds": round(time.monotonic() - started, 1),
-        "command": "python -m amulet_ai.training.train --data DATA --out models/",
+        "command": "python -m amulet_ai.training.train --data DATA --out models/"
+        + ("" if args.backbone == DEFAULT_BACKBONE else f" --backbone {args.backbone}"),
     }  # fmt: skip
-    metadata = _metadata(dataset, data_fp, cv, parity, onnx_path, training, recipe, embedding_dims)
+    metadata = _metadata(
+        dataset, data_fp, cv, parity, onnx_path, training, recipe, embedding_dims, backbone.spec
+    )
     (args.out / "metadata.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
     )
