@@ -44,7 +44,13 @@ import torch
 from PIL import Image
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, decode_picture, to_tensor
-from amulet_ai.model.localiser import Localiser, Location, square_crop
+from amulet_ai.model.localiser import (
+    LOCALISER_METADATA,
+    Localiser,
+    LocaliserMetadata,
+    Location,
+    square_crop,
+)
 from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.augment import views
 from amulet_ai.training.backdrops import TEST_FAMILIES, TRAIN_FAMILIES
@@ -93,8 +99,11 @@ def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
 
 
 def _cache_file(args: argparse.Namespace, fp: str, backbone: BackboneSpec) -> Path:
+    # The scene crops are the localiser's: its graph and the input it runs at are in the key.
+    meta = LocaliserMetadata.load(Path(args.localiser) / LOCALISER_METADATA)
+    runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
     key: tuple[object, ...] = (CACHE_VERSION, fp, args.seed, args.views, args.composites,
-                               args.scenes)  # fmt: skip
+                               args.scenes, runs_at)  # fmt: skip
     if backbone.name != DEFAULT_BACKBONE:  # Lite0's key is the one model 2.0.0's cache has
         key = (*key, backbone.name)
     name = f"crops-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
