@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, decode_picture, to_tensor
 from amulet_ai.model.localiser import (
     LOCALISER_METADATA,
@@ -100,7 +101,8 @@ def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
 
 def _cache_file(args: argparse.Namespace, fp: str, backbone: BackboneSpec) -> Path:
     # The scene crops are the localiser's: its graph and the input it runs at are in the key.
-    meta = LocaliserMetadata.load(Path(args.localiser) / LOCALISER_METADATA)
+    folder = Path(args.localiser) if args.localiser is not None else DEFAULT_MODEL_DIR
+    meta = LocaliserMetadata.load(folder / LOCALISER_METADATA)
     runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
     key: tuple[object, ...] = (CACHE_VERSION, fp, args.seed, args.views, args.composites,
                                args.scenes, runs_at)  # fmt: skip
