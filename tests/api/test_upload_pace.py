@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import httpx
 import pytest
 from harness import async_client
 
@@ -42,18 +44,24 @@ async def _paced(
         await asyncio.sleep(pause_s)
 
 
+async def _post_paced(
+    settings_for: Callable[..., Settings], photo: bytes, form: str, **pace: Any
+) -> tuple[httpx.Response, float]:
+    """POST ``photo`` in ``form`` paced by :func:`_paced`; the answer and the seconds it took."""
+    body, headers = _body(form, photo)
+    async with async_client(settings_for(upload_idle_timeout_s=IDLE_S)) as client:
+        started = time.perf_counter()
+        r = await client.post("/v1/predict", content=_paced(body, **pace), headers=headers)
+        return r, time.perf_counter() - started
+
+
 @pytest.mark.parametrize("form", ["raw", "multipart"])
 async def test_a_slow_steady_upload_is_answered(
     settings_for: Callable[..., Settings], make_photo: Callable[..., bytes], form: str
 ) -> None:
-    photo = make_photo(320, 240, seed=7300)
-    body, headers = _body(form, photo)
-    async with async_client(settings_for(upload_idle_timeout_s=IDLE_S)) as client:
-        started = time.perf_counter()
-        r = await client.post(
-            "/v1/predict", content=_paced(body, pieces=8, pause_s=IDLE_S / 4), headers=headers
-        )
-        took = time.perf_counter() - started
+    r, took = await _post_paced(
+        settings_for, make_photo(320, 240, seed=7300), form, pieces=8, pause_s=IDLE_S / 4
+    )
     assert r.status_code == 200, r.text
     assert r.json()["images"]["front"]["format"] == "JPEG"
     assert took > 1.5 * IDLE_S, "the whole upload took longer than one idle timeout"
@@ -63,16 +71,9 @@ async def test_a_slow_steady_upload_is_answered(
 async def test_an_upload_that_stops_halfway_is_408(
     settings_for: Callable[..., Settings], make_photo: Callable[..., bytes], form: str
 ) -> None:
-    photo = make_photo(320, 240, seed=7301)
-    body, headers = _body(form, photo)
-    async with async_client(settings_for(upload_idle_timeout_s=IDLE_S)) as client:
-        started = time.perf_counter()
-        r = await client.post(
-            "/v1/predict",
-            content=_paced(body, pieces=4, pause_s=0.0, stall_after=2),
-            headers=headers,
-        )
-        took = time.perf_counter() - started
+    r, took = await _post_paced(
+        settings_for, make_photo(320, 240, seed=7301), form, pieces=4, pause_s=0.0, stall_after=2
+    )
     assert r.status_code == 408
     error = r.json()["error"]
     assert error["code"] == "request_timeout"
