@@ -37,14 +37,22 @@ def test_metadata_matches_the_model_outputs(classifier: AmuletClassifier, model_
     assert meta.unknown.cv_keep_rate >= meta.unknown.target_keep_rate
     session = classifier.session
     assert [i.name for i in session.get_inputs()] == [meta.input.name]
-    assert [o.name for o in session.get_outputs()] == [
-        meta.outputs.logits,
-        meta.outputs.unknown_score,
-        meta.outputs.cam,
-        meta.outputs.embedding,
-    ]
+    assert sorted(o.name for o in session.get_outputs()) == sorted(
+        [
+            meta.outputs.logits,
+            meta.outputs.unknown_score,
+            meta.outputs.cam,
+            meta.outputs.embedding,
+            *meta.outputs.backbone_maps,
+        ]
+    )
+    assert meta.outputs.backbone_maps == ["block10", "block15"]
     for n in (1, 3):  # the batch axis is dynamic
-        logits, unknown, cam, embedding = classifier.run(np.zeros((n, 3, 224, 224), np.float32))
+        batch = np.zeros((n, 3, 224, 224), np.float32)
+        logits, unknown, cam, embedding, block10, block15 = classifier.run(
+            batch, meta.outputs.backbone_maps
+        )
+        assert block10.shape == (n, 112, 14, 14) and block15.shape == (n, 320, 7, 7)
         assert logits.shape == (n, 6)
         assert unknown.shape == (n,)
         assert cam.shape[:2] == (n, 6) and cam.ndim == 4

@@ -14,7 +14,7 @@ import torch
 
 from amulet_ai.model.localiser import LOCALISER_FILE, LOCALISER_METADATA, Localiser
 from amulet_ai.training.features import load_backbone
-from amulet_ai.training.localise import LocaliserNet
+from amulet_ai.training.localise import HEAD_FILE, LocaliserNet, _taps
 from amulet_ai.training.localise_export import head_from_onnx, reexport
 
 
@@ -36,12 +36,24 @@ def test_a_reexport_keeps_the_graphs_answers_and_says_so_in_its_metadata(
 ) -> None:
     for name in (LOCALISER_FILE, LOCALISER_METADATA):
         shutil.copy(model_dir / name, tmp_path / name)
+    meta = json.loads((tmp_path / LOCALISER_METADATA).read_text())
+    meta.pop("head")  # a localiser of before the head had a graph of its own
+    (tmp_path / LOCALISER_METADATA).write_text(json.dumps(meta))
     before = Localiser.load(tmp_path)
+    assert before.head_session is None
     payload = reexport(shared_data, tmp_path)
     assert payload["metrics"]["parity_reexport_max_abs_logit_diff"] < 1e-3
     written = json.loads((tmp_path / LOCALISER_METADATA).read_text())
     digest = hashlib.sha256((tmp_path / LOCALISER_FILE).read_bytes()).hexdigest()
     assert written["onnx_sha256"] == digest
-    after = Localiser.load(tmp_path)  # the checksum in the metadata matches the new file
+    head_digest = hashlib.sha256((tmp_path / HEAD_FILE).read_bytes()).hexdigest()
+    assert written["head"]["onnx_sha256"] == head_digest
+    assert written["head"]["inputs"] == ["block10", "block15"]
+    after = Localiser.load(tmp_path)  # the checksums in the metadata match the new files
     batch = np.random.default_rng(1).uniform(-1, 1, (1, 3, 320, 320)).astype(np.float32)
     assert float(np.abs(after.logits(batch) - before.logits(batch)).max()) < 1e-3
+    # The head alone, on the backbone's maps of the same batch, answers as the whole graph.
+    with torch.no_grad():
+        b10, b15 = _taps(load_backbone(), torch.from_numpy(batch))
+    head = after.head_logits({"block10": b10.numpy(), "block15": b15.numpy()})
+    assert float(np.abs(head - after.logits(batch)).max()) < 1e-3

@@ -119,9 +119,21 @@ class AmuletClassifier:
         if outputs.embedding is not None:
             self._output_names.append(outputs.embedding)
         present = {o.name for o in session.get_outputs()} | {i.name for i in session.get_inputs()}
-        missing = [n for n in [self._input_name, *self._output_names] if n not in present]
+        self._map_names = list(outputs.backbone_maps)
+        expected = [self._input_name, *self._output_names, *self._map_names]
+        missing = [n for n in expected if n not in present]
         if missing:
             raise ModelUnavailable(f"The ONNX model lacks expected inputs or outputs: {missing}.")
+
+    @property
+    def shares_backbone(self) -> bool:
+        """Whether the localiser's first pass on a picture the classifier would also judge
+        whole can read this graph's backbone maps (:meth:`score_with_maps`) instead of
+        running its own backbone: the localiser has a head graph of this architecture and
+        this graph outputs the maps it reads."""
+        return self.localiser is not None and self.localiser.reads_maps_of(
+            self.metadata.architecture, self._map_names
+        )
 
     # --- loading -------------------------------------------------------------------------
     @classmethod
@@ -251,14 +263,16 @@ class AmuletClassifier:
         return self.metadata.outputs.embedding is not None
 
     # --- inference -----------------------------------------------------------------------
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    def run(self, batch: np.ndarray, extra: Sequence[str] = ()) -> tuple[np.ndarray, ...]:
         """Run the graph on a ``(N, 3, size, size)`` batch.
 
-        Returns logits, unknown scores and maps, then the embeddings when the model has them.
+        Returns logits, unknown scores and maps, then the embeddings when the model has them,
+        then the outputs named in ``extra``.
         """
         feeds = {self._input_name: batch}
+        names = [*self._output_names, *extra]
         if self.busy_session is None:
-            outputs = self.session.run(self._output_names, feeds)
+            outputs = self.session.run(names, feeds)
         else:
             overlapping = self._running.increment() > 1
             try:
@@ -266,7 +280,7 @@ class AmuletClassifier:
                 if overlapping:
                     session = self.busy_session
                     self.busy_runs.increment()
-                outputs = session.run(self._output_names, feeds)
+                outputs = session.run(names, feeds)
             finally:
                 self._running.decrement()
         return tuple(np.asarray(o) for o in outputs)
@@ -313,12 +327,26 @@ class AmuletClassifier:
 
     def score(self, images: Sequence[ImageInput]) -> list[PhotoScores]:
         """Evidence for each photo, from one run of the model over all of them."""
+        return self._score(images, ())[0]
+
+    def score_with_maps(
+        self, pictures: Sequence[DecodedImage]
+    ) -> tuple[list[PhotoScores], dict[str, np.ndarray]]:
+        """:meth:`score`, and from the same run the backbone maps the localiser's head
+        reads (``metadata.outputs.backbone_maps``: name -> ``[N, C, H, W]``)."""
+        return self._score(pictures, self._map_names)
+
+    def _score(
+        self, images: Sequence[ImageInput], maps: Sequence[str]
+    ) -> tuple[list[PhotoScores], dict[str, np.ndarray]]:
         if not images:
-            return []
+            return [], {}
         decoded = [img if isinstance(img, DecodedImage) else self.decode(img) for img in images]
         batch = np.stack([to_tensor(d.image) for d in decoded])
-        logits, unknown, cam, *rest = self.run(batch)
-        embeddings = rest[0] if rest else None
+        outputs = self.run(batch, maps)
+        logits, unknown, cam = outputs[:3]
+        embeddings = outputs[3] if len(self._output_names) > 3 else None
+        map_values = dict(zip(maps, outputs[len(self._output_names) :], strict=True))
         log_probs = _log_softmax(logits / self.metadata.temperature)
         return [
             PhotoScores(
@@ -330,7 +358,7 @@ class AmuletClassifier:
                 embedding=embeddings[i] if embeddings is not None else None,
             )
             for i in range(len(decoded))
-        ]
+        ], map_values
 
     def classify(
         self,

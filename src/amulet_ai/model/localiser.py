@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -57,6 +57,19 @@ LOCALISER_FILE: Final = "amulet_localiser.onnx"
 LOCALISER_METADATA: Final = "localiser.json"
 Status = Literal["found", "no_amulet", "too_small", "too_blurred"]
 ZOOM_MARGIN: Final = 0.25  # the second pass's square: first box + a quarter each side
+
+
+class HeadSpec(BaseModel):
+    """The localiser's head as a graph of its own: it reads the maps ``inputs`` (``block10``,
+    ``block15``) of the frozen ``backbone``, which a classifier graph of that backbone may
+    output for the photo it judges (its metadata's ``outputs.backbone_maps``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    onnx_file: str
+    onnx_sha256: str | None = None
+    inputs: list[str]
+    backbone: str
 
 
 class LocaliserMetadata(BaseModel):
@@ -87,6 +100,7 @@ class LocaliserMetadata(BaseModel):
     min_box_pixels: int = 112  # box's long side in the original's pixels
     min_sharpness: float = 0.0  # see :func:`sharpness`
     margin: float = 0.08  # crop margin around the box, share of its long side
+    head: HeadSpec | None = None
     metrics: dict[str, object] = {}
 
     def input_side(self, long_side: int) -> int:
@@ -305,12 +319,36 @@ def square_crop(
     return _crop_padded(image, square, size)
 
 
-class Localiser:
-    """Loads the localiser graph once; :meth:`locate` is safe to call from many threads."""
+def _checked_session(
+    folder: Path, onnx_file: str, sha256: str | None, intra: int, inter: int
+) -> ort.InferenceSession:
+    path = folder / onnx_file
+    if not path.is_file():
+        raise ModelUnavailable(f"Localiser file {path.name} is missing.")
+    if sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        raise ModelUnavailable(f"Localiser file {path.name} does not match its metadata.")
+    try:
+        return cpu_session(path, intra, inter)
+    except Exception as exc:  # onnxruntime's load errors share no narrower base class
+        raise ModelUnavailable(f"Localiser file {path.name} could not be loaded.") from exc
 
-    def __init__(self, session: ort.InferenceSession, metadata: LocaliserMetadata) -> None:
+
+class Localiser:
+    """Loads the localiser graph once; :meth:`locate` is safe to call from many threads.
+
+    ``head_session``, when the metadata names a head graph (:class:`HeadSpec`), computes
+    the first pass's logits from backbone maps the classifier already has
+    (:meth:`head_logits`)."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        metadata: LocaliserMetadata,
+        head_session: ort.InferenceSession | None = None,
+    ) -> None:
         self.session = session
         self.metadata = metadata
+        self.head_session = head_session
 
     @classmethod
     def load(
@@ -328,20 +366,16 @@ class Localiser:
         """
         folder = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         metadata = LocaliserMetadata.load(folder / metadata_file)
-        path = folder / metadata.onnx_file
-        if not path.is_file():
-            raise ModelUnavailable(f"Localiser file {path.name} is missing.")
-        if (
-            metadata.onnx_sha256
-            and hashlib.sha256(path.read_bytes()).hexdigest() != metadata.onnx_sha256
-        ):
-            raise ModelUnavailable(f"Localiser file {path.name} does not match its metadata.")
-        try:
-            session = cpu_session(path, intra_op_threads, inter_op_threads)
-        except Exception as exc:  # onnxruntime's load errors share no narrower base class
-            raise ModelUnavailable(f"Localiser file {path.name} could not be loaded.") from exc
+        threads = (intra_op_threads, inter_op_threads)
+        session = _checked_session(folder, metadata.onnx_file, metadata.onnx_sha256, *threads)
+        head = metadata.head
+        head_session = (
+            None
+            if head is None
+            else _checked_session(folder, head.onnx_file, head.onnx_sha256, *threads)
+        )
         logger.info("localiser loaded name=%s version=%s", metadata.name, metadata.version)
-        return cls(session, metadata)
+        return cls(session, metadata, head_session)
 
     @property
     def name(self) -> str:
@@ -365,23 +399,67 @@ class Localiser:
         for height, width in sorted(shapes):
             for _ in range(runs):
                 self.logits(np.zeros((1, 3, height, width), dtype=np.float32))
+        if self.head_session is not None:
+            # The maps of a 224 px picture: block 10 at the grid's stride, block 15 at twice it.
+            grid = -(-MODEL_INPUT_SIZE // meta.stride)
+            sides = (grid, -(-grid // 2))
+            maps = {
+                arg.name: np.zeros((1, arg.shape[1], side, side), dtype=np.float32)
+                for arg, side in zip(self.head_session.get_inputs(), sides, strict=True)
+            }
+            for _ in range(runs):
+                self.head_logits(maps)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Mask logits ``[N, GH, GW]`` of a letterboxed batch ``[N, 3, H, W]``."""
         out = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
         return np.asarray(out)[:, 0]
 
-    def locate(self, picture: DecodedImage, *, min_zoom: float = 1.0) -> Location:
+    def reads_maps_of(self, architecture: str, maps: Sequence[str]) -> bool:
+        """Whether :meth:`head_logits` can read a classifier's outputs: this localiser has a
+        head graph, on the classifier's ``architecture``, whose inputs it outputs."""
+        head = self.metadata.head
+        return (
+            self.head_session is not None
+            and head is not None
+            and head.backbone == architecture
+            and set(head.inputs) <= set(maps)
+        )
+
+    def head_logits(self, maps: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Mask logits ``[N, GH, GW]`` from the backbone's maps of a letterboxed batch (the
+        same as :meth:`logits` of that batch, one backbone run fewer)."""
+        head = self.metadata.head
+        if self.head_session is None or head is None:
+            raise RuntimeError("this localiser has no head graph")
+        feeds = {name: maps[name] for name in head.inputs}
+        out = self.head_session.run([self.metadata.output_name], feeds)[0]
+        return np.asarray(out)[:, 0]
+
+    def locate(
+        self,
+        picture: DecodedImage,
+        *,
+        min_zoom: float = 1.0,
+        first_logits: np.ndarray | None = None,
+    ) -> Location:
         """Find the amulet on a picture from :func:`~amulet_ai.imaging.decode.decode_picture`
-        (``min_zoom``: see :func:`locate_with`)."""
-        return locate_with(self.logits, picture, self.metadata, min_zoom=min_zoom)
+        (``min_zoom``, ``first_logits``: see :func:`locate_with`)."""
+        return locate_with(
+            self.logits, picture, self.metadata, min_zoom=min_zoom, first_logits=first_logits
+        )
 
 
 LogitsFn = Callable[[np.ndarray], np.ndarray]
 
 
 def locate_with(
-    logits_fn: LogitsFn, picture: DecodedImage, meta: LocaliserMetadata, *, min_zoom: float = 1.0
+    logits_fn: LogitsFn,
+    picture: DecodedImage,
+    meta: LocaliserMetadata,
+    *,
+    min_zoom: float = 1.0,
+    first_logits: np.ndarray | None = None,
 ) -> Location:
     """Two passes of the graph ``logits_fn``: the whole picture, then a zoom on what it found.
 
@@ -393,10 +471,14 @@ def locate_with(
     larger than the first did (the picture's long side over the square's side): below 1
     (the amulet fills the photo, as in a tight crop) it could not see it any closer, and
     the serving path asks more (:data:`amulet_ai.serving.locating.MIN_ZOOM`).
+    ``first_logits``, when given, are the first pass's (the letterbox's logits, computed
+    from maps the caller had: :meth:`Localiser.head_logits`).
     """
     side_in = meta.input_side(max(picture.image.size))
     boxed = letterbox(picture.image, side_in, meta.multiple)
-    first = locate_from_logits(logits_fn(boxed.tensor[None])[0], boxed, picture, meta)
+    if first_logits is None:
+        first_logits = logits_fn(boxed.tensor[None])[0]
+    first = locate_from_logits(first_logits, boxed, picture, meta)
     if first.picture_box is None or first.status == "too_small":
         return first
     square = crop_square(first.picture_box, ZOOM_MARGIN)

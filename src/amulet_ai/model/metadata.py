@@ -49,6 +49,9 @@ class OutputNames(BaseModel):
     cam: str = "cam"
     # Optional: older models have no embedding output (no enrolled types, no search).
     embedding: str | None = None
+    # Outputs that are maps of the frozen backbone's blocks, named ``block<N>`` (the same
+    # name as output and as map): what a localiser head of that backbone reads.
+    backbone_maps: list[str] = Field(default_factory=list)
 
 
 class UnknownSpec(BaseModel):

@@ -6,6 +6,11 @@ backbone's input size (224 for Lite0, 260 for Lite2 and Lite0+Lite2); outputs ``
 ``[N, C]`` (uncalibrated), ``unknown_score`` ``[N]`` and ``cam`` ``[N, C, K, K]`` (``K`` the
 last network's head map: 7 for Lite0, 9 with Lite2). ``logits`` equals the spatial mean of
 ``cam`` plus the bias, so the heatmap is an exact decomposition of the score it explains.
+With ``backbone_maps`` (names such as ``block10``, of the frozen Lite0's tapped blocks) the
+graph also outputs those blocks' maps ``[N, C, H, W]`` under their names: the localiser's
+head reads the same blocks of the same frozen network, so a photo the localiser would see
+at the classifier's input needs one backbone run for both
+(:mod:`amulet_ai.serving.locating`).
 
 Example::
 
@@ -66,8 +71,11 @@ class DeployableModel(nn.Module):
         detector_backbone: Backbone | None = None,
         shared_blocks: int = 0,
         detector_levels: tuple[int, ...] = (0, 1, 2, 3),
+        backbone_maps: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
+        self.backbone_maps = backbone_maps
+        self.map_levels = tuple(_map_level(backbone, name) for name in backbone_maps)
         self.detector_levels = detector_levels
         self.backbone = backbone.eval()
         # With a fine-tuned ``backbone``, the unknown score may read the frozen network:
@@ -96,7 +104,7 @@ class DeployableModel(nn.Module):
         self.n_features = int(detector.means.shape[1])
         self.rank = int(detector.directions.shape[1])  # 0: nearest reference, no directions
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.detector_backbone is None:
             maps = detector_maps = self.backbone(image)
         else:
@@ -122,7 +130,16 @@ class DeployableModel(nn.Module):
         else:
             d2 = (diff**2).sum(-1) / self.residual_variance
         unknown = torch.sqrt(torch.clamp(d2.min(dim=1).values, min=0.0) / self.n_features)
-        return logits, unknown, cam
+        return (logits, unknown, cam, *(detector_maps[level] for level in self.map_levels))
+
+
+def _map_level(backbone: Backbone, name: str) -> int:
+    """The level of ``backbone`` whose map is the output ``name`` (``block10``: block 10)."""
+    networks = backbone.spec.networks
+    block = int(name.removeprefix("block"))
+    if len(networks) != 1 or block not in networks[0].tap_blocks:
+        raise ValueError(f"{name} is not a tapped block of {backbone.spec.name}")
+    return networks[0].tap_blocks.index(block)
 
 
 def _to_cam_grid(level_cam: torch.Tensor, size: int, cam_size: int) -> torch.Tensor:
@@ -142,14 +159,15 @@ def export_onnx(model: DeployableModel, path: Path) -> None:
     side = model.backbone.spec.input_size
     dummy = torch.zeros(2, 3, side, side)
     batch_axis = {0: "batch"}
+    names = (*OUTPUT_NAMES, *model.backbone_maps)
     with torch.no_grad():
         torch.onnx.export(
             model.eval(),
             (dummy,),
             str(path),
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes=dict.fromkeys((INPUT_NAME, *OUTPUT_NAMES), batch_axis),
+            output_names=list(names),
+            dynamic_axes=dict.fromkeys((INPUT_NAME, *names), batch_axis),
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
@@ -160,24 +178,23 @@ def export_onnx(model: DeployableModel, path: Path) -> None:
 def check_parity(
     model: DeployableModel, path: Path, batch: np.ndarray, tolerance: float = PARITY_TOLERANCE
 ) -> float:
-    """Max abs difference of all outputs, torch vs onnxruntime, on ``batch``.
+    """Max abs difference of the logits, torch vs onnxruntime, on ``batch``.
 
     Raises:
-        ExportParityError: a logit differs by more than ``tolerance``, or the unknown score
-            or the CAM by more than ``tolerance`` relative to their scale.
+        ExportParityError: a logit differs by more than ``tolerance``, or the unknown score,
+            the CAM or a backbone map by more than ``tolerance`` relative to their scale.
     """
+    names = (*OUTPUT_NAMES, *model.backbone_maps)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    onnx_out = session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch.astype(np.float32)})
+    onnx_out = session.run(list(names), {INPUT_NAME: batch.astype(np.float32)})
     with torch.no_grad():
         torch_out = [t.numpy() for t in model.eval()(torch.from_numpy(batch))]
-    diffs = {
-        name: float(np.abs(o - t).max())
-        for name, o, t in zip(OUTPUT_NAMES, onnx_out, torch_out, strict=True)
-    }
+    pairs = zip(names, onnx_out, torch_out, strict=True)
+    diffs = {name: float(np.abs(o - t).max()) for name, o, t in pairs}
     logger.info("parity on %d photos: %s", len(batch), diffs)
     if diffs["logits"] > tolerance:
         raise ExportParityError(f"logits differ by {diffs['logits']:.2e} > {tolerance:.0e}")
-    for name, ref in (("unknown_score", torch_out[1]), ("cam", torch_out[2])):
+    for name, ref in zip(names[1:], torch_out[1:], strict=True):
         if diffs[name] > tolerance * max(1.0, float(np.abs(ref).max())):
             raise ExportParityError(f"{name} differs by {diffs[name]:.2e}")
     return diffs["logits"]

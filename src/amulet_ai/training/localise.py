@@ -65,10 +65,17 @@ TEXTURE_NUMBERS: Final = 1000  # scene numbers of the real-texture training scen
 IOU_TARGET: Final = 0.8
 PARITY_TOLERANCE: Final = 1e-3
 # What the written localiser.json tells the runtime: the graph takes any multiple of 32 px
-# a side (block 15's stride), and runs on the picture's own shape at a 256 px long side
-# (boxes as good as at 320 on scenes, half the cost: ``python -m bench.bench_locate --sizes``).
+# a side (block 15's stride), and runs on the picture's own shape at a 320 px long side (at
+# 256 the boxes scored the same on phone scenes, ``python -m bench.bench_locate --sizes``,
+# but the classifier's scenes answered right and kept fell from 0.726 to 0.675,
+# ``evaluate --scenes``; models/README.md, "Run size").
 FREE_MULTIPLE: Final = 32
-SERVE_SIZE: Final = 256
+SERVE_SIZE: Final = 320
+# The head alone, a graph of its own: it reads blocks 10 and 15 of the frozen Lite0, which
+# the classifier's graph outputs for the photo it judges (``backbone_maps``), so a photo the
+# localiser sees at the classifier's input needs one backbone run for both.
+HEAD_FILE: Final = "amulet_localiser_head.onnx"
+HEAD_INPUTS: Final = ("block10", "block15")
 
 
 class LocaliserHead(nn.Module):
@@ -406,6 +413,51 @@ def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
     return diff
 
 
+HEAD_AXES: Final = {
+    "block10": {0: "batch", 2: "grid_height", 3: "grid_width"},
+    "block15": {0: "batch", 2: "half_height", 3: "half_width"},
+    "mask_logits": {0: "batch", 2: "grid_height", 3: "grid_width"},
+}
+
+
+def export_head(net: LocaliserNet, path: Path, sample: np.ndarray) -> dict[str, Any]:
+    """The head of ``net`` alone as ONNX (inputs :data:`HEAD_INPUTS`, the backbone's maps;
+    output ``mask_logits``); returns its ``head`` block of ``localiser.json``.
+
+    Its parity is against the whole net in torch on ``sample`` (letterboxed pictures).
+
+    Raises:
+        RuntimeError: the head graph's logits differ by more than ``PARITY_TOLERANCE``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        b10, b15 = _taps(net.backbone, torch.from_numpy(sample))
+        torch.onnx.export(
+            net.head.eval(),
+            (b10[:1], b15[:1]),
+            str(path),
+            input_names=list(HEAD_INPUTS),
+            output_names=["mask_logits"],
+            dynamic_axes=HEAD_AXES,
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+        want = net(torch.from_numpy(sample)).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = dict(zip(HEAD_INPUTS, (b10.numpy(), b15.numpy()), strict=True))
+    diff = float(np.abs(session.run(["mask_logits"], feeds)[0] - want).max())
+    if diff > PARITY_TOLERANCE:
+        raise RuntimeError(f"localiser head ONNX differs from torch by {diff:.2e}")
+    return {
+        "onnx_file": path.name,
+        "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "inputs": list(HEAD_INPUTS),
+        "backbone": "efficientnet-lite0",
+        "parity_max_abs_logit_diff": diff,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole localise command; returns the metadata it wrote."""
     started = time.monotonic()
@@ -474,6 +526,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
     )
     parity = export(net, onnx_path, sample)
+    head_block = export_head(net, args.out / HEAD_FILE, sample)
     wall = round(time.monotonic() - started, 1)
     payload = meta.model_dump()
     payload.update(
@@ -482,6 +535,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         multiple=FREE_MULTIPLE,
         run_size=SERVE_SIZE,
         onnx_sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        head=head_block,
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         architecture="efficientnet-lite0 blocks 10 + 15 (frozen), conv head 432-64-32-1",
         metrics={"cv": cv, "parity_max_abs_logit_diff": parity},

@@ -1,4 +1,5 @@
-"""Re-export a trained localiser graph with free spatial sizes, its head unchanged.
+"""Re-export a trained localiser graph with free spatial sizes, its head unchanged, and
+the head alone (:func:`amulet_ai.training.localise.export_head`).
 
 The localiser's head is small and its backbone frozen, so an exported graph holds all
 that training learnt: this reads the head's weights back from ``amulet_localiser.onnx``,
@@ -34,7 +35,15 @@ from amulet_ai.training.backdrops import TEST_FAMILIES
 from amulet_ai.training.cutout import cut_out_all
 from amulet_ai.training.data import load_dataset
 from amulet_ai.training.features import load_backbone
-from amulet_ai.training.localise import SIZE, LocaliserHead, LocaliserNet, export, render
+from amulet_ai.training.localise import (
+    HEAD_FILE,
+    SIZE,
+    LocaliserHead,
+    LocaliserNet,
+    export,
+    export_head,
+    render,
+)
 from amulet_ai.training.scenes import scene_specs
 
 logger = logging.getLogger(__name__)
@@ -83,7 +92,9 @@ def reexport(data: Path, model_dir: Path, seed: int = 0) -> dict[str, Any]:
         if old_parity > 1e-3:
             raise RuntimeError(f"re-exported localiser differs by {old_parity:.2e} at {SIZE} px")
         old_path.write_bytes(new_path.read_bytes())
+    head_block = export_head(net, model_dir / HEAD_FILE, sample)
     payload: dict[str, Any] = json.loads(meta_path.read_text())
+    payload["head"] = head_block
     payload["onnx_sha256"] = hashlib.sha256(old_path.read_bytes()).hexdigest()
     payload["metrics"]["parity_max_abs_logit_diff"] = torch_parity
     payload["metrics"]["parity_reexport_max_abs_logit_diff"] = old_parity

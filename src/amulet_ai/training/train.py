@@ -35,6 +35,7 @@ from PIL import Image
 
 from amulet_ai.imaging.decode import INPUT_MEAN, INPUT_SCALE, load_path, to_tensor
 from amulet_ai.model.localiser import Localiser
+from amulet_ai.model.sessions import cpu_session
 from amulet_ai.training.activations import embed_with_cut, extract_cut_views
 from amulet_ai.training.crossval import FittedParts, Recipe, Refine, cross_validate, fit_parts
 from amulet_ai.training.data import Dataset, class_entries, fingerprint, load_dataset
@@ -43,8 +44,14 @@ from amulet_ai.training.embedding_output import (
     add_embedding_output,
     embedding_description,
 )
-from amulet_ai.training.export import DeployableModel, check_parity, export_onnx
+from amulet_ai.training.export import (
+    DeployableModel,
+    ExportParityError,
+    check_parity,
+    export_onnx,
+)
 from amulet_ai.training.features import (
+    ARCHITECTURE,
     BACKBONES,
     DEFAULT_BACKBONE,
     Backbone,
@@ -53,6 +60,8 @@ from amulet_ai.training.features import (
     spec,
 )
 from amulet_ai.training.finetune import FineTuneConfig, fine_tune
+from amulet_ai.training.localise import HEAD_INPUTS
+from amulet_ai.training.localise import PARITY_TOLERANCE as LOCALISER_PARITY_TOLERANCE
 from amulet_ai.training.located import (
     ViewPlan,
     extract_located_views,
@@ -66,7 +75,7 @@ from amulet_ai.training.report import format_confusion, format_per_class, format
 logger = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "amulet-effnet-lite0"
-MODEL_VERSION: Final = "2.0.1"
+MODEL_VERSION: Final = "2.0.2"
 AS_IS_VERSION: Final = "1.2.0"  # ``--backdrop as_is``: the recipe of model 1.2.0
 BACKDROPS: Final = ("grey_outside_mask", "as_is")
 AS_IS_VIEWS: Final = 16  # views per photo of the as_is recipe
@@ -289,7 +298,8 @@ def _deployable(
         "feature_std": parts.feature_std,
     }
     if args.epochs <= 0:
-        return DeployableModel(backbone, parts.head, parts.detector, **common)
+        maps = HEAD_INPUTS if backbone.spec.name == "lite0" else ()
+        return DeployableModel(backbone, parts.head, parts.detector, **common, backbone_maps=maps)
     tuned = fine_tune(backbone, cut_maps, labels, parts.head, config=config, seed=args.seed)
     return DeployableModel(
         tuned.backbone, tuned.head, parts.detector, **common,
@@ -322,6 +332,29 @@ def _grey_features(
         "composite crops": located.composites,
     }
     return feats, refs, served, [], localiser
+
+
+def _shared_pass_parity(
+    onnx_path: Path, maps: tuple[str, ...], localiser: Localiser | None, batch: np.ndarray
+) -> float | None:
+    """Max |mask logit| difference between the localiser's own graph on ``batch`` and its
+    head graph on the maps the classifier graph at ``onnx_path`` outputs for it (the
+    serving path's shared first pass, :func:`amulet_ai.serving.locating.shared_first_pass`);
+    None when there is nothing to share.
+
+    Raises:
+        ExportParityError: the two differ by more than the localiser's parity tolerance.
+    """
+    if localiser is None or not maps or not localiser.reads_maps_of(ARCHITECTURE, maps):
+        return None
+    session = cpu_session(onnx_path, 2, 1)
+    values = session.run(list(maps), {"image": batch})
+    head = localiser.head_logits(dict(zip(maps, values, strict=True)))
+    diff = float(np.abs(head - localiser.logits(batch)).max())
+    print(f"localiser head on the classifier's maps: max |mask logit diff| {diff:.2e}")
+    if diff > LOCALISER_PARITY_TOLERANCE:
+        raise ExportParityError(f"the shared first pass differs by {diff:.2e}")
+    return diff
 
 
 def _non_amulet_features(backbone: Backbone, localiser: Localiser | None) -> np.ndarray:
@@ -400,6 +433,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     parity = check_parity(model, onnx_path, batch)
     print(f"\nexport: {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), "
           f"parity max |logit diff| {parity:.2e} on {len(batch)} real photos")  # fmt: skip
+    shared = _shared_pass_parity(onnx_path, model.backbone_maps, localiser, batch)
     training = {
         "seed": args.seed, "epochs": args.epochs, "views_per_photo": args.views,
         "folds": args.folds, "method": _method(config if args.epochs > 0 else None, args),
@@ -416,6 +450,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metadata = _metadata(
         dataset, data_fp, cv, parity, onnx_path, training, recipe, embedding_dims, backbone.spec
     )
+    if model.backbone_maps:
+        metadata["outputs"]["backbone_maps"] = list(model.backbone_maps)
+    if shared is not None:
+        metadata["metrics"]["localiser_head_parity_max_abs_logit_diff"] = shared
     (args.out / "metadata.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False) + "\n"
     )
