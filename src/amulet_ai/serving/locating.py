@@ -8,7 +8,10 @@ inference worker:
    decode of a photo the draft would reduce), and from it the localiser's draft, of the
    size a decode at :data:`DRAFT_SIDE` gives, on which the localiser answers a box and a
    mask, or ``no_amulet``, or ``too_small`` (its zoom pass only where it sees the amulet
-   at least :data:`MIN_ZOOM` times larger);
+   at least :data:`MIN_ZOOM` times larger); where that first pass would read exactly the
+   tensor the classifier judges for the photo whole (a square photo at the classifier's
+   input size, :func:`shared_first_pass`), the classifier runs on it first and the
+   localiser's head reads its backbone maps, so one backbone run gives both answers;
 2. a box that fills most of the photo (:data:`FILLS_FRAME` both ways) means the photo is
    already a tight crop: it is classified whole, its box reported, from the draft where
    that holds the very pixels ``locate=off`` decodes (:func:`decodes_alike`: a 12 MP JPEG's
@@ -26,7 +29,8 @@ inference worker:
    keeps the photo's own backdrop.
 
 A photo that is not judged (``no_amulet``, ``too_small``, ``too_blurred``) is classified
-whole, from the draft, so the answer still carries predictions, but the verdict names no
+whole, from the draft (with the shared first pass, from that very run), so the answer still
+carries predictions, but the verdict names no
 type (:func:`with_locations`). With ``locate=off``, or a model folder without a localiser,
 the photo is decoded at the classifier's size and classified whole, as before the
 localiser existed. Every decode goes through the classifier's guarded decodes (pixel
@@ -38,12 +42,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
-from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
 from amulet_ai.model.results import (
     Classification,
@@ -91,12 +97,24 @@ SourceFn = Callable[[], ImageSource]
 @dataclass(frozen=True, slots=True)
 class PreparedPhoto:
     """What the classifier judges (``picture.image`` at its input size, with the original's
-    size and format), where the amulet was, and the time the two took (seconds)."""
+    size and format), where the amulet was, and the time the two took (seconds).
+
+    ``scores``: the classifier's evidence on ``picture`` when finding the amulet already
+    ran the classifier on it (:func:`shared_first_pass`), with the seconds that took
+    (``score_s``, not in ``locate_s``); :func:`scores_of` runs the rest."""
 
     picture: DecodedImage
     location: PhotoLocation
     decode_s: float
     locate_s: float
+    scores: PhotoScores | None = None
+    score_s: float = 0.0
+
+
+def scores_of(classifier: AmuletClassifier, photos: Sequence[PreparedPhoto]) -> list[PhotoScores]:
+    """Each prepared photo's evidence: its own where it has it, the others from one run."""
+    fresh = iter(classifier.score([p.picture for p in photos if p.scores is None]))
+    return [p.scores if p.scores is not None else next(fresh) for p in photos]
 
 
 def whole_photo(decoded: DecodedImage) -> PhotoLocation:
@@ -169,15 +187,30 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     )
     decode_s = time.perf_counter() - started
     mark = time.perf_counter()
-    location = localiser.locate(draft, min_zoom=MIN_ZOOM)
+    ready: PhotoScores | None = None
+    score_s = 0.0
+    if shared_first_pass(classifier, draft):
+        ready, first_logits = _scored_whole(classifier, localiser, draft)
+        score_s = time.perf_counter() - mark
+        mark = time.perf_counter()
+        location = localiser.locate(draft, min_zoom=MIN_ZOOM, first_logits=first_logits)
+    else:
+        location = localiser.locate(draft, min_zoom=MIN_ZOOM)
     locate_s = time.perf_counter() - mark
+
+    def whole_draft(location: Location) -> PreparedPhoto:
+        picture = _whole(draft, size) if ready is None else ready.decoded
+        return PreparedPhoto(
+            picture, _answer(location), decode_s, locate_s, scores=ready, score_s=score_s
+        )
+
     if location.status in ("no_amulet", "too_small"):
-        return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
+        return whole_draft(location)
     if fills_frame(location):
         if detail is not draft:  # resized from the finer first decode: no second decode
             return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
         if decodes_alike(draft, size):  # the very pixels locate=off reads
-            return PreparedPhoto(_whole(draft, size), _answer(location), decode_s, locate_s)
+            return whole_draft(location)
         mark = time.perf_counter()
         decoded = classifier.decode(source())
         decode_s += time.perf_counter() - mark
@@ -190,9 +223,47 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
         detail = classifier.decode_whole(source(), min_side=need)
         decode_s += time.perf_counter() - mark
     mark = time.perf_counter()
-    picture, location = _crop(classifier, localiser, location, draft, detail, size)
+    location = carried_to(location, draft, detail, localiser.metadata)
+    if location.status != "found":
+        locate_s += time.perf_counter() - mark
+        return whole_draft(location)
+    grey = classifier.metadata.input.backdrop == "grey_outside_mask"
+    crop = square_crop(detail, location, size=size, margin=CROP_MARGIN, grey_outside=grey)
+    picture = DecodedImage(crop, draft.width, draft.height, draft.format)
     locate_s += time.perf_counter() - mark
-    return PreparedPhoto(picture, _answer(location), decode_s, locate_s)
+    return PreparedPhoto(picture, _answer(location), decode_s, locate_s, score_s=score_s)
+
+
+def shared_first_pass(classifier: AmuletClassifier, draft: DecodedImage) -> bool:
+    """True when the localiser's first pass on ``draft`` reads the very tensor the
+    classifier judges for the photo whole, and can take its logits from the classifier's
+    run (:attr:`~amulet_ai.model.classifier.AmuletClassifier.shares_backbone`): a square
+    picture at the classifier's input size, which the localiser runs at its own size (as
+    shipped, a 224 px photo), decoded as ``locate=off`` decodes it.
+
+    Then the photo costs one backbone run where the amulet fills the frame, or is not
+    found, and two only where it is cropped."""
+    localiser = classifier.localiser
+    if localiser is None or not classifier.shares_backbone:
+        return False
+    meta = localiser.metadata
+    size = classifier.input_size
+    return (
+        draft.image.size == (size, size)
+        and meta.multiple is not None
+        and size % meta.multiple == 0
+        and meta.input_side(size) == size
+        and decodes_alike(draft, size)
+    )
+
+
+def _scored_whole(
+    classifier: AmuletClassifier, localiser: Localiser, draft: DecodedImage
+) -> tuple[PhotoScores, np.ndarray]:
+    """The classifier's evidence on the whole ``draft`` and, from the same backbone run,
+    the localiser's first-pass logits on it."""
+    scores, maps = classifier.score_with_maps([_whole(draft, classifier.input_size)])
+    return scores[0], localiser.head_logits(maps)[0]
 
 
 def decodes_alike(draft: DecodedImage, size: int) -> bool:
@@ -211,23 +282,6 @@ def decodes_alike(draft: DecodedImage, size: int) -> bool:
 def _whole(draft: DecodedImage, size: int) -> DecodedImage:
     """The whole photo at the classifier's size, from the draft (as ``decode_image``)."""
     return DecodedImage(center_square(draft.image, size), draft.width, draft.height, draft.format)
-
-
-def _crop(
-    classifier: AmuletClassifier,
-    localiser: Localiser,
-    location: Location,
-    draft: DecodedImage,
-    detail: DecodedImage,
-    size: int,
-) -> tuple[DecodedImage, Location]:
-    """The crop the classifier judges, and the location judged on ``detail``."""
-    location = carried_to(location, draft, detail, localiser.metadata)
-    if location.status != "found":
-        return _whole(draft, size), location
-    grey = classifier.metadata.input.backdrop == "grey_outside_mask"
-    crop = square_crop(detail, location, size=size, margin=CROP_MARGIN, grey_outside=grey)
-    return DecodedImage(crop, draft.width, draft.height, draft.format), location
 
 
 def with_locations(

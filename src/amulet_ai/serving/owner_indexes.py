@@ -40,7 +40,7 @@ from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import EnrolledClass, EnrolledIndex, rms_distances
 from amulet_ai.model.results import LocateMode
 from amulet_ai.runtime.atomic import ThreadSafeDict
-from amulet_ai.serving.locating import prepare
+from amulet_ai.serving.locating import prepare, scores_of
 from amulet_ai.serving.result_cache import embedding_tag
 from amulet_ai.store.collection import CollectionRepository, PhotoRef
 from amulet_ai.store.types import TypeRepository
@@ -90,8 +90,8 @@ def embed_jpegs(
     ids = list(jpegs)
     for start in range(0, len(ids), EMBED_CHUNK):
         chunk = ids[start : start + EMBED_CHUNK]
-        pictures = [prepare(classifier, _source(jpegs[i]), locate).picture for i in chunk]
-        for photo_id, scores in zip(chunk, classifier.score(pictures), strict=True):
+        photos = [prepare(classifier, _source(jpegs[i]), locate) for i in chunk]
+        for photo_id, scores in zip(chunk, scores_of(classifier, photos), strict=True):
             assert scores.embedding is not None
             out[photo_id] = scores.embedding
     return out

@@ -23,7 +23,7 @@ from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.enrolment import EnrolledIndex
 from amulet_ai.model.results import Classification, LocateMode
 from amulet_ai.runtime.streaming import StreamedFile
-from amulet_ai.serving.locating import PreparedPhoto, prepare, with_locations
+from amulet_ai.serving.locating import PreparedPhoto, prepare, scores_of, with_locations
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +75,15 @@ class Predictor:
 
         ``locate`` should be the mode predictions take, so that an enrolled photo sent
         again is judged from the same crop it was enrolled with."""
-        items: list[DecodedImage | AmuletError] = []
+        items: list[PreparedPhoto | AmuletError] = []
         for upload in uploads:
             try:
-                items.append(self.prepare(classifier, upload, locate).picture)
+                items.append(self.prepare(classifier, upload, locate))
             except AmuletError as exc:
                 items.append(exc)
-        good = [item for item in items if isinstance(item, DecodedImage)]
-        scores = iter(classifier.score(good) if good else [])
-        return [next(scores) if isinstance(item, DecodedImage) else item for item in items]
+        good = [item for item in items if isinstance(item, PreparedPhoto)]
+        scores = iter(scores_of(classifier, good))
+        return [next(scores) if isinstance(item, PreparedPhoto) else item for item in items]
 
     def decode(self, classifier: AmuletClassifier, source: StreamedFile | bytes) -> DecodedImage:
         """Decode one photo at the model's input size, within the classifier's limits."""
@@ -112,7 +112,7 @@ class Predictor:
         if back is not None:
             photos.append(self.prepare(classifier, back, locate))
         prepared = time.perf_counter()
-        scores = classifier.score([p.picture for p in photos])
+        scores = scores_of(classifier, photos)
         verdict = classifier.classify_scores(
             scores[0],
             scores[1] if back is not None else None,
@@ -124,8 +124,10 @@ class Predictor:
             verdict, photos[0].location, photos[1].location if back is not None else None
         )
         locate_s = sum(p.locate_s for p in photos)
-        decode_s = prepared - started - locate_s
-        return Prediction(verdict, decode_s, time.perf_counter() - prepared, locate_s)
+        score_s = sum(p.score_s for p in photos)
+        decode_s = prepared - started - locate_s - score_s
+        inference_s = time.perf_counter() - prepared + score_s
+        return Prediction(verdict, decode_s, inference_s, locate_s)
 
     def predict_many(
         self,
@@ -147,7 +149,7 @@ class Predictor:
                 items.append(exc)
         prepared = time.perf_counter()
         good = [item for item in items if isinstance(item, PreparedPhoto)]
-        scores = iter(classifier.score([p.picture for p in good]) if good else [])
+        scores = iter(scores_of(classifier, good))
         results: list[Classification | AmuletError] = [
             with_locations(
                 classifier.classify_scores(
@@ -161,6 +163,10 @@ class Predictor:
             for item in items
         ]
         locate_s = sum(p.locate_s for p in good)
+        score_s = sum(p.score_s for p in good)
         return BatchPrediction(
-            results, prepared - started - locate_s, time.perf_counter() - prepared, locate_s
+            results,
+            prepared - started - locate_s - score_s,
+            time.perf_counter() - prepared + score_s,
+            locate_s,
         )
