@@ -384,6 +384,41 @@ DYNAMIC_AXES: Final = {
 }
 
 
+def _exported(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    path: Path,
+    feeds: dict[str, np.ndarray],
+    axes: dict[str, dict[int, str]],
+    want: np.ndarray,
+) -> float:
+    """Export ``module`` (called with ``args``; inputs named as ``feeds``, output
+    ``mask_logits``, opset 17) to ``path``; the max |logit| difference of onnxruntime on
+    ``feeds`` to ``want``.
+
+    Raises:
+        RuntimeError: the difference is over ``PARITY_TOLERANCE``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            module.eval(),
+            args,
+            str(path),
+            input_names=list(feeds),
+            output_names=["mask_logits"],
+            dynamic_axes=axes,
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    diff = float(np.abs(session.run(["mask_logits"], feeds)[0] - want).max())
+    if diff > PARITY_TOLERANCE:
+        raise RuntimeError(f"{path.name} differs from torch by {diff:.2e}")
+    return diff
+
+
 def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
     """ONNX export (opset 17, free batch and spatial sizes) and the max |logit| difference
     to torch on ``sample``.
@@ -391,26 +426,10 @@ def export(net: LocaliserNet, path: Path, sample: np.ndarray) -> float:
     Raises:
         RuntimeError: onnxruntime and torch differ by more than ``PARITY_TOLERANCE``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
-        torch.onnx.export(
-            net.eval(),
-            (torch.zeros(1, 3, SIZE, SIZE),),
-            str(path),
-            input_names=["image"],
-            output_names=["mask_logits"],
-            dynamic_axes=DYNAMIC_AXES,
-            opset_version=17,
-            do_constant_folding=True,
-            dynamo=False,
-        )
         want = net(torch.from_numpy(sample)).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["mask_logits"], {"image": sample})[0]
-    diff = float(np.abs(got - want).max())
-    if diff > PARITY_TOLERANCE:
-        raise RuntimeError(f"localiser ONNX differs from torch by {diff:.2e}")
-    return diff
+    dummy = (torch.zeros(1, 3, SIZE, SIZE),)
+    return _exported(net, dummy, path, {"image": sample}, DYNAMIC_AXES, want)
 
 
 HEAD_AXES: Final = {
@@ -429,26 +448,11 @@ def export_head(net: LocaliserNet, path: Path, sample: np.ndarray) -> dict[str, 
     Raises:
         RuntimeError: the head graph's logits differ by more than ``PARITY_TOLERANCE``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         b10, b15 = _taps(net.backbone, torch.from_numpy(sample))
-        torch.onnx.export(
-            net.head.eval(),
-            (b10[:1], b15[:1]),
-            str(path),
-            input_names=list(HEAD_INPUTS),
-            output_names=["mask_logits"],
-            dynamic_axes=HEAD_AXES,
-            opset_version=17,
-            do_constant_folding=True,
-            dynamo=False,
-        )
         want = net(torch.from_numpy(sample)).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = dict(zip(HEAD_INPUTS, (b10.numpy(), b15.numpy()), strict=True))
-    diff = float(np.abs(session.run(["mask_logits"], feeds)[0] - want).max())
-    if diff > PARITY_TOLERANCE:
-        raise RuntimeError(f"localiser head ONNX differs from torch by {diff:.2e}")
+    diff = _exported(net.head, (b10[:1], b15[:1]), path, feeds, HEAD_AXES, want)
     return {
         "onnx_file": path.name,
         "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
