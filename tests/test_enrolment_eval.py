@@ -36,11 +36,11 @@ SMALL = Recipe(level_channels=(16, 16, 16, 16))
 DIM = sum(SMALL.level_channels)
 
 
-def _separable(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _separable(seed: int = 0, per_class: int = 15) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(6), 15)
+    labels = np.repeat(np.arange(6), per_class)
     centres = rng.normal(scale=3.0, size=(6, DIM))
-    photos = centres[labels] + rng.normal(size=(90, DIM))
+    photos = centres[labels] + rng.normal(size=(len(labels), DIM))
     feats = np.stack([photos, photos + rng.normal(scale=0.1, size=photos.shape)], 1)
     return feats.astype(np.float32), labels
 
@@ -67,11 +67,10 @@ def test_enrolment_figures_on_separable_classes() -> None:
 
 
 def test_photos_are_enrolled_and_classified_as_served_not_as_trained() -> None:
-    feats, labels = _separable(1)
+    feats, labels = _separable(1, per_class=10)
     rule = [EnrolmentRule()]
     kwargs: dict[str, Any] = {"ks": (3,), "draws": 1, "recipe": SMALL}
     same = evaluate_enrolment(feats, labels, rule, served=feats[:, 0], **kwargs)[0]
-    assert same == evaluate_enrolment(feats, labels, rule, **kwargs)[0]
     # Served pictures far from every training view: the held-out photos look unfamiliar
     # and the five types are no longer told apart as well.
     rng = np.random.default_rng(2)
@@ -81,6 +80,7 @@ def test_photos_are_enrolled_and_classified_as_served_not_as_trained() -> None:
         same["held_out_unknown_scores"]
     )
     assert moved["per_k"]["3"]["five_top1_without"] < same["per_k"]["3"]["five_top1_without"]
+    assert same["per_k"]["3"]["five_top1_without"] == pytest.approx(1.0)
 
 
 @pytest.fixture(scope="module")
