@@ -3,21 +3,30 @@
 For each of the six types ``H`` and each of five stratified folds (seed 0):
 
 1. a five-class model is fitted on the fold's training photos of the other five types with
-   the shipped recipe (:func:`~amulet_ai.training.crossval.fit_parts`: softmax head over
-   blocks 10/14/15 + head, nearest-reference unknown detector, standardisation), on each
-   photo and its mirror image (the shipped model also trains on 14 augmented views; left
-   out here to keep the 30 fits within a minute);
+   the served model's recipe (:func:`~amulet_ai.training.crossval.fit_parts`: softmax head
+   over blocks 10/14/15 + head, nearest-reference unknown detector, standardisation). For
+   model 2 (``input.backdrop`` ``grey_outside_mask``) these are the train command's views
+   (:func:`~amulet_ai.training.located.training_views`, the plan in ``metadata.json``'s
+   ``training``): located greyed crops, greyed composites and plain views, with its
+   detector references. For an ``as_is`` model (1.2.0) they are each photo and its mirror
+   image (1.2.0 also trained on 14 augmented views; left out to keep the 30 fits short);
 2. ``H`` is enrolled from ``k`` of its training photos (drawn at random, several draws);
 3. the fold's test photos of all six types are classified with
    :class:`~amulet_ai.model.enrolment.EnrolmentRule`, the rule the service runs.
+
+Enrolled and test photos are seen as the API sees them with ``locate=auto`` (the default
+of ``AMULET_LOCATE``): each goes through :func:`amulet_ai.serving.locating.prepare` with the
+served model and its localiser, the path of enrolment and of predictions, and the picture
+it yields is embedded by the frozen backbone (:func:`served_features`).
 
 Reported: the enrolled type's recall and precision, and the five types' top-1 without and
 with the enrolled type, pooled over types, folds and draws. Also the share of held-out type
 photos and of non-amulet pictures (:mod:`~amulet_ai.training.nonamulet`) that enrolment
 would refuse as "not an amulet" (unknown score above ``NOT_AN_AMULET_FACTOR`` times the
-threshold; held-out photos scored by the fold's five-class detector, both against the
-shipped model's threshold). Torch (the train extra) computes
-the frozen features once (about 20 s); everything after is numpy.
+threshold; held-out photos scored by the fold's five-class detector, non-amulet pictures by
+the served model through the same ``prepare``, both against the served model's threshold).
+Torch (the train extra) computes the frozen features (model 2's training views come from
+the train command's cache when it has them); everything after is numpy.
 
 Example::
 
@@ -27,19 +36,24 @@ Example::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from amulet_ai.imaging.decode import decode_image, to_tensor
+from amulet_ai.imaging.decode import DecodedImage, decode_image, to_tensor
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR, EnrolmentRule, rms_distances
+from amulet_ai.model.results import LocateMode
+from amulet_ai.serving.locating import prepare
 from amulet_ai.training.crossval import Recipe, fit_parts, head_columns, stratified_folds
-from amulet_ai.training.data import Dataset, load_dataset
+from amulet_ai.training.data import Dataset, fingerprint, load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +61,45 @@ KS = (3, 5, 10)
 DRAWS = 5
 FOLDS = 5
 SEED = 0
+CACHE_DIR = Path.home() / ".cache" / "amulet_ai"  # the train command's default
 
 
-def photo_features(dataset: Dataset) -> np.ndarray:
+@dataclass(frozen=True)
+class EnrolmentFeatures:
+    """Pooled frozen features of every photo: the views a fold's model is fitted on
+    (``[photos, views, D]``, the detector's references first) and the picture the API
+    judges (``[photos, D]``)."""
+
+    training: np.ndarray
+    served: np.ndarray
+    references: int
+
+
+def served_pictures(
+    classifier: AmuletClassifier, contents: Sequence[bytes], locate: LocateMode = "auto"
+) -> list[DecodedImage]:
+    """The picture the API classifies and embeds for each photo with ``locate``: the
+    located crop (greyed when the model says so) or the whole photo, by
+    :func:`~amulet_ai.serving.locating.prepare`."""
+    return [prepare(classifier, _source(c), locate).picture for c in contents]
+
+
+def _source(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def served_features(
+    classifier: AmuletClassifier, contents: Sequence[bytes], locate: LocateMode = "auto"
+) -> np.ndarray:
+    """Pooled frozen features ``[photos, D]`` of :func:`served_pictures`."""
+    from amulet_ai.training.activations import embed_with_cut
+    from amulet_ai.training.features import load_backbone
+
+    pictures = served_pictures(classifier, contents, locate)
+    return embed_with_cut(load_backbone(), np.stack([to_tensor(p.image) for p in pictures]))[0]
+
+
+def mirror_features(dataset: Dataset) -> np.ndarray:
     """Pooled frozen features of each photo and its mirror image: ``[photos, 2, 1904]``."""
     import torch
 
@@ -63,6 +113,42 @@ def photo_features(dataset: Dataset) -> np.ndarray:
             pair = torch.from_numpy(np.stack([x, x[:, :, ::-1].copy()]))
             out.append(pool_levels(backbone(pair)).numpy())
     return np.stack(out)
+
+
+def photo_features(
+    dataset: Dataset, classifier: AmuletClassifier, *, cache_dir: Path | None = CACHE_DIR
+) -> EnrolmentFeatures:
+    """The features :func:`evaluate_enrolment` reads, for the recipe of ``classifier``
+    (loaded with its localiser) and the photos as it serves them with ``locate=auto``."""
+    contents = [p.path.read_bytes() for p in dataset.photos]
+    served = served_features(classifier, contents)
+    meta = classifier.metadata
+    if meta.input.backdrop != "grey_outside_mask" or classifier.localiser is None:
+        return EnrolmentFeatures(mirror_features(dataset), served, 2)
+    from amulet_ai.training.features import load_backbone
+    from amulet_ai.training.located import ViewPlan, extract_located_views, training_views
+
+    training = meta.training
+    raw = int(training.get("raw_views_per_photo", ViewPlan.raw))
+    plan = ViewPlan(
+        located=int(training.get("views_per_photo", ViewPlan.located)),
+        composites=int(training.get("composites_per_photo", ViewPlan.composites)),
+        raw=max(1, raw),
+    )
+    views = extract_located_views(
+        load_backbone(), classifier.localiser, dataset, plan,
+        seed=int(training.get("seed", SEED)), fingerprint=fingerprint(dataset),
+        cache_dir=cache_dir,
+    )  # fmt: skip
+    feats, refs = training_views(views, raw=raw, raw_references=True)
+    return EnrolmentFeatures(feats, served, refs)
+
+
+def recipe_of(classifier: AmuletClassifier, references: int) -> Recipe:
+    """The five-class models' recipe: the served model's head penalty, ``references``
+    detector views per photo."""
+    return Recipe(l2=float(classifier.metadata.training.get("l2", Recipe.l2)),
+                  detector_views=references)  # fmt: skip
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -86,14 +172,20 @@ def evaluate_enrolment(
     labels: np.ndarray,
     rules: Sequence[EnrolmentRule],
     *,
+    served: np.ndarray | None = None,
     ks: Sequence[int] = KS,
     draws: int = DRAWS,
     recipe: Recipe | None = None,
 ) -> list[dict[str, Any]]:
-    """The figures of the module docstring per rule and ``k``; ``feats`` from
+    """The figures of the module docstring per rule and ``k``.
+
+    ``feats`` ``[photos, views, D]`` are what the folds' models are fitted on, ``served``
+    ``[photos, D]`` what is enrolled and classified (default: view 0); both from
     :func:`photo_features`. Every rule sees the same fits and the same draws."""
     recipe = recipe or Recipe()
-    cols = head_columns(recipe.detector_levels)
+    served = feats[:, 0] if served is None else served
+    cols = head_columns(recipe.detector_levels, recipe.level_channels)
+    head_cols = head_columns(recipe.head_levels, recipe.level_channels)
     n_classes = int(labels.max()) + 1
     rng = np.random.default_rng(SEED)
     # Per rule and k: true positives, predicted as held, held, five right with, without.
@@ -101,11 +193,12 @@ def evaluate_enrolment(
     five_total = 0
     held_scores: list[np.ndarray] = []
     for held in range(n_classes):
-        for test in stratified_folds(labels, FOLDS, SEED):
+        for fold, test in enumerate(stratified_folds(labels, FOLDS, SEED)):
             train = np.setdiff1d(np.arange(len(labels)), test)
             parts, mapping = _fold_parts(feats, labels, held, train, recipe)
-            x = feats[test, 0]
-            probs = _softmax(parts.head.logits(x[:, head_columns(recipe.head_levels)]))
+            logger.info("held out %d, fold %d: five-class model fitted", held, fold + 1)
+            x = served[test]
+            probs = _softmax(parts.head.logits(x[:, head_cols]))
             z = (x[:, cols] - parts.feature_mean) / parts.feature_std
             unknown = parts.detector.score(z)
             truth = labels[test]
@@ -117,7 +210,7 @@ def evaluate_enrolment(
             for k in ks:
                 for _ in range(draws):
                     enrolled = rng.choice(pool, size=min(k, len(pool)), replace=False)
-                    e = (feats[enrolled, 0][:, cols] - parts.feature_mean) / parts.feature_std
+                    e = (served[enrolled][:, cols] - parts.feature_mean) / parts.feature_std
                     e = e.astype(np.float32)
                     d = rms_distances(z, e, (e.astype(np.float64) ** 2).sum(1)).min(axis=1)
                     for r, rule in enumerate(rules):
@@ -180,44 +273,75 @@ def format_enrolment(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def refusals(held_out_scores: np.ndarray) -> dict[str, float]:
-    """Shares refused as not an amulet: held-out type photos and non-amulet pictures."""
+def _png(picture: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def refusals(held_out_scores: np.ndarray, classifier: AmuletClassifier) -> dict[str, Any]:
+    """Shares refused as not an amulet: held-out type photos and non-amulet pictures, the
+    latter scored by ``classifier`` on what the API makes of each (as PNG) with
+    ``locate=auto``; with the localiser's answer on each picture (enrolment does not read
+    it: a picture is refused by its score alone)."""
     from amulet_ai.training.nonamulet import non_amulet_images
 
-    model = AmuletClassifier.load(warmup_runs=0)
-    batch = np.stack([to_tensor(img) for img in non_amulet_images()])
-    non_amulet = model.run(batch)[1]
-    limit = NOT_AN_AMULET_FACTOR * model.threshold
+    contents = [_png(img) for img in non_amulet_images()]
+    prepared = [prepare(classifier, _source(c), "auto") for c in contents]
+    scores = classifier.score([p.picture for p in prepared])
+    non_amulet = np.array([s.unknown_score for s in scores])
+    status = np.array([p.location.status for p in prepared])
+    limit = NOT_AN_AMULET_FACTOR * classifier.threshold
+    refused = non_amulet > limit
+    states, counts = np.unique(status, return_counts=True)
     return {
         "factor": NOT_AN_AMULET_FACTOR,
         "limit": limit,
         "held_out_refused": float((held_out_scores > limit).mean()),
-        "held_out_max_over_threshold": float(held_out_scores.max() / model.threshold),
-        "non_amulet_refused": float((non_amulet > limit).mean()),
-        "non_amulet_min_over_threshold": float(non_amulet.min() / model.threshold),
+        "held_out_max_over_threshold": float(held_out_scores.max() / classifier.threshold),
+        "non_amulet_refused": float(refused.mean()),
+        "non_amulet_min_over_threshold": float(non_amulet.min() / classifier.threshold),
         "non_amulet_pictures": len(non_amulet),
+        "non_amulet_over_threshold": sorted((non_amulet / classifier.threshold).tolist()),
+        "non_amulet_localiser": {str(s): int(n) for s, n in zip(states, counts, strict=True)},
+        "non_amulet_refused_or_not_found": float((refused | (status != "found")).mean()),
+        "non_amulet_found_min_over_threshold": float(
+            non_amulet[status == "found"].min() / classifier.threshold
+        )
+        if (status == "found").any()
+        else None,
     }
 
 
-def format_refusals(r: dict[str, float]) -> str:
+def format_refusals(r: dict[str, Any]) -> str:
     return (
         f"\nrefused as not an amulet (score > {r['factor']:g} x threshold = {r['limit']:.3f}): "
         f"held-out type photos {r['held_out_refused']:.3f} "
         f"(max {r['held_out_max_over_threshold']:.3f} x threshold), "
         f"non-amulet pictures {r['non_amulet_refused']:.3f} of "
         f"{r['non_amulet_pictures']:.0f} (min {r['non_amulet_min_over_threshold']:.3f} x threshold)"
+        f"\nlocaliser on the non-amulet pictures: {r['non_amulet_localiser']}; refused or not "
+        f"found {r['non_amulet_refused_or_not_found']:.3f}"
     )
 
 
 def enrolment_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Leave one class out, enrol it, measure.")
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model-dir", type=Path, default=None, help="default: models/")
     parser.add_argument("--margin", type=float, nargs="*", default=None)
     parser.add_argument("--temperature", type=float, nargs="*", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR,
+                        help="the train command's feature cache (model 2's views)")  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true", help="recompute model 2's views")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     dataset = load_dataset(args.data)
-    feats = photo_features(dataset)
+    classifier = AmuletClassifier.load(args.model_dir, warmup_runs=0, with_localiser=True)
+    features = photo_features(
+        dataset, classifier, cache_dir=None if args.no_cache else args.cache_dir
+    )
     labels = np.asarray(dataset.labels)
     default = EnrolmentRule()
     rules = [
@@ -225,13 +349,28 @@ def enrolment_main(argv: list[str] | None = None) -> int:
         for margin in args.margin or [default.margin]
         for temperature in args.temperature or [default.temperature]
     ]
-    results = evaluate_enrolment(feats, labels, rules)
+    meta = classifier.metadata
+    print(  # noqa: T201
+        f"model {meta.version} ({meta.input.backdrop}): {features.training.shape[1]} views "
+        f"per photo, {features.references} detector references"
+    )
+    results = evaluate_enrolment(
+        features.training, labels, rules, served=features.served,
+        recipe=recipe_of(classifier, features.references),
+    )  # fmt: skip
     for rule, result in zip(rules, results, strict=True):
         print(f"\nmargin {rule.margin:g}, temperature {rule.temperature:g}")  # noqa: T201
         print(format_enrolment(result))  # noqa: T201
-    refused = refusals(np.asarray(results[0]["held_out_unknown_scores"]))
+    refused = refusals(np.asarray(results[0]["held_out_unknown_scores"]), classifier)
     print(format_refusals(refused))  # noqa: T201
     for result in results:
+        result["model"] = {
+            "version": classifier.metadata.version,
+            "backdrop": classifier.metadata.input.backdrop,
+            "locate": "auto" if classifier.localiser is not None else "off",
+            "views_per_photo": int(features.training.shape[1]),
+            "references_per_photo": features.references,
+        }
         result["refused"] = refused
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
