@@ -1,0 +1,204 @@
+"""Command C's test scenes through the serving path: the figures a phone photo gets.
+
+``evaluate --scenes --served`` sends each test scene of :mod:`amulet_ai.training.crops` (the
+same seeded JPEG bytes: a 2000 x 1500 canvas, either way up, its JPEG quality drawn per
+scene from 40-95 by :mod:`amulet_ai.training.scenes`) through
+:func:`amulet_ai.serving.locating.prepare` with ``locate=auto``, with the classifier and
+localiser of the model folder, as the API does: the draft decode at ``DRAFT_SIDE``, the
+zoom pass only at ``MIN_ZOOM``, a box filling ``FILLS_FRAME`` of the frame classified whole
+(no crop, not greyed), the crop from a decode at the detail it needs. The picture it
+returns, at the classifier's input size, is embedded by the frozen backbone and scored
+with each fold's head on the fold's features (:func:`amulet_ai.training.crops.measure`), so
+the figure stays out of fold, as command C's own crops.
+
+Each scene takes one path (:data:`PATHS`): ``cropped``, ``fills_frame`` (whole), or one of
+the statuses the answer names no type for (``no_amulet``, ``too_small``, ``too_blurred``),
+which count as not kept; their pictures (the whole photo, as served) still count for
+top-1 ignoring the flag.
+
+Example::
+
+    >>> served = served_features(args, backbone, load_dataset(args.data))  # doctest: +SKIP
+    >>> served.paths[0]  # doctest: +SKIP
+    array(['cropped', 'cropped'], dtype='<U11')
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from amulet_ai.config import DEFAULT_MODEL_DIR
+from amulet_ai.imaging.decode import to_tensor
+from amulet_ai.model import AmuletClassifier
+from amulet_ai.model.localiser import LOCALISER_METADATA
+from amulet_ai.serving import locating
+from amulet_ai.serving.locating import PreparedPhoto, SourceFn, prepare
+from amulet_ai.training.activations import embed_with_cut
+from amulet_ai.training.backdrops import TEST_FAMILIES
+from amulet_ai.training.cutout import CutOut, cut_out_all
+from amulet_ai.training.data import Dataset, fingerprint
+from amulet_ai.training.features import Backbone
+from amulet_ai.training.scenes import Scene, make_scene, scene_specs
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION: Final = "served-v1"
+TEST_SCENE_SEED_OFFSET: Final = 2  # command C's test scenes use seed + 2
+JUDGED: Final = ("cropped", "fills_frame")
+PATHS: Final = (*JUDGED, "no_amulet", "too_small", "too_blurred")
+
+
+def phone_scene(cut: CutOut, photo: int, number: int, family: str, seed: int) -> Scene:
+    """Command C's test scene ``number`` of photo ``photo``: the phone canvas (2000 x 1500),
+    the generator's JPEG."""
+    return make_scene(
+        cut, photo=photo, number=number, family=family, seed=seed + TEST_SCENE_SEED_OFFSET,
+        canvas="phone",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServedScenes:
+    """Pooled features ``[photos, scenes, D]`` of the pictures the serving path classifies,
+    and the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`)."""
+
+    features: np.ndarray
+    paths: np.ndarray
+
+    @property
+    def judged(self) -> np.ndarray:
+        """True where the answer may name a type (the amulet was cropped or fills the frame)."""
+        return np.isin(self.paths, JUDGED)
+
+
+def served_path(prepared: PreparedPhoto) -> str:
+    """The path :func:`~amulet_ai.serving.locating.prepare` took for a photo with
+    ``locate=auto``: its status when not judged, else ``fills_frame`` when the answered box
+    fills :data:`~amulet_ai.serving.locating.FILLS_FRAME` of the photo both ways (the
+    photo was classified whole), else ``cropped``."""
+    location = prepared.location
+    if location.status != "found":
+        return location.status
+    box = location.box
+    assert box is not None  # a found photo has its box
+    share = min(box.width / box.image_width, box.height / box.image_height)
+    return "fills_frame" if share >= locating.FILLS_FRAME else "cropped"
+
+
+def _source(data: bytes) -> SourceFn:
+    return lambda: data
+
+
+def _cache_file(args: argparse.Namespace, fp: str, classifier: AmuletClassifier,
+                backbone: Backbone) -> Path:  # fmt: skip
+    # What changes the served pictures: the localiser (its file, the size it runs at and its
+    # thresholds: all in its metadata), the classifier's input and backdrop rule, the
+    # decode bounds, and the serving path's constants; then the scenes and the features.
+    folder = Path(args.localiser) if args.localiser is not None else DEFAULT_MODEL_DIR
+    localiser_meta = hashlib.sha256((folder / LOCALISER_METADATA).read_bytes()).hexdigest()
+    serving = (
+        locating.DRAFT_SIDE, locating.FIRST_DETAIL_SIDE, locating.MIN_ZOOM,
+        locating.FILLS_FRAME, locating.CROP_MARGIN,
+    )  # fmt: skip
+    model_input = (classifier.input_size, classifier.metadata.input.backdrop,
+                   classifier.max_pixels, classifier.max_decode_mb)  # fmt: skip
+    key = (CACHE_VERSION, fp, args.seed, args.scenes, localiser_meta, model_input, serving,
+           backbone.spec.name)  # fmt: skip
+    name = f"served-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
+    return Path(args.cache_dir) / name
+
+
+def load_served_classifier(args: argparse.Namespace, backbone: Backbone) -> AmuletClassifier:
+    """The classifier and localiser of the model folder (``--localiser``, default
+    ``models/``), as the API loads them; refused when the backbone's input size is not the
+    classifier's (its pictures would not be the ones the backbone reads)."""
+    folder = Path(args.localiser) if args.localiser is not None else DEFAULT_MODEL_DIR
+    classifier = AmuletClassifier.load(
+        folder, with_localiser=True, warmup_runs=0, intra_op_threads=args.threads
+    )
+    if classifier.localiser is None:
+        raise SystemExit(f"--served needs a localiser in {folder}")
+    if classifier.input_size != backbone.spec.input_size:
+        raise SystemExit(
+            f"--served: the classifier in {folder} takes {classifier.input_size} px pictures, "
+            f"the backbone {backbone.spec.name} reads {backbone.spec.input_size} px"
+        )
+    return classifier
+
+
+def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Dataset) -> ServedScenes:
+    """Features and paths of every test scene of ``dataset``'s photos through the serving
+    path (``args.scenes`` a photo, cached under ``args.cache_dir``)."""
+    fp = fingerprint(dataset)
+    classifier = load_served_classifier(args, backbone)
+    cache = _cache_file(args, fp, classifier, backbone)
+    if cache.is_file():
+        logger.info("served scenes cache hit %s", cache)
+        with np.load(cache, allow_pickle=False) as data:
+            return ServedScenes(features=data["features"], paths=data["paths"])
+    cuts, _ = cut_out_all(dataset.photos)
+    specs = scene_specs(list(range(len(cuts))), tuple(TEST_FAMILIES), args.scenes)
+    features, paths = [], []
+    started = time.monotonic()
+    for i, cut in enumerate(cuts):
+        pictures = []
+        for _, number, family in (s for s in specs if s[0] == i):
+            scene = phone_scene(cut, i, number, family, args.seed)
+            prepared = prepare(classifier, _source(scene.jpeg), "auto")
+            paths.append(served_path(prepared))
+            pictures.append(prepared.picture.image)
+        features.append(embed_with_cut(backbone, np.stack([to_tensor(p) for p in pictures]))[0])
+        if (i + 1) % 20 == 0:
+            logger.info("served scenes: %d/%d photos (%.0f s)", i + 1, len(cuts),
+                        time.monotonic() - started)  # fmt: skip
+    out = ServedScenes(
+        features=np.stack(features), paths=np.array(paths).reshape(len(cuts), args.scenes)
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, features=out.features, paths=out.paths)
+    return out
+
+
+def served_figures(
+    served: ServedScenes,
+    pred: np.ndarray,
+    score: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    located_right_kept: np.ndarray,
+) -> dict[str, Any]:
+    """The figures of the served scenes from their out-of-fold predictions and unknown
+    scores (``[photos, scenes]``), against command C's right-and-kept on the same scenes
+    (``located_right_kept``): which paths lose scenes and which win them."""
+    right = pred == labels[:, None]
+    kept = (score <= threshold) & served.judged
+    here = right & kept
+    by_path: dict[str, Any] = {}
+    for path in PATHS:
+        on = served.paths == path
+        count = int(on.sum())
+        by_path[path] = {
+            "share": count / served.paths.size,
+            "scenes": count,
+            "top1": float(right[on].mean()) if count else None,
+            "right_and_kept": int(here[on].sum()),
+            "right_and_kept_always_cropped": int(located_right_kept[on].sum()),
+        }
+    return {
+        "scenes": int(served.paths.size),
+        "scene_top1": float(right.mean()),
+        "scene_right_and_kept": float(here.mean()),
+        "scene_kept": float(kept.mean()),
+        "right_and_kept_always_cropped": float(located_right_kept.mean()),
+        "lost_against_always_cropped": int((located_right_kept & ~here).sum()),
+        "won_against_always_cropped": int((here & ~located_right_kept).sum()),
+        "paths": by_path,
+    }
