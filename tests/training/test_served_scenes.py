@@ -21,6 +21,7 @@ from amulet_ai.training.data import fingerprint, load_dataset  # noqa: E402
 from amulet_ai.training.features import FEATURE_DIM, Backbone, load_backbone  # noqa: E402
 from amulet_ai.training.scenes import make_scene, scene_specs  # noqa: E402
 from amulet_ai.training.served_scenes import (  # noqa: E402
+    AlwaysCropped,
     ServedScenes,
     _cache_file,
     load_served_classifier,
@@ -49,11 +50,16 @@ def test_unjudged_scenes_are_not_kept_but_count_for_top1() -> None:
         paths=np.array(
             [["cropped", "fills_frame", "no_amulet"], ["too_small", "cropped", "cropped"]]
         ),
+        iou=np.array([[0.9, 0.3, 0.0], [0.5, 0.8, 0.7]]),
     )
     labels = np.array([0, 1])
     pred = np.array([[0, 0, 0], [1, 1, 2]])  # right, right, right / right, right, wrong
     score = np.array([[0.1, 0.1, 0.1], [0.1, 0.9, 0.1]])  # one judged right scene flagged
-    always_cropped = np.array([[True, False, True], [False, False, False]])
+    always_cropped = AlwaysCropped(
+        right=np.array([[True, False, True], [True, False, False]]),
+        kept=np.array([[True, True, True], [False, True, True]]),
+        iou=np.array([[0.9, 0.9, 0.8], [0.6, 0.8, 0.7]]),
+    )
     out = served_figures(served, pred, score, labels, 0.5, always_cropped)
     assert out["scene_top1"] == pytest.approx(5 / 6)
     assert out["scene_kept"] == pytest.approx(3 / 6)  # not no_amulet, too_small, nor flagged
@@ -63,10 +69,15 @@ def test_unjudged_scenes_are_not_kept_but_count_for_top1() -> None:
     paths = out["paths"]
     assert sum(p["share"] for p in paths.values()) == pytest.approx(1.0)
     assert paths["cropped"]["scenes"] == 3 and paths["cropped"]["top1"] == pytest.approx(2 / 3)
+    assert paths["cropped"]["top1_always_cropped"] == pytest.approx(1 / 3)
+    assert paths["cropped"]["mean_iou"] == pytest.approx(0.8)
+    assert paths["fills_frame"]["mean_iou_always_cropped"] == pytest.approx(0.9)
     assert paths["no_amulet"]["right_and_kept_always_cropped"] == 1
+    assert out["iou_at_least_0.8"] == pytest.approx(2 / 6)
     assert paths["too_blurred"] == {
-        "share": 0.0, "scenes": 0, "top1": None, "right_and_kept": 0,
-        "right_and_kept_always_cropped": 0,
+        "share": 0.0, "scenes": 0, "top1": None, "top1_always_cropped": None,
+        "right_and_kept": 0, "right_and_kept_always_cropped": 0, "mean_iou": None,
+        "mean_iou_always_cropped": None,
     }  # fmt: skip
 
 
@@ -89,12 +100,14 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
         "fronts": np.ones(len(labels), bool),
         "scene_grey": _features(centres, labels, 2),
         "scene_status": np.full((len(labels), 2), "found"),
+        "scene_iou": np.full((len(labels), 2), 0.9),
         "non_amulet_grey": rng.standard_normal((4, FEATURE_DIM)).astype(np.float32) * 3,
         "non_amulet_located": np.ones(4, bool),
     }
     shipped = (_features(centres, labels, 4), 2, _features(centres, labels, None))
     # The very features command C scores, all cropped: the served figures are its figures.
-    same = ServedScenes(f["scene_grey"], np.full((len(labels), 2), "cropped", dtype="<U11"))
+    paths = np.full((len(labels), 2), "cropped", dtype="<U11")
+    same = ServedScenes(f["scene_grey"], paths, f["scene_iou"])
     figures = measure(f, SHIPPED, 5, 0, shipped, served=same)
     served = figures["served"]
     assert 0 < figures["scene_right_and_kept"] < 1
@@ -104,7 +117,8 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     # The same pictures, the first scene of every photo not judged: those are not kept.
     paths = same.paths.copy()
     paths[:, 0] = "too_blurred"
-    figures = measure(f, SHIPPED, 5, 0, shipped, served=ServedScenes(f["scene_grey"], paths))
+    blurred = ServedScenes(f["scene_grey"], paths, f["scene_iou"])
+    figures = measure(f, SHIPPED, 5, 0, shipped, served=blurred)
     served = figures["served"]
     assert served["scene_top1"] == pytest.approx(figures["scene_top1"])
     lost = served["paths"]["too_blurred"]["right_and_kept_always_cropped"]
@@ -132,6 +146,7 @@ def test_served_scenes_go_through_prepare_and_are_cached(
     first = served_features(args, backbone, small)
     assert first.features.shape == (2, 1, FEATURE_DIM)
     assert first.paths.tolist() == [["cropped"], ["cropped"]]  # amulets at 0.90 and 0.29
+    assert (first.iou > 0.7).all()  # the boxes answered are the amulets' (scene pixels)
     # Photo 1's scene is command C's (phone canvas, seed + 2); its features are those of the
     # picture the serving path returns for it.
     cuts, _ = cut_out_all(small.photos)
@@ -143,7 +158,8 @@ def test_served_scenes_go_through_prepare_and_are_cached(
                         backbone)  # fmt: skip
     assert cache.is_file()
     # The second call reads the file: what is stored there is what comes back.
-    np.savez(cache, features=first.features, paths=np.array([["too_small"], ["cropped"]]))
+    stored = np.array([["too_small"], ["cropped"]])
+    np.savez(cache, features=first.features, paths=stored, iou=first.iou)
     assert served_features(args, backbone, small).paths.tolist() == [["too_small"], ["cropped"]]
 
 

@@ -84,6 +84,7 @@ from amulet_ai.training.nonamulet import non_amulet_images
 from amulet_ai.training.scene_report import REPORT_SCENES, located_scenes, write_scene_report
 from amulet_ai.training.scenes import make_scene, scene_specs
 from amulet_ai.training.served_scenes import (
+    AlwaysCropped,
     ServedScenes,
     phone_scene,
     served_features,
@@ -367,8 +368,9 @@ def measure(
         "unknown_auroc_unseen_type_scenes": loco[1],
     }
     if served is not None:
+        always = AlwaysCropped(right, kept, f["scene_iou"])
         figures["served"] = served_figures(
-            served, served_pred, served_score, labels, threshold, right & kept
+            served, served_pred, served_score, labels, threshold, always
         )
     return figures
 

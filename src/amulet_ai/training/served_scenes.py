@@ -46,11 +46,12 @@ from amulet_ai.training.backdrops import TEST_FAMILIES
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import Dataset, fingerprint
 from amulet_ai.training.features import Backbone
+from amulet_ai.training.localise import box_iou
 from amulet_ai.training.scenes import Scene, make_scene, scene_specs
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION: Final = "served-v1"
+CACHE_VERSION: Final = "served-v2"
 TEST_SCENE_SEED_OFFSET: Final = 2  # command C's test scenes use seed + 2
 JUDGED: Final = ("cropped", "fills_frame")
 PATHS: Final = (*JUDGED, "no_amulet", "too_small", "too_blurred")
@@ -68,10 +69,12 @@ def phone_scene(cut: CutOut, photo: int, number: int, family: str, seed: int) ->
 @dataclass(frozen=True)
 class ServedScenes:
     """Pooled features ``[photos, scenes, D]`` of the pictures the serving path classifies,
-    and the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`)."""
+    the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`) and the IoU
+    of the box it answered with the true box (0 without a box)."""
 
     features: np.ndarray
     paths: np.ndarray
+    iou: np.ndarray
 
     @property
     def judged(self) -> np.ndarray:
@@ -95,6 +98,13 @@ def served_path(prepared: PreparedPhoto) -> str:
 
 def _source(data: bytes) -> SourceFn:
     return lambda: data
+
+
+def _box_iou(prepared: PreparedPhoto, truth: tuple[int, int, int, int]) -> float:
+    box = prepared.location.box
+    if box is None:
+        return 0.0
+    return box_iou((box.x, box.y, box.x + box.width, box.y + box.height), truth)
 
 
 def _cache_file(args: argparse.Namespace, fp: str, classifier: AmuletClassifier,
@@ -143,10 +153,10 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
     if cache.is_file():
         logger.info("served scenes cache hit %s", cache)
         with np.load(cache, allow_pickle=False) as data:
-            return ServedScenes(features=data["features"], paths=data["paths"])
+            return ServedScenes(data["features"], data["paths"], data["iou"])
     cuts, _ = cut_out_all(dataset.photos)
     specs = scene_specs(list(range(len(cuts))), tuple(TEST_FAMILIES), args.scenes)
-    features, paths = [], []
+    features, paths, ious = [], [], []
     started = time.monotonic()
     for i, cut in enumerate(cuts):
         pictures = []
@@ -154,16 +164,18 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
             scene = phone_scene(cut, i, number, family, args.seed)
             prepared = prepare(classifier, _source(scene.jpeg), "auto")
             paths.append(served_path(prepared))
+            ious.append(_box_iou(prepared, scene.box))
             pictures.append(prepared.picture.image)
         features.append(embed_with_cut(backbone, np.stack([to_tensor(p) for p in pictures]))[0])
         if (i + 1) % 20 == 0:
             logger.info("served scenes: %d/%d photos (%.0f s)", i + 1, len(cuts),
                         time.monotonic() - started)  # fmt: skip
+    shape = (len(cuts), args.scenes)
     out = ServedScenes(
-        features=np.stack(features), paths=np.array(paths).reshape(len(cuts), args.scenes)
+        np.stack(features), np.array(paths).reshape(shape), np.array(ious).reshape(shape)
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, features=out.features, paths=out.paths)
+    np.savez(cache, features=out.features, paths=out.paths, iou=out.iou)
     return out
 
 
@@ -173,14 +185,15 @@ def served_figures(
     score: np.ndarray,
     labels: np.ndarray,
     threshold: float,
-    located_right_kept: np.ndarray,
+    located: AlwaysCropped,
 ) -> dict[str, Any]:
     """The figures of the served scenes from their out-of-fold predictions and unknown
-    scores (``[photos, scenes]``), against command C's right-and-kept on the same scenes
-    (``located_right_kept``): which paths lose scenes and which win them."""
+    scores (``[photos, scenes]``), against command C's on the same scenes (``located``):
+    per path, how many it answers right, keeps and how good its boxes are, there and here."""
     right = pred == labels[:, None]
     kept = (score <= threshold) & served.judged
     here = right & kept
+    located_right_kept = located.right & located.kept
     by_path: dict[str, Any] = {}
     for path in PATHS:
         on = served.paths == path
@@ -188,9 +201,12 @@ def served_figures(
         by_path[path] = {
             "share": count / served.paths.size,
             "scenes": count,
-            "top1": float(right[on].mean()) if count else None,
+            "top1": _mean(right[on]),
+            "top1_always_cropped": _mean(located.right[on]),
             "right_and_kept": int(here[on].sum()),
             "right_and_kept_always_cropped": int(located_right_kept[on].sum()),
+            "mean_iou": _mean(served.iou[on]),
+            "mean_iou_always_cropped": _mean(located.iou[on]),
         }
     return {
         "scenes": int(served.paths.size),
@@ -198,7 +214,22 @@ def served_figures(
         "scene_right_and_kept": float(here.mean()),
         "scene_kept": float(kept.mean()),
         "right_and_kept_always_cropped": float(located_right_kept.mean()),
+        "iou_at_least_0.8": float((served.iou >= 0.8).mean()),
+        "mean_iou": float(served.iou.mean()),
         "lost_against_always_cropped": int((located_right_kept & ~here).sum()),
         "won_against_always_cropped": int((here & ~located_right_kept).sum()),
         "paths": by_path,
     }
+
+
+@dataclass(frozen=True)
+class AlwaysCropped:
+    """Command C's answers on the same scenes ``[photos, scenes]``: right, kept, box IoU."""
+
+    right: np.ndarray
+    kept: np.ndarray
+    iou: np.ndarray
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
