@@ -51,6 +51,7 @@ def test_unjudged_scenes_are_not_kept_but_count_for_top1() -> None:
             [["cropped", "fills_frame", "no_amulet"], ["too_small", "cropped", "cropped"]]
         ),
         iou=np.array([[0.9, 0.3, 0.0], [0.5, 0.8, 0.7]]),
+        families=np.array([["stone", "texture", "palm"], ["palm", "stone", "texture"]]),
     )
     labels = np.array([0, 1])
     pred = np.array([[0, 0, 0], [1, 1, 2]])  # right, right, right / right, right, wrong
@@ -71,13 +72,18 @@ def test_unjudged_scenes_are_not_kept_but_count_for_top1() -> None:
     assert paths["cropped"]["scenes"] == 3 and paths["cropped"]["top1"] == pytest.approx(2 / 3)
     assert paths["cropped"]["top1_always_cropped"] == pytest.approx(1 / 3)
     assert paths["cropped"]["mean_iou"] == pytest.approx(0.8)
+    assert paths["cropped"]["families"] == {"stone": 2, "texture": 1}
+    assert paths["fills_frame"]["families"] == {"texture": 1}
     assert paths["fills_frame"]["mean_iou_always_cropped"] == pytest.approx(0.9)
     assert paths["no_amulet"]["right_and_kept_always_cropped"] == 1
+    assert paths["cropped"]["kept"] == 2 and paths["cropped"]["kept_always_cropped"] == 3
+    assert paths["too_small"]["kept"] == 0 and paths["too_small"]["kept_always_cropped"] == 0
     assert out["iou_at_least_0.8"] == pytest.approx(2 / 6)
     assert paths["too_blurred"] == {
         "share": 0.0, "scenes": 0, "top1": None, "top1_always_cropped": None,
-        "right_and_kept": 0, "right_and_kept_always_cropped": 0, "mean_iou": None,
-        "mean_iou_always_cropped": None,
+        "kept": 0, "kept_always_cropped": 0, "right_and_kept": 0,
+        "right_and_kept_always_cropped": 0, "mean_iou": None, "mean_iou_always_cropped": None,
+        "families": {},
     }  # fmt: skip
 
 
@@ -107,7 +113,8 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     shipped = (_features(centres, labels, 4), 2, _features(centres, labels, None))
     # The very features command C scores, all cropped: the served figures are its figures.
     paths = np.full((len(labels), 2), "cropped", dtype="<U11")
-    same = ServedScenes(f["scene_grey"], paths, f["scene_iou"])
+    families = np.full(paths.shape, "stone")
+    same = ServedScenes(f["scene_grey"], paths, f["scene_iou"], families)
     figures = measure(f, SHIPPED, 5, 0, shipped, served=same)
     served = figures["served"]
     assert 0 < figures["scene_right_and_kept"] < 1
@@ -117,7 +124,7 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     # The same pictures, the first scene of every photo not judged: those are not kept.
     paths = same.paths.copy()
     paths[:, 0] = "too_blurred"
-    blurred = ServedScenes(f["scene_grey"], paths, f["scene_iou"])
+    blurred = ServedScenes(f["scene_grey"], paths, f["scene_iou"], families)
     figures = measure(f, SHIPPED, 5, 0, shipped, served=blurred)
     served = figures["served"]
     assert served["scene_top1"] == pytest.approx(figures["scene_top1"])
@@ -147,6 +154,7 @@ def test_served_scenes_go_through_prepare_and_are_cached(
     assert first.features.shape == (2, 1, FEATURE_DIM)
     assert first.paths.tolist() == [["cropped"], ["cropped"]]  # amulets at 0.90 and 0.29
     assert (first.iou > 0.7).all()  # the boxes answered are the amulets' (scene pixels)
+    assert first.families.tolist() == [["stone"], ["paper"]]  # command C's, in turn
     # Photo 1's scene is command C's (phone canvas, seed + 2); its features are those of the
     # picture the serving path returns for it.
     cuts, _ = cut_out_all(small.photos)

@@ -69,12 +69,14 @@ def phone_scene(cut: CutOut, photo: int, number: int, family: str, seed: int) ->
 @dataclass(frozen=True)
 class ServedScenes:
     """Pooled features ``[photos, scenes, D]`` of the pictures the serving path classifies,
-    the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`) and the IoU
-    of the box it answered with the true box (0 without a box)."""
+    the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`), the IoU
+    of the box it answered with the true box (0 without a box) and the scene's backdrop
+    family."""
 
     features: np.ndarray
     paths: np.ndarray
     iou: np.ndarray
+    families: np.ndarray
 
     @property
     def judged(self) -> np.ndarray:
@@ -150,12 +152,14 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
     fp = fingerprint(dataset)
     classifier = load_served_classifier(args, backbone)
     cache = _cache_file(args, fp, classifier, backbone)
+    specs = scene_specs(list(range(len(dataset.photos))), tuple(TEST_FAMILIES), args.scenes)
+    shape = (len(dataset.photos), args.scenes)
+    families = np.array([family for _, _, family in specs]).reshape(shape)
     if cache.is_file():
         logger.info("served scenes cache hit %s", cache)
         with np.load(cache, allow_pickle=False) as data:
-            return ServedScenes(data["features"], data["paths"], data["iou"])
+            return ServedScenes(data["features"], data["paths"], data["iou"], families)
     cuts, _ = cut_out_all(dataset.photos)
-    specs = scene_specs(list(range(len(cuts))), tuple(TEST_FAMILIES), args.scenes)
     features, paths, ious = [], [], []
     started = time.monotonic()
     for i, cut in enumerate(cuts):
@@ -170,10 +174,10 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
         if (i + 1) % 20 == 0:
             logger.info("served scenes: %d/%d photos (%.0f s)", i + 1, len(cuts),
                         time.monotonic() - started)  # fmt: skip
-    shape = (len(cuts), args.scenes)
     out = ServedScenes(
-        np.stack(features), np.array(paths).reshape(shape), np.array(ious).reshape(shape)
-    )
+        np.stack(features), np.array(paths).reshape(shape), np.array(ious).reshape(shape),
+        families,
+    )  # fmt: skip
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, features=out.features, paths=out.paths, iou=out.iou)
     return out
@@ -203,10 +207,18 @@ def served_figures(
             "scenes": count,
             "top1": _mean(right[on]),
             "top1_always_cropped": _mean(located.right[on]),
+            "kept": int(kept[on].sum()),
+            "kept_always_cropped": int(located.kept[on].sum()),
             "right_and_kept": int(here[on].sum()),
             "right_and_kept_always_cropped": int(located_right_kept[on].sum()),
             "mean_iou": _mean(served.iou[on]),
             "mean_iou_always_cropped": _mean(located.iou[on]),
+            "families": {
+                str(family): int(n)
+                for family, n in zip(
+                    *np.unique(served.families[on], return_counts=True), strict=True
+                )
+            },
         }
     return {
         "scenes": int(served.paths.size),
