@@ -15,7 +15,7 @@ from amulet_ai.serving import locating  # noqa: E402
 from amulet_ai.serving.locating import prepare  # noqa: E402
 from amulet_ai.training.activations import embed_with_cut  # noqa: E402
 from amulet_ai.training.backdrops import TEST_FAMILIES  # noqa: E402
-from amulet_ai.training.crops import SHIPPED, measure  # noqa: E402
+from amulet_ai.training.crops import SHIPPED, crops_main, measure  # noqa: E402
 from amulet_ai.training.cutout import cut_out_all  # noqa: E402
 from amulet_ai.training.data import fingerprint, load_dataset  # noqa: E402
 from amulet_ai.training.features import FEATURE_DIM, Backbone, load_backbone  # noqa: E402
@@ -136,7 +136,7 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
 
 
 def test_the_real_path_answers_each_way(shared_data: Path, backbone: Backbone) -> None:
-    classifier = load_served_classifier(_args(Path()), backbone)
+    classifier = load_served_classifier(_args(Path()), backbone.spec)
     tight = sorted((shared_data / "portrait_back" / "front").glob("*.jpg"))[0].read_bytes()
     prepared = prepare(classifier, lambda: tight, "auto")
     assert served_path(prepared) == "fills_frame"
@@ -159,10 +159,10 @@ def test_served_scenes_go_through_prepare_and_are_cached(
     # picture the serving path returns for it.
     cuts, _ = cut_out_all(small.photos)
     jpeg = phone_scene(cuts[1], 1, 0, scene_specs([1], tuple(TEST_FAMILIES), 1)[0][2], 0).jpeg
-    picture = prepare(load_served_classifier(args, backbone), lambda: jpeg, "auto").picture
+    picture = prepare(load_served_classifier(args, backbone.spec), lambda: jpeg, "auto").picture
     expected = embed_with_cut(backbone, to_tensor(picture.image)[None])[0][0]
     assert np.allclose(first.features[1, 0], expected, atol=1e-4)
-    cache = _cache_file(args, fingerprint(small), load_served_classifier(args, backbone),
+    cache = _cache_file(args, fingerprint(small), load_served_classifier(args, backbone.spec),
                         backbone)  # fmt: skip
     assert cache.is_file()
     # The second call reads the file: what is stored there is what comes back.
@@ -176,7 +176,7 @@ def test_the_cache_key_holds_what_changes_the_pictures(
 ) -> None:
     dataset = load_dataset(shared_data)
     small = type(dataset)(dataset.root, dataset.classes, dataset.photos[:2])
-    classifier = load_served_classifier(_args(tmp_path), backbone)
+    classifier = load_served_classifier(_args(tmp_path), backbone.spec)
     fp = fingerprint(small)
     names = {_cache_file(_args(tmp_path), fp, classifier, backbone)}
     names.add(_cache_file(_args(tmp_path, scenes=2), fp, classifier, backbone))
@@ -185,3 +185,13 @@ def test_the_cache_key_holds_what_changes_the_pictures(
     monkeypatch.setattr(locating, "MIN_ZOOM", 1.0)
     names.add(_cache_file(_args(tmp_path), fp, classifier, backbone))
     assert len(names) == 4
+
+
+def test_served_is_refused_for_a_backbone_the_classifiers_pictures_do_not_fit(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    argv = ["--data", str(shared_data), "--served", "--backbone", "lite2", "--no-report",
+            "--cache-dir", str(tmp_path)]  # fmt: skip
+    with pytest.raises(SystemExit, match="takes 224 px pictures, the backbone lite2 reads 260"):
+        crops_main(argv)
+    assert not list(tmp_path.iterdir())  # refused before any feature was made

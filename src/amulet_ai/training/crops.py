@@ -86,6 +86,7 @@ from amulet_ai.training.scenes import make_scene, scene_specs
 from amulet_ai.training.served_scenes import (
     AlwaysCropped,
     ServedScenes,
+    load_served_classifier,
     phone_scene,
     served_features,
     served_figures,
@@ -492,6 +493,8 @@ def crops_main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
+    if args.served:  # refused before the long part when the pictures would not fit
+        load_served_classifier(args, spec(args.backbone))
     f = compute_features(args)
     status, counts = np.unique(f["scene_status"], return_counts=True)
     located = {

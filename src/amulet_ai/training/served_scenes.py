@@ -45,7 +45,7 @@ from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.backdrops import TEST_FAMILIES
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import Dataset, fingerprint
-from amulet_ai.training.features import Backbone
+from amulet_ai.training.features import Backbone, BackboneSpec
 from amulet_ai.training.localise import box_iou
 from amulet_ai.training.scenes import Scene, make_scene, scene_specs
 
@@ -128,7 +128,7 @@ def _cache_file(args: argparse.Namespace, fp: str, classifier: AmuletClassifier,
     return Path(args.cache_dir) / name
 
 
-def load_served_classifier(args: argparse.Namespace, backbone: Backbone) -> AmuletClassifier:
+def load_served_classifier(args: argparse.Namespace, backbone: BackboneSpec) -> AmuletClassifier:
     """The classifier and localiser of the model folder (``--localiser``, default
     ``models/``), as the API loads them; refused when the backbone's input size is not the
     classifier's (its pictures would not be the ones the backbone reads)."""
@@ -138,10 +138,10 @@ def load_served_classifier(args: argparse.Namespace, backbone: Backbone) -> Amul
     )
     if classifier.localiser is None:
         raise SystemExit(f"--served needs a localiser in {folder}")
-    if classifier.input_size != backbone.spec.input_size:
+    if classifier.input_size != backbone.input_size:
         raise SystemExit(
             f"--served: the classifier in {folder} takes {classifier.input_size} px pictures, "
-            f"the backbone {backbone.spec.name} reads {backbone.spec.input_size} px"
+            f"the backbone {backbone.name} reads {backbone.input_size} px"
         )
     return classifier
 
@@ -150,7 +150,7 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
     """Features and paths of every test scene of ``dataset``'s photos through the serving
     path (``args.scenes`` a photo, cached under ``args.cache_dir``)."""
     fp = fingerprint(dataset)
-    classifier = load_served_classifier(args, backbone)
+    classifier = load_served_classifier(args, backbone.spec)
     cache = _cache_file(args, fp, classifier, backbone)
     specs = scene_specs(list(range(len(dataset.photos))), tuple(TEST_FAMILIES), args.scenes)
     shape = (len(dataset.photos), args.scenes)
