@@ -88,7 +88,10 @@ def served_path(prepared: PreparedPhoto) -> str:
     """The path :func:`~amulet_ai.serving.locating.prepare` took for a photo with
     ``locate=auto``: its status when not judged, else ``fills_frame`` when the answered box
     fills :data:`~amulet_ai.serving.locating.FILLS_FRAME` of the photo both ways (the
-    photo was classified whole), else ``cropped``."""
+    photo was classified whole), else ``cropped``. A whole photo answers the very box the
+    rule passed; a cropped one answers its box as carried to the detail decode, which could
+    in principle pass the rule where the first box did not (it would then count here as
+    whole): ``prepare`` does not say which way it went."""
     location = prepared.location
     if location.status != "found":
         return location.status
