@@ -24,9 +24,15 @@ shipped localiser through the serving decode. Figures: tight top-1 (fronts), sce
 scene right-and-kept, kept, held-out type AUROC (leave one class out) on tight crops and on
 scenes, and non-amulet AUROC.
 
+These scene crops come from the 1000 x 750 decode with the localiser's zoom pass always on,
+every scene cropped. ``--served`` also sends the same scenes through the serving path
+(:mod:`amulet_ai.training.served_scenes`: ``serving.locating.prepare`` with
+``locate=auto``) and scores what it returns with the shipped recipe's folds: the report's
+``served_scenes``, with the share of scenes on each path.
+
 Run::
 
-    python -m amulet_ai.training.crops --data ../shared/data/amulets
+    python -m amulet_ai.training.crops --data ../shared/data/amulets [--served]
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from amulet_ai.training.augment import views
 from amulet_ai.training.backdrops import TEST_FAMILIES, TRAIN_FAMILIES
 from amulet_ai.training.calibration import expected_calibration_error, fit_temperature, softmax
 from amulet_ai.training.crossval import (
+    FittedParts,
     Recipe,
     fit_parts,
     head_columns,
@@ -76,6 +83,14 @@ from amulet_ai.training.features import (
 from amulet_ai.training.nonamulet import non_amulet_images
 from amulet_ai.training.scene_report import REPORT_SCENES, located_scenes, write_scene_report
 from amulet_ai.training.scenes import make_scene, scene_specs
+from amulet_ai.training.served_scenes import (
+    AlwaysCropped,
+    ServedScenes,
+    load_served_classifier,
+    phone_scene,
+    served_features,
+    served_figures,
+)
 from amulet_ai.training.unknown import auroc, fit_nearest_reference, keep_threshold
 
 logger = logging.getLogger(__name__)
@@ -174,14 +189,7 @@ def compute_features(args: argparse.Namespace) -> dict[str, Any]:
         comp_grey.append(_embed(backbone, greys))
         raws, greys = [], []
         for test_spec in (s for s in test_specs if s[0] == i):
-            scene = make_scene(
-                cut,
-                photo=i,
-                number=test_spec[1],
-                family=test_spec[2],
-                seed=args.seed + 2,
-                canvas="phone",
-            )
+            scene = phone_scene(cut, i, test_spec[1], test_spec[2], args.seed)
             pic = decode_picture(scene.jpeg)
             loc = localiser.locate(pic)
             scene_status.append(loc.status)
@@ -236,10 +244,7 @@ def _scene_crops(
     size = backbone.spec.input_size
     greys = []
     for spec_ in (s for s in test_specs if s[0] == index):
-        scene = make_scene(
-            cut, photo=index, number=spec_[1], family=spec_[2], seed=args.seed + 2,
-            canvas="phone",
-        )  # fmt: skip
+        scene = phone_scene(cut, index, spec_[1], spec_[2], args.seed)
         pic = decode_picture(scene.jpeg)
         loc = localiser.locate(pic)
         status.append(loc.status)
@@ -301,9 +306,12 @@ def measure(
     seed: int,
     shipped: tuple[np.ndarray, int, np.ndarray] | None = None,
     backbone: BackboneSpec | None = None,
+    served: ServedScenes | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold figures of one configuration; ``shipped`` is the train command's own
-    training views, reference count and tight photos as served (located, greyed)."""
+    training views, reference count and tight photos as served (located, greyed). With
+    ``served`` (the test scenes through the serving path), ``"served"`` holds their figures
+    (:func:`~amulet_ai.training.served_scenes.served_figures`), scored by the same folds."""
     if shipped is None:
         kind, composites, mirror = CONFIGS[name]
         feats, refs = _training(f, kind, composites, mirror)
@@ -325,6 +333,8 @@ def measure(
     tight_logits = np.zeros((len(labels), n_classes))
     scene_pred = np.zeros(f["scene_grey"].shape[:2], int)
     scene_score = np.zeros(f["scene_grey"].shape[:2])
+    served_pred = np.zeros(f["scene_grey"].shape[:2], int)
+    served_score = np.zeros(f["scene_grey"].shape[:2])
     non_scores = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(labels)), test)
@@ -332,10 +342,11 @@ def measure(
         logits, scores = predict(parts, tight[test], recipe)
         tight_pred[test], tight_score[test] = logits.argmax(1), scores
         tight_logits[test] = logits
-        s = f[f"scene_{kind}"][test]
-        logits, scores = predict(parts, s.reshape(-1, s.shape[-1]), recipe)
-        scene_pred[test] = logits.argmax(1).reshape(len(test), -1)
-        scene_score[test] = scores.reshape(len(test), -1)
+        scene_pred[test], scene_score[test] = _scene_scores(parts, f[f"scene_{kind}"][test], recipe)
+        if served is not None:
+            served_pred[test], served_score[test] = _scene_scores(
+                parts, served.features[test], recipe
+            )
         non_scores.append(predict(parts, f[f"non_amulet_{kind}"], recipe)[1])
     threshold = keep_threshold(tight_score, recipe.keep_rate)
     loco = _loco(f, feats, folds, recipe, kind, tight)
@@ -345,7 +356,7 @@ def measure(
     non = np.concatenate(non_scores)
     if kind == "grey":  # a picture where the localiser finds no amulet is flagged outright
         non = np.where(np.tile(f["non_amulet_located"], n_folds), non, np.inf)
-    return {
+    figures: dict[str, Any] = {
         "tight_top1": float((tight_pred == labels).mean()),
         "tight_top1_fronts": float((tight_pred == labels)[fronts].mean()),
         "tight_kept": float((tight_score <= threshold).mean()),
@@ -357,6 +368,21 @@ def measure(
         "unknown_auroc_unseen_type_tight": loco[0],
         "unknown_auroc_unseen_type_scenes": loco[1],
     }
+    if served is not None:
+        always = AlwaysCropped(right, kept, f["scene_iou"])
+        figures["served"] = served_figures(
+            served, served_pred, served_score, labels, threshold, always
+        )
+    return figures
+
+
+def _scene_scores(
+    parts: FittedParts, scenes: np.ndarray, recipe: Recipe
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted classes and unknown scores ``[photos, scenes]`` of scene features
+    ``[photos, scenes, D]``."""
+    logits, scores = predict(parts, scenes.reshape(-1, scenes.shape[-1]), recipe)
+    return logits.argmax(1).reshape(scenes.shape[:2]), scores.reshape(scenes.shape[:2])
 
 
 def _cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, folds: list[np.ndarray]) -> float:
@@ -434,6 +460,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--all-configs", action="store_true",
         help="also measure the five configurations compared before model 2 was chosen",
     )  # fmt: skip
+    parser.add_argument(
+        "--served", action="store_true",
+        help="also score the test scenes as the API prepares them (serving.locating.prepare, "
+        "locate=auto, the classifier and localiser of the --localiser folder)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -462,6 +493,8 @@ def crops_main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
+    if args.served:  # refused before the long part when the pictures would not fit
+        load_served_classifier(args, spec(args.backbone))
     f = compute_features(args)
     status, counts = np.unique(f["scene_status"], return_counts=True)
     located = {
@@ -481,10 +514,16 @@ def crops_main(argv: list[str] | None = None) -> int:
         report["configs"][name] = measure(f, name, args.folds, args.seed)
         print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
     report["backbone"] = args.backbone
-    report["configs"][SHIPPED] = measure(
-        f, SHIPPED, args.folds, args.seed, _shipped(args), spec(args.backbone)
+    served = None
+    if args.served:
+        served = served_features(args, load_backbone(args.backbone), load_dataset(args.data))
+    figures = measure(
+        f, SHIPPED, args.folds, args.seed, _shipped(args), spec(args.backbone), served=served
     )
-    print(SHIPPED, json.dumps({k: round(v, 4) for k, v in report["configs"][SHIPPED].items()}))
+    if served is not None:  # the same row's recipe and folds, the scenes as the API sees them
+        report["served_scenes"] = {"row": SHIPPED, **figures.pop("served")}
+    report["configs"][SHIPPED] = figures
+    print(SHIPPED, json.dumps({k: round(v, 4) for k, v in figures.items()}))
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=2))
     if args.json is not None:
