@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 
 from amulet_ai.model import AmuletClassifier  # noqa: E402
 from amulet_ai.training.embedding_output import embedding_references  # noqa: E402
-from amulet_ai.training.train import train_main  # noqa: E402
+from amulet_ai.training.train import DEFAULT_LABEL_SMOOTHING, train_main  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -57,6 +57,7 @@ def test_train_writes_contract_metadata(trained: Path) -> None:
     assert meta["training"]["epochs"] == 1 and meta["training"]["finetune"]["train_blocks"] == 1
     assert 0.0 <= meta["metrics"]["cv"]["unknown_auroc_unseen_type"] <= 1.0
     assert meta["version"] == "1.2.0" and meta["input"]["backdrop"] == "as_is"
+    assert meta["training"]["label_smoothing"] == 0.0  # 1.2.0's head, as it was fitted
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,10 @@ def test_the_default_recipe_trains_model_2_on_located_greyed_views(
         "composite crops",
     }
     assert all(0.0 <= f["top1"] <= 1.0 and 0.0 <= f["kept"] <= 1.0 for f in served.values())
+    assert all(0.0 < f["ece"] < 1.0 for f in served.values())
+    # Model 2's head is fitted with label smoothing by default (model card, "Calibration").
+    assert meta["training"]["label_smoothing"] == DEFAULT_LABEL_SMOOTHING > 0
+    assert f"label smoothing {DEFAULT_LABEL_SMOOTHING:g}" in meta["training"]["method"]
     # References: each photo's located crop and its mirror, its one composite, the photo
     # as it is (one plain view asked for).
     refs = embedding_references(trained_grey / "amulet_classifier.onnx")

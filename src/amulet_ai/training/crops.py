@@ -42,6 +42,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -306,11 +307,13 @@ def measure(
     seed: int,
     shipped: tuple[np.ndarray, int, np.ndarray] | None = None,
     backbone: BackboneSpec | None = None,
+    head: Recipe | None = None,
     served: ServedScenes | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold figures of one configuration; ``shipped`` is the train command's own
-    training views, reference count and tight photos as served (located, greyed). With
-    ``served`` (the test scenes through the serving path), ``"served"`` holds their figures
+    training views, reference count and tight photos as served (located, greyed); the
+    head's L2 and label smoothing are ``head``'s. With ``served`` (the test scenes through
+    the serving path), ``"served"`` holds their figures
     (:func:`~amulet_ai.training.served_scenes.served_figures`), scored by the same folds."""
     if shipped is None:
         kind, composites, mirror = CONFIGS[name]
@@ -321,11 +324,11 @@ def measure(
         feats, refs, tight = shipped
     labels, fronts = f["labels"], f["fronts"]
     n_classes = int(labels.max()) + 1
-    recipe = Recipe(detector_views=refs)
+    recipe = replace(head or Recipe(), detector_views=refs)
     if backbone is not None:
-        recipe = Recipe(
-            head_levels=backbone.head_levels, detector_levels=backbone.detector_levels,
-            detector_views=refs, level_channels=backbone.level_channels,
+        recipe = replace(
+            recipe, head_levels=backbone.head_levels, detector_levels=backbone.detector_levels,
+            level_channels=backbone.level_channels,
         )  # fmt: skip
     folds = stratified_folds(labels, n_folds, seed)
     tight_pred = np.zeros(len(labels), int)
@@ -448,6 +451,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--l2", type=float, default=Recipe.l2, help="head L2 penalty")
+    parser.add_argument(
+        "--label-smoothing", type=float, default=None,
+        help="label smoothing of the shipped recipe's head (default: the train command's)",
+    )  # fmt: skip
     parser.add_argument(
         "--backbone", choices=tuple(BACKBONES), default=DEFAULT_BACKBONE,
         help="frozen network of the shipped recipe, as the train command's --backbone",
@@ -510,15 +518,27 @@ def crops_main(argv: list[str] | None = None) -> int:
     if args.all_configs and args.backbone != DEFAULT_BACKBONE:
         raise SystemExit("--all-configs measures the Lite0 configurations: --backbone lite0")
     names = CONFIGS if args.all_configs else ()
-    for name in names:
-        report["configs"][name] = measure(f, name, args.folds, args.seed)
+    for name in names:  # the configurations compared before model 2, as they were fitted
+        report["configs"][name] = measure(f, name, args.folds, args.seed, head=Recipe(l2=args.l2))
         print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
     report["backbone"] = args.backbone
+    from amulet_ai.training.train import DEFAULT_LABEL_SMOOTHING
+
+    smoothing = DEFAULT_LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
+    head = Recipe(l2=args.l2, label_smoothing=smoothing)
+    report["head"] = {"l2": head.l2, "label_smoothing": head.label_smoothing}
     served = None
     if args.served:
         served = served_features(args, load_backbone(args.backbone), load_dataset(args.data))
     figures = measure(
-        f, SHIPPED, args.folds, args.seed, _shipped(args), spec(args.backbone), served=served
+        f,
+        SHIPPED,
+        args.folds,
+        args.seed,
+        _shipped(args),
+        spec(args.backbone),
+        head,
+        served=served,
     )
     if served is not None:  # the same row's recipe and folds, the scenes as the API sees them
         report["served_scenes"] = {"row": SHIPPED, **figures.pop("served")}

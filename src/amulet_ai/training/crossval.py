@@ -38,6 +38,7 @@ class Recipe:
 
     head_levels: tuple[int, ...] = (0, 1, 2, 3)
     l2: float = 1e-1
+    label_smoothing: float = 0.0  # of the head's targets (calibration_study measures it)
     # Blocks 10, 14 and 15 without the ImageNet head: held-out amulet types (leave one class
     # out) score AUROC 0.80 there against 0.70 with the head included (model card).
     detector_levels: tuple[int, ...] = (0, 1, 2)
@@ -103,7 +104,10 @@ def fit_parts(
     flat = features.reshape(-1, features.shape[-1])
     flat_labels = np.repeat(labels, n_views)
     cols = head_columns(recipe.head_levels, recipe.level_channels)
-    head = fit_linear_head(flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2)
+    head = fit_linear_head(
+        flat[:, cols], flat_labels, n_classes=n_classes, l2=recipe.l2,
+        label_smoothing=recipe.label_smoothing,
+    )  # fmt: skip
     detector_feats = features[..., head_columns(recipe.detector_levels, recipe.level_channels)]
     mean = detector_feats.mean(axis=(0, 1))
     std = detector_feats.std(axis=(0, 1)) + 1e-6
@@ -158,6 +162,12 @@ def unseen_type_auroc(
     return out
 
 
+def _served_ece(probs: np.ndarray, labels: np.ndarray) -> float:
+    """ECE of every view of a served form ``[photos, k, classes]``."""
+    k = probs.shape[1]
+    return expected_calibration_error(probs.reshape(-1, probs.shape[-1]), np.repeat(labels, k))
+
+
 def _per_class(
     pred: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]
 ) -> dict[str, dict[str, float]]:
@@ -170,6 +180,63 @@ def _per_class(
             "support": int((labels == c).sum()),
         }
     return out
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Out-of-fold outputs of a recipe: every photo scored by the fold that left it out."""
+
+    logits: np.ndarray  # [photos, classes]: view 0 (the located crop), refined if asked
+    scores: np.ndarray  # [photos]: unknown score of view 0
+    fold_of: np.ndarray  # [photos]: the fold each photo was tested in
+    served_logits: dict[str, np.ndarray]  # name -> [photos, k, classes]
+    served_scores: dict[str, np.ndarray]  # name -> [photos, k]
+    non_amulet_scores: list[np.ndarray]  # per fold, of the ``non_amulet`` features
+
+
+def out_of_fold(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    recipe: Recipe,
+    folds: list[np.ndarray],
+    *,
+    refine: Refine | None = None,
+    served: dict[str, np.ndarray] | None = None,
+    non_amulet: np.ndarray | None = None,
+) -> OutOfFold:
+    """Fit ``recipe`` on each fold's training photos and score its test photos: view 0 of
+    ``features``, every view of each ``served`` form (``[photos, k, D]``) and, per fold,
+    the ``non_amulet`` features (``[N, D]``)."""
+    oof_logits = np.zeros((len(labels), n_classes), dtype=np.float64)
+    oof_scores = np.zeros(len(labels), dtype=np.float64)
+    fold_of = np.zeros(len(labels), dtype=int)
+    served = served or {}
+    served_logits = {name: np.zeros((*x.shape[:2], n_classes)) for name, x in served.items()}
+    served_scores = {name: np.zeros(x.shape[:2]) for name, x in served.items()}
+    non_amulet_scores = []
+    for k, test in enumerate(folds):
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        parts = fit_parts(features[train], labels[train], n_classes, recipe)
+        oof_logits[test], oof_scores[test] = predict(parts, features[test, 0], recipe)
+        for name, x in served.items():
+            logits, scores = predict(parts, x[test].reshape(-1, x.shape[-1]), recipe)
+            served_logits[name][test] = logits.reshape(len(test), -1, n_classes)
+            served_scores[name][test] = scores.reshape(len(test), -1)
+        probe_acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
+        if refine is not None:
+            oof_logits[test] = refine(train, test, parts)
+        if non_amulet is not None:
+            non_amulet_scores.append(predict(parts, non_amulet, recipe)[1])
+        fold_of[test] = k
+        acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
+        logger.info(
+            "fold %d/%d: top-1 %.3f (linear probe %.3f) on %d photos",
+            k + 1, len(folds), acc, probe_acc, len(test),
+        )  # fmt: skip
+    return OutOfFold(
+        oof_logits, oof_scores, fold_of, served_logits, served_scores, non_amulet_scores
+    )
 
 
 def cross_validate(
@@ -194,37 +261,27 @@ def cross_validate(
     out-of-fold top-1 and share kept at the threshold are reported under ``served``."""
     n_classes = len(classes)
     folds = stratified_folds(labels, n_folds, seed)
-    oof_logits = np.zeros((len(labels), n_classes), dtype=np.float64)
-    oof_scores = np.zeros(len(labels), dtype=np.float64)
-    fold_of = np.zeros(len(labels), dtype=int)
-    non_amulet_scores = []
     served = served or {}
-    served_pred = {name: np.zeros(x.shape[:2], dtype=int) for name, x in served.items()}
-    served_score = {name: np.zeros(x.shape[:2]) for name, x in served.items()}
-    for k, test in enumerate(folds):
-        train = np.setdiff1d(np.arange(len(labels)), test)
-        parts = fit_parts(features[train], labels[train], n_classes, recipe)
-        oof_logits[test], oof_scores[test] = predict(parts, features[test, 0], recipe)
-        for name, x in served.items():
-            logits, scores = predict(parts, x[test].reshape(-1, x.shape[-1]), recipe)
-            served_pred[name][test] = logits.argmax(1).reshape(len(test), -1)
-            served_score[name][test] = scores.reshape(len(test), -1)
-        probe_acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
-        if refine is not None:
-            oof_logits[test] = refine(train, test, parts)
-        non_amulet_scores.append(predict(parts, non_amulet, recipe)[1])
-        fold_of[test] = k
-        acc = float((oof_logits[test].argmax(1) == labels[test]).mean())
-        logger.info(
-            "fold %d/%d: top-1 %.3f (linear probe %.3f) on %d photos",
-            k + 1, n_folds, acc, probe_acc, len(test),
-        )  # fmt: skip
-    # Calibration is measured with a temperature fitted on the other folds only.
+    oof = out_of_fold(
+        features, labels, n_classes, recipe, folds,
+        refine=refine, served=served, non_amulet=non_amulet,
+    )  # fmt: skip
+    oof_logits, oof_scores, fold_of = oof.logits, oof.scores, oof.fold_of
+    non_amulet_scores = oof.non_amulet_scores
+    served_pred = {name: x.argmax(-1) for name, x in oof.served_logits.items()}
+    served_score = oof.served_scores
+    # Calibration is measured with a temperature fitted on the other folds only, on their
+    # located crops as the shipped temperature is; the served forms are scaled by it too.
     cross_fitted = np.zeros_like(oof_logits)
+    served_probs = {name: np.zeros_like(x) for name, x in oof.served_logits.items()}
     for k in range(n_folds):
         other = fold_of != k
         t = fit_temperature(oof_logits[other], labels[other])
         cross_fitted[fold_of == k] = softmax(oof_logits[fold_of == k], t)
+        for name, x in oof.served_logits.items():
+            served_probs[name][fold_of == k] = softmax(
+                x[fold_of == k].reshape(-1, n_classes), t
+            ).reshape(x[fold_of == k].shape)
     temperature = fit_temperature(oof_logits, labels)
     pred = oof_logits.argmax(1)
     top3 = np.argsort(-oof_logits, axis=1)[:, :3]
@@ -255,6 +312,7 @@ def cross_validate(
             name: {
                 "top1": float((served_pred[name] == labels[:, None]).mean()),
                 "kept": float((served_score[name] <= threshold).mean()),
+                "ece": _served_ece(served_probs[name], labels),
             }
             for name in served
         },

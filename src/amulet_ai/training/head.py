@@ -41,9 +41,16 @@ class LinearHead:
 
 
 def fit_linear_head(
-    features: np.ndarray, labels: np.ndarray, *, n_classes: int, l2: float, max_iter: int = 500
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_classes: int,
+    l2: float,
+    label_smoothing: float = 0.0,
+    max_iter: int = 500,
 ) -> LinearHead:
-    """Softmax regression minimising mean cross-entropy + ``l2/2 * ||W||^2``."""
+    """Softmax regression minimising mean cross-entropy + ``l2/2 * ||W||^2``; with
+    ``label_smoothing`` the target puts that share of its mass evenly on every class."""
     mean = features.mean(axis=0)
     std = features.std(axis=0) + 1e-6
     x = torch.from_numpy((features - mean) / std).double()
@@ -60,7 +67,9 @@ def fit_linear_head(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y)
+        loss = torch.nn.functional.cross_entropy(
+            x @ weight.T + bias, y, label_smoothing=label_smoothing
+        )
         loss = loss + 0.5 * l2 * (weight**2).sum()
         loss.backward()
         return loss
