@@ -96,10 +96,12 @@ def test_a_phone_scene_is_embedded_from_the_crop_the_api_enrols(
     scene = make_scene(cut, photo=0, number=0, family="paper", seed=3).jpeg
     picture = served_pictures(served_model, [scene])[0]
     # What enrolment keeps for the photo (the predictions' locate=auto), from the same model.
-    api = Predictor().score_each(served_model, [scene], "auto")[0]
-    whole = Predictor().score_each(served_model, [scene], "off")[0]
+    located = Predictor().score_each(served_model, [scene], "auto")[0]
+    sent_whole = Predictor().score_each(served_model, [scene], "off")[0]
     ours = served_model.score([picture])[0]
-    assert not isinstance(api, Exception) and not isinstance(whole, Exception)
+    assert not isinstance(located, Exception) and not isinstance(sent_whole, Exception)
+    assert located.location.status == "found" and sent_whole.location.status == "whole_photo"
+    api, whole = located.scores, sent_whole.scores
     assert ours.embedding is not None and api.embedding is not None
     assert whole.embedding is not None
     assert np.allclose(ours.embedding, api.embedding, atol=1e-5)
