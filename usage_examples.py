@@ -556,9 +556,11 @@ def demo_enrolled_types(http: httpx.Client, ann: dict[str, str], bob: dict[str, 
         return
     files = [("photos", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos[:5])]
     files += [("name_en", (None, b"Sideways Sivali")), ("photos", ("x.txt", b"not a photo"))]
+    files += [("photos", ("chart.jpg", not_an_amulet(), "image/jpeg"))]  # no amulet on it
     made = http.post("/v1/types", files=files, headers=ann).json()
     print(f"POST /v1/types -> {made['type_id']} {made['name_en']!r}: {made['photos']} photos, "
           f"rejected {[(r['index'], r['reason']) for r in made['rejected']]}")  # fmt: skip
+    print(f"  chart.jpg was not used: {made['rejected'][-1]['message']}")
     probe = {"front": ("probe.jpg", photos[0], "image/jpeg")}
     top1 = http.post("/v1/predict", files=probe, headers=ann).json()["top1"]
     print(f"ann's prediction -> {top1['class_id']} ({top1['source']}, p={top1['probability']})")
@@ -566,7 +568,7 @@ def demo_enrolled_types(http: httpx.Client, ann: dict[str, str], bob: dict[str, 
     print(f"bob's prediction of the same photo -> {theirs['class_id']} ({theirs['source']})")
     similar = http.post("/v1/similar", files={**probe, "limit": (None, b"3")}, headers=ann).json()
     hits = [(h["kind"], h["id"], h["distance"]) for h in similar["results"]]
-    print(f"POST /v1/similar -> {hits} of {similar['searched']} photos")
+    print(f"POST /v1/similar -> {hits} of {similar['searched']} photos, status {similar['status']}")
     http.delete(f"/v1/types/{made['type_id']}", headers=ann)
     after = http.post("/v1/predict", files=probe, headers=ann).json()["top1"]
     print(f"after DELETE /v1/types/{made['type_id']} -> {after['class_id']} ({after['source']})")

@@ -22,7 +22,9 @@ from amulet_ai.training.data import load_dataset  # noqa: E402
 from amulet_ai.training.enrolment_eval import (  # noqa: E402
     evaluate_enrolment,
     format_enrolment,
+    format_refusals,
     photo_features,
+    refusals,
     served_pictures,
 )
 from amulet_ai.training.features import FEATURE_DIM  # noqa: E402
@@ -63,6 +65,8 @@ def test_enrolment_figures_on_separable_classes() -> None:
     assert wide["per_k"]["10"]["recall"] >= narrow["per_k"]["10"]["recall"]
     assert wide["per_k"]["10"]["recall"] > 0.5
     assert len(narrow["held_out_unknown_scores"]) == 90
+    # Each photo is held out once (with its type, in its fold), named beside its score.
+    assert sorted(narrow["held_out_photos"]) == list(range(90))
     assert "| 10 |" in format_enrolment(wide)
 
 
@@ -96,10 +100,12 @@ def test_a_phone_scene_is_embedded_from_the_crop_the_api_enrols(
     scene = make_scene(cut, photo=0, number=0, family="paper", seed=3).jpeg
     picture = served_pictures(served_model, [scene])[0]
     # What enrolment keeps for the photo (the predictions' locate=auto), from the same model.
-    api = Predictor().score_each(served_model, [scene], "auto")[0]
-    whole = Predictor().score_each(served_model, [scene], "off")[0]
+    located = Predictor().score_each(served_model, [scene], "auto")[0]
+    sent_whole = Predictor().score_each(served_model, [scene], "off")[0]
     ours = served_model.score([picture])[0]
-    assert not isinstance(api, Exception) and not isinstance(whole, Exception)
+    assert not isinstance(located, Exception) and not isinstance(sent_whole, Exception)
+    assert located.location.status == "found" and sent_whole.location.status == "whole_photo"
+    api, whole = located.scores, sent_whole.scores
     assert ours.embedding is not None and api.embedding is not None
     assert whole.embedding is not None
     assert np.allclose(ours.embedding, api.embedding, atol=1e-5)
@@ -121,9 +127,31 @@ def test_model_two_features_are_its_training_views_and_the_served_photo(
     assert features.training.shape == (2, views, FEATURE_DIM)
     assert features.references == 2 + training["composites_per_photo"] + 2
     assert features.served.shape == (2, FEATURE_DIM)
+    assert features.judged.tolist() == [True, True]  # tight photos: the amulet is found
     # The served picture of a tight photo is the training's view 0 (the located crop) or,
     # where the box fills the frame, its plain view 0: training and serving agree.
     plain = 2 + training["composites_per_photo"]
     for i in range(2):
         gaps = [np.abs(features.served[i] - features.training[i, v]).max() for v in (0, plain)]
         assert min(gaps) < 1e-3, gaps
+
+
+def test_refusals_are_the_services_rule_the_location_first_then_the_distance(
+    served_model: AmuletClassifier,
+) -> None:
+    held = np.array([0.5, 0.9, 1.2, 1.9]) * served_model.threshold  # the last over 1.7 x
+    judged = np.array([True, False, True, True])
+    r = refusals(held, served_model, judged)
+    assert (r["held_out_far"], r["held_out_not_judged"], r["held_out_refused"]) == (
+        0.25,
+        0.25,
+        0.5,
+    )
+    assert refusals(held, served_model)["held_out_refused"] == 0.25  # all judged: distance
+    counts = r["non_amulet_localiser"]
+    assert sum(counts.values()) == r["non_amulet_pictures"] > 0
+    unjudged = sum(n for status, n in counts.items() if status not in ("found", "whole_photo"))
+    assert r["non_amulet_not_judged"] == pytest.approx(unjudged / r["non_amulet_pictures"])
+    assert max(r["non_amulet_far"], r["non_amulet_not_judged"]) <= r["non_amulet_refused"]
+    assert r["non_amulet_refused"] <= r["non_amulet_far"] + r["non_amulet_not_judged"]
+    assert "held-out type photos 0.500 (not judged 0.250, far 0.250" in format_refusals(r)

@@ -43,7 +43,10 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert 'client.pieces() -> [(1, "Grandfather\'s")]' in out
     assert "all examples ran" in out
     if (REPO_ROOT.parent / "shared" / "data" / "amulets").is_dir():
-        assert "POST /v1/types -> enrolled_" in out and "rejected [(5, 'unreadable')]" in out
+        assert "POST /v1/types -> enrolled_" in out
+        assert "rejected [(5, 'unreadable'), (6, 'no_amulet')]" in out
+        assert "chart.jpg was not used: No amulet found in this photo." in out
+        assert "photos, status ok" in out
         assert "(enrolled, p=" in out, "ann's own type wins for its own photo"
         assert "bob's prediction of the same photo -> phra_sivali (model)" in out
         assert "after DELETE /v1/types/enrolled_" in out and out.rstrip().count("(model)") >= 2

@@ -1,9 +1,11 @@
 """Enrolled types through the real app on SQLite and PostgreSQL: enrol, predict, list,
-publish, delete, owner isolation, the result cache, and bad inputs as 4xx.
+publish, delete, owner isolation, the result cache, refused photos, and bad inputs as 4xx.
 
 The "new type" is real amulet photos from ../shared turned on their side: amulet-like but
 unlike every training photo (unknown score 1.0-1.2x the threshold), so the model names
-them as one of its six until the type is enrolled.
+them as one of its six until the type is enrolled. Photos a prediction could not judge are
+made here: a plain grey picture, a development photo shrunk to 100 px, and one blurred on
+a plain backdrop.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from saved_harness import Saved
 
 TYPE = "Sideways Sivali"
@@ -34,6 +36,26 @@ def sideways(shared_data: Path) -> list[bytes]:
         Image.open(path).convert("RGB").rotate(90, expand=True).save(buf, "JPEG", quality=92)
         out.append(buf.getvalue())
     return out
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def unjudged(shared_data: Path) -> dict[str, bytes]:
+    """A photo for each location status a prediction gives no verdict on."""
+    photo = Image.open(next((shared_data / "phra_sivali" / "front").glob("*.jpg"))).convert("RGB")
+    blurred = Image.new("RGB", (1600, 1200), (200, 200, 195))
+    amulet = photo.resize((700, 700 * photo.height // photo.width))
+    blurred.paste(amulet.filter(ImageFilter.GaussianBlur(16)), (450, 200))
+    return {
+        "no_amulet": _jpeg(Image.new("RGB", (640, 480), (128, 128, 128))),
+        "too_small": _jpeg(photo.resize((100, 100), Image.Resampling.LANCZOS)),
+        "too_blurred": _jpeg(blurred),
+    }
 
 
 def _files(photos: list[bytes], **text: str | bytes) -> list[tuple[str, Any]]:
@@ -197,21 +219,70 @@ def test_an_admin_publishes_a_type_to_every_owner(
 
 
 def test_rejected_photos_are_listed_with_their_reason(
-    saved: Saved, sideways: list[bytes], make_photo: Callable[..., bytes]
+    saved: Saved,
+    sideways: list[bytes],
+    unjudged: dict[str, bytes],
+    make_photo: Callable[..., bytes],
 ) -> None:
     ann = saved.key("ann")
     noise = make_photo(224, 224, seed=7)  # a generated picture, no amulet
-    photos = [*sideways[:3], b"not an image at all", noise, sideways[0]]
+    photos = [*sideways[:3], b"not an image at all", noise, sideways[0], *unjudged.values()]
     r = enrol(saved, ann, photos)
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["photos"] == 3
     assert [(x["index"], x["reason"]) for x in body["rejected"]] == [
         (3, "unreadable"),
-        (4, "not_an_amulet"),
+        (4, "no_amulet"),
         (5, "duplicate"),
+        (6, "no_amulet"),
+        (7, "too_small"),
+        (8, "too_blurred"),
     ]
     assert body["rejected"][0]["filename"] == "p3.jpg" and body["rejected"][0]["message"]
+    said = {x["reason"]: x["message"] for x in body["rejected"][3:]}
+    assert said["no_amulet"].startswith("No amulet found in this photo. Put the whole amulet")
+    assert "Move closer" in said["too_small"] and "Hold the phone still" in said["too_blurred"]
+    # Each is a photo a prediction names no type for, with the same status.
+    for status, photo in unjudged.items():
+        assert predict(saved, photo, ann)["status"] == status
+
+
+def test_with_locate_off_photos_are_refused_by_their_distance_alone(
+    app_for: Callable[..., Saved],
+    sideways: list[bytes],
+    unjudged: dict[str, bytes],
+    make_photo: Callable[..., bytes],
+) -> None:
+    saved = app_for(locate="off")
+    ann = saved.key("ann")
+    noise = make_photo(224, 224, seed=7)
+    r = enrol(saved, ann, [*sideways[:3], noise, unjudged["no_amulet"]])
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert [(x["index"], x["reason"]) for x in body["rejected"]] == [(3, "not_an_amulet")]
+    assert body["rejected"][0]["message"].startswith("Far from every known amulet photo")
+    # The grey picture is within the distance limit: only its location refuses it.
+    assert body["photos"] == 4
+
+
+def test_photos_that_cannot_be_judged_make_no_type_and_are_not_added(
+    saved: Saved, sideways: list[bytes], unjudged: dict[str, bytes]
+) -> None:
+    ann = saved.key("ann")
+    r = enrol(saved, ann, list(unjudged.values()))
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "validation_error" and error["details"]["field"] == "photos"
+    assert [x["reason"] for x in error["details"]["rejected"]] == list(unjudged)
+    assert len(saved.client.get("/v1/types", headers=ann).json()["items"]) == 6
+
+    type_id = enrol(saved, ann, sideways[:3]).json()["type_id"]
+    more = _files([unjudged["too_small"]])
+    r = saved.client.post(f"/v1/types/{type_id}/photos", files=more, headers=ann)
+    assert r.status_code == 422, r.text
+    assert [x["reason"] for x in r.json()["error"]["details"]["rejected"]] == ["too_small"]
+    assert saved.client.get(f"/v1/types/{type_id}", headers=ann).json()["photos"] == 3
 
 
 def test_bad_inputs_are_4xx_and_nothing_is_kept(
@@ -245,7 +316,9 @@ def test_bad_inputs_are_4xx_and_nothing_is_kept(
     assert saved.client.get("/v1/types/999999", headers=ann).status_code == 404
 
 
-def test_similar_finds_the_owners_own_photos(saved: Saved, sideways: list[bytes]) -> None:
+def test_similar_finds_the_owners_own_photos(
+    saved: Saved, sideways: list[bytes], unjudged: dict[str, bytes]
+) -> None:
     ann, bob = saved.key("ann"), saved.key("bob")
     piece = saved.client.post(
         "/v1/pieces",
@@ -263,6 +336,8 @@ def test_similar_finds_the_owners_own_photos(saved: Saved, sideways: list[bytes]
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["searched"] == 5
+    assert body["status"] == "ok"
+    assert [loc["status"] for loc in body["locations"]] == ["found"]
     hits = body["results"]
     assert len(hits) == 5
     first = hits[0]
@@ -290,6 +365,13 @@ def test_similar_finds_the_owners_own_photos(saved: Saved, sideways: list[bytes]
     ).json()
     assert again["searched"] == 4
     assert again["results"][0]["kind"] == "type" and again["results"][0]["distance"] < 0.1
+    assert again["status"] == "ok" and len(again["locations"]) == 2
+    # A photo a prediction could not judge is searched all the same, and the answer says so.
+    for status, photo in unjudged.items():
+        pair = {"front": ("q.jpg", sideways[0], "image/jpeg"), "back": ("b.jpg", photo)}
+        lost = saved.client.post("/v1/similar", files=pair, headers=ann).json()
+        assert (lost["status"], len(lost["results"])) == (status, 4)
+        assert [loc["status"] for loc in lost["locations"]] == ["found", status]
     bad = saved.client.post(
         "/v1/similar",
         files={"front": ("q.jpg", sideways[0], "image/jpeg"), "limit": (None, b"0")},

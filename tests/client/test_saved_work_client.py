@@ -3,11 +3,13 @@ feedback, photos, pieces and similar, in-process through ASGI and over a real so
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from amulet_ai.api.app import create_app
 from amulet_ai.client import AmuletClient, AsyncAmuletClient, PieceUpdate
@@ -97,6 +99,8 @@ async def test_pieces_are_created_listed_updated_shown_and_deleted(
     assert back.content.startswith(b"\xff\xd8")
     hits = await photos_kept.similar(make_photo(seed=4), limit=3)
     assert hits.results and hits.results[0].kind == "piece"
+    # A generated picture: no amulet on it, searched all the same, and the answer says so.
+    assert hits.status == "no_amulet" and [loc.status for loc in hits.locations] == ["no_amulet"]
     # The same photo, re-encoded when kept: the piece's front is the closest of all.
     assert (hits.results[0].id, hits.results[0].side) == (str(piece.id), "front")
     await photos_kept.delete_piece(piece.id)
@@ -132,11 +136,16 @@ async def test_a_type_is_enrolled_listed_its_photo_shown_and_deleted(
     if not shared.is_dir():
         pytest.skip("needs the development photos in ../shared")
     files = sorted(shared.glob("*.jpg"))[:3]
+    grey = io.BytesIO()
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(grey, "JPEG")
     enrolled = await photos_kept.create_type(
-        "My Sivali", [*files, files[0]], name_th="สีวลีของฉัน", description="three photos"
+        "My Sivali",
+        [*files, files[0], grey.getvalue()],
+        name_th="สีวลีของฉัน",
+        description="three photos",
     )
     assert (enrolled.name_en, enrolled.name_th, enrolled.photos) == ("My Sivali", "สีวลีของฉัน", 3)
-    assert [(r.index, r.reason) for r in enrolled.rejected] == [(3, "duplicate")]
+    assert [(r.index, r.reason) for r in enrolled.rejected] == [(3, "duplicate"), (4, "no_amulet")]
     listed = {t.type_id: t for t in (await photos_kept.types()).items}
     assert listed[enrolled.type_id].mine and listed[enrolled.type_id].source == "enrolled"
     assert enrolled.thumbnail_url is not None

@@ -6,11 +6,13 @@ the API, so a new page (a reload) and a restarted API show the same."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
@@ -282,13 +284,21 @@ def test_a_type_is_added_from_previewed_photos_listed_and_deleted(
     assert len(open_tab(app, 3).get("image")) == 2, "each chosen photo is previewed"
     app.button(key="add_type").click().run()
     assert text("type_needs_photos", "th") in words(open_tab(app, 3))
-    app.file_uploader(key="type_photos").set_value([*files, files[0]]).run()
+    grey = io.BytesIO()
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(grey, "JPEG")
+    blank = ("grey.jpg", grey.getvalue(), "image/jpeg")  # no amulet on it: refused
+    app.file_uploader(key="type_photos").set_value([*files, files[0], blank]).run()
     app.text_input(key="type_th").input("สีวลีของฉัน")
     app.button(key="add_type").click().run()
     assert not app.exception
     said = words(open_tab(app, 3))
     assert text("type_added", "th", name="สีวลีของฉัน (My Sivali)", count=4) in said
-    assert any(text("reason_duplicate", "th") in line for line in said)
+    (listed,) = [line for line in said if line.startswith(f"**{text('type_rejected', 'th')}**")]
+    # Each by the name of the file chosen.
+    assert f"- {files[0][0]}: {text('reason_duplicate', 'th')}" in listed
+    # The photo without an amulet gets the advice a prediction of it gets: how to retake it.
+    retake = f"**{text('retake_no_amulet_title', 'th')}**  \n  {text('retake_no_amulet', 'th')}"
+    assert f"- grey.jpg: {retake}" in listed
     (mine,) = [t for t in client.types().items if t.mine]
     listed = words(open_tab(new_page(client), 3))
     assert f"**สีวลีของฉัน (My Sivali)**  \n{text('type_photo_count', 'th', count=4)}" in listed

@@ -13,9 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from amulet_ai.model.results import Source
+from amulet_ai.model.results import ClassificationStatus, PhotoLocation, Source
 
-RejectReason = Literal["unreadable", "not_an_amulet", "duplicate"]
+RejectReason = Literal[
+    "unreadable", "duplicate", "no_amulet", "too_small", "too_blurred", "not_an_amulet"
+]
 
 
 class Rejected(BaseModel):
@@ -24,11 +26,15 @@ class Rejected(BaseModel):
     index: int = Field(description="Position among the request's photos, from 0.")
     filename: str | None = None
     reason: RejectReason = Field(
-        description="unreadable: not a photo that can be decoded; not_an_amulet: far from "
-        "every known amulet photo (the six types and the enrolled ones); duplicate: the same "
-        "file twice."
+        description="unreadable: not a photo that can be decoded; duplicate: the same file "
+        "twice; no_amulet, too_small, too_blurred: the photo's location status, a photo a "
+        "prediction could not judge either (no amulet found on it; the amulet has too few "
+        "pixels; too little detail), only with AMULET_LOCATE=auto; not_an_amulet: far "
+        "from every known amulet photo (the six types and the enrolled ones)."
     )
-    message: str
+    message: str = Field(
+        description="What is wrong, in English; for a location status, how to take the photo again."
+    )
 
 
 class TypeBody(BaseModel):
@@ -86,3 +92,15 @@ class SimilarResponse(BaseModel):
     results: list[SimilarHit]
     searched: int = Field(description="How many of the owner's photos were compared.")
     search_ms: float = Field(description="Time of the search itself (numpy, exact).")
+    status: ClassificationStatus = Field(
+        "ok",
+        description="ok when every photo sent could be judged, else the first one's location "
+        "status (the front's, then the back's), as a prediction's status: the results are "
+        "still answered, from the whole photo, but they compare a photo without a judged "
+        "amulet on it.",
+    )
+    locations: list[PhotoLocation] = Field(
+        default_factory=list,
+        description="Where the amulet was found on each photo sent, the front first (empty "
+        "only from older servers).",
+    )

@@ -5,23 +5,26 @@ enrolled-type photos), asked once per photo and remembered for the session, sinc
 runs the model again to answer; the check just saved is left out (it is the photo itself).
 The "my types" tab lists the owner's enrolled types and has the "add a type" form: the
 photos chosen are previewed as the model sees them before they are sent to
-``POST /v1/types``, and the photos the API did not use are listed with the reason.
+``POST /v1/types``, and the photos the API did not use are listed with the reason (for a
+photo whose amulet could not be judged, the retake advice a prediction of it gets).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from functools import partial
 from typing import Final
 
 import streamlit as st
 
-from amulet_ai.api.types_schemas import EnrolResponse, SimilarHit, SimilarResponse
+from amulet_ai.api.types_schemas import EnrolResponse, Rejected, SimilarHit, SimilarResponse
 from amulet_ai.client import AmuletClient
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend import connection
 from amulet_ai.frontend.failures import describe
 from amulet_ai.frontend.i18n import Language, class_name, text
+from amulet_ai.frontend.located import RETAKE, advice
 from amulet_ai.frontend.state import PageSession, square_picture
 from amulet_ai.store.models import TYPE_NAME_MAX
 
@@ -102,14 +105,37 @@ def _enrol_failure(exc: AmuletError, language: Language) -> str:
     return describe(exc, language)
 
 
+class NamedPhoto(io.BytesIO):
+    """A chosen photo with its file name, so that the photos the API did not use are listed
+    by the names the collector knows them by."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def rejected_line(photo: Rejected, language: Language) -> str:
+    """One line of the "photos not used" list: the photo and why; for a photo whose amulet
+    could not be judged, the retake advice a prediction of it gets.
+
+    Example::
+
+        >>> from amulet_ai.api.types_schemas import Rejected
+        >>> rejected_line(Rejected(index=0, reason="duplicate", message="twice"), "en")
+        '- 1: the same photo twice'
+    """
+    label = photo.filename or photo.index + 1
+    if photo.reason in RETAKE:
+        title, what_to_do = advice(photo.reason, language)
+        return f"- {label}: **{title}**  \n  {what_to_do}"
+    return f"- {label}: {text(f'reason_{photo.reason}', language)}"
+
+
 def _enrolled(answer: EnrolResponse, language: Language) -> None:
     name = class_name(answer.name_th, answer.name_en, language)
     st.success(text("type_added", language, name=name, count=answer.photos))
     if answer.rejected:
-        lines = [
-            f"- {r.filename or r.index + 1}: {text(f'reason_{r.reason}', language)}"
-            for r in answer.rejected
-        ]
+        lines = [rejected_line(r, language) for r in answer.rejected]
         st.markdown(f"**{text('type_rejected', language)}**\n" + "\n".join(lines))
 
 
@@ -125,7 +151,8 @@ def add_type_form(client: AmuletClient, headers: dict[str, str], language: Langu
         accept_multiple_files=True,
         key="type_photos",
     )
-    photos = [upload.getvalue() for upload in chosen or []]
+    chosen = chosen or []
+    photos = [upload.getvalue() for upload in chosen]
     if photos:
         st.caption(text("type_preview", language, count=len(photos)))
         columns = st.columns(PREVIEW_COLUMNS)
@@ -141,7 +168,7 @@ def add_type_form(client: AmuletClient, headers: dict[str, str], language: Langu
     try:
         answer = client.create_type(
             name_en.strip(),
-            photos,
+            [NamedPhoto(data, upload.name) for upload, data in zip(chosen, photos, strict=True)],
             name_th=name_th.strip() or None,
             description=description.strip() or None,
             headers=headers,

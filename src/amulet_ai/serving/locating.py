@@ -297,22 +297,33 @@ def with_locations(
     sides: list[tuple[PhotoResult, PhotoLocation]] = [(images.front, front)]
     if images.back is not None and back is not None:
         sides.append((images.back, back))
-    status: ClassificationStatus = "ok"
     for photo, location in sides:
         photo.location = location
         if not location.judged:
             photo.unknown = photo.unknown.model_copy(update={"is_unknown": True})
-            if status == "ok":
-                status = _status(location)
+    status = answer_status([location for _, location in sides])
     verdict.status = status
     if status != "ok":
         verdict.unknown = verdict.unknown.model_copy(update={"is_unknown": True})
     return verdict
 
 
-def _status(location: PhotoLocation) -> ClassificationStatus:
-    if location.status == "no_amulet":
-        return "no_amulet"
-    if location.status == "too_small":
-        return "too_small"
-    return "too_blurred"
+def answer_status(locations: Sequence[PhotoLocation]) -> ClassificationStatus:
+    """``ok`` when every photo sent was judged, else the first unjudged photo's problem
+    (the front's before the back's): the ``status`` of a verdict, or of a search.
+
+    Example::
+
+        >>> off = PhotoLocation(status="whole_photo", method="off")
+        >>> lost = PhotoLocation(status="no_amulet", method="localiser")
+        >>> answer_status([off]), answer_status([off, lost])
+        ('ok', 'no_amulet')
+    """
+    for location in locations:
+        if location.status == "no_amulet":
+            return "no_amulet"
+        if location.status == "too_small":
+            return "too_small"
+        if location.status == "too_blurred":
+            return "too_blurred"
+    return "ok"

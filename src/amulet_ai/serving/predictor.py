@@ -21,7 +21,7 @@ from amulet_ai.errors import AmuletError
 from amulet_ai.imaging.decode import DecodedImage, ImageSource
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.enrolment import EnrolledIndex
-from amulet_ai.model.results import Classification, LocateMode
+from amulet_ai.model.results import Classification, LocateMode, PhotoLocation
 from amulet_ai.runtime.streaming import StreamedFile
 from amulet_ai.serving.locating import PreparedPhoto, prepare, scores_of, with_locations
 
@@ -44,6 +44,15 @@ class BatchPrediction:
     decode_s: float
     inference_s: float
     locate_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPhoto:
+    """One photo's evidence (embedding included) and where the amulet was found on it:
+    a photo whose ``location`` is not ``judged`` would get no verdict as a prediction."""
+
+    scores: PhotoScores
+    location: PhotoLocation
 
 
 def _content(source: StreamedFile | bytes) -> ImageSource:
@@ -69,12 +78,14 @@ class Predictor:
         classifier: AmuletClassifier,
         uploads: Sequence[StreamedFile | bytes],
         locate: LocateMode = "off",
-    ) -> list[PhotoScores | AmuletError]:
-        """Each photo's evidence (embedding included) from one model run; a photo that
-        cannot be decoded has its error in its place (enrolment, ``/v1/similar``).
+    ) -> list[ScoredPhoto | AmuletError]:
+        """Each photo's evidence (embedding included) from one model run, with its location;
+        a photo that cannot be decoded has its error in its place (enrolment,
+        ``/v1/similar``).
 
         ``locate`` should be the mode predictions take, so that an enrolled photo sent
-        again is judged from the same crop it was enrolled with."""
+        again is judged from the same crop it was enrolled with, and a photo predictions
+        could not judge (``no_amulet``, ``too_small``, ``too_blurred``) is known as such."""
         items: list[PreparedPhoto | AmuletError] = []
         for upload in uploads:
             try:
@@ -83,7 +94,10 @@ class Predictor:
                 items.append(exc)
         good = [item for item in items if isinstance(item, PreparedPhoto)]
         scores = iter(scores_of(classifier, good))
-        return [next(scores) if isinstance(item, PreparedPhoto) else item for item in items]
+        return [
+            ScoredPhoto(next(scores), item.location) if isinstance(item, PreparedPhoto) else item
+            for item in items
+        ]
 
     def decode(self, classifier: AmuletClassifier, source: StreamedFile | bytes) -> DecodedImage:
         """Decode one photo at the model's input size, within the classifier's limits."""

@@ -35,15 +35,15 @@ from functools import partial
 import numpy as np
 
 from amulet_ai.errors import AmuletError, ModelUnavailable, ShuttingDown, StorageUnavailable
-from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
-from amulet_ai.model.results import Classification, LocateMode
+from amulet_ai.model.classifier import AmuletClassifier
+from amulet_ai.model.results import Classification, LocateMode, PhotoLocation
 from amulet_ai.runtime.streaming import StreamedFile
 from amulet_ai.serving.inference_pool import InferencePool
 from amulet_ai.serving.memory_ceiling import MemoryCeiling
 from amulet_ai.serving.metrics import ServiceMetrics
 from amulet_ai.serving.model_slot import ModelSlot
 from amulet_ai.serving.owner_indexes import OwnerIndexes, TypesLookup
-from amulet_ai.serving.predictor import Predictor
+from amulet_ai.serving.predictor import Predictor, ScoredPhoto
 from amulet_ai.serving.result_cache import ResultCache, locate_tag, model_tag
 from amulet_ai.store.collection import PhotoRef
 
@@ -78,11 +78,13 @@ class BatchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SimilarOutcome:
-    """The closest photos with their distances, and the time the search itself took."""
+    """The closest photos with their distances, the time the search itself took, and where
+    the amulet was on each photo sent (front first)."""
 
     hits: list[tuple[PhotoRef, float]]
     searched: int
     search_s: float
+    locations: list[PhotoLocation]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +292,9 @@ class PredictionService:
 
     async def score_photos(
         self, classifier: AmuletClassifier, photos: Sequence[StreamedFile]
-    ) -> list[PhotoScores | AmuletError]:
-        """Each photo's evidence and embedding from one job (a bad photo fails alone).
+    ) -> list[ScoredPhoto | AmuletError]:
+        """Each photo's evidence, embedding and location from one job, seen as predictions
+        see it (the service's ``locate``); a bad photo fails alone.
 
         Raises:
             ModelUnavailable: the model serving now has no embedding output.
@@ -314,25 +317,29 @@ class PredictionService:
     ) -> SimilarOutcome:
         """The owner's photos closest to ``photos`` (a front, or a front and back).
 
+        A photo predictions could not judge (its location ``no_amulet``, ``too_small`` or
+        ``too_blurred``) is searched all the same, by the embedding of the picture they
+        would classify; its location in the outcome says so.
+
         Raises:
             AmuletError: a photo cannot be decoded (its own error), or as :meth:`score_photos`.
         """
         if self.indexes is None:
             raise StorageUnavailable()
-        scored = await self.score_photos(classifier, photos)
-        for item in scored:
+        scored: list[ScoredPhoto] = []
+        for item in await self.score_photos(classifier, photos):
             if isinstance(item, AmuletError):
                 raise item
-        queries = np.stack(
-            [s.embedding for s in scored if isinstance(s, PhotoScores) and s.embedding is not None]
-        )
+            scored.append(item)
+        queries = np.stack([s.scores.embedding for s in scored if s.scores.embedding is not None])
+        locations = [s.location for s in scored]
         indexes = self.indexes
 
         def search() -> SimilarOutcome:
             index = indexes.collection(owner, classifier)
             started = time.perf_counter()
             hits = index.search(queries, limit)
-            return SimilarOutcome(hits, len(index.refs), time.perf_counter() - started)
+            return SimilarOutcome(hits, len(index.refs), time.perf_counter() - started, locations)
 
         return await asyncio.to_thread(search)
 

@@ -22,9 +22,12 @@ it yields is embedded by the frozen backbone (:func:`served_features`).
 Reported: the enrolled type's recall and precision, and the five types' top-1 without and
 with the enrolled type, pooled over types, folds and draws. Also the share of held-out type
 photos and of non-amulet pictures (:mod:`~amulet_ai.training.nonamulet`) that enrolment
-would refuse as "not an amulet" (unknown score above ``NOT_AN_AMULET_FACTOR`` times the
-threshold; held-out photos scored by the fold's five-class detector, non-amulet pictures by
-the served model through the same ``prepare``, both against the served model's threshold).
+refuses, by the service's rule: refused where the localiser does not judge the photo
+(``no_amulet``, ``too_small``, ``too_blurred``: no prediction of it would be judged either)
+or where its unknown score is above ``NOT_AN_AMULET_FACTOR`` times the threshold
+(``not_an_amulet``; held-out photos scored by the fold's five-class detector, non-amulet
+pictures by the served model through the same ``prepare``, both against the served model's
+threshold); each of the two checks' share is reported too.
 Torch (the train extra) computes the frozen features (model 2's training views come from
 the train command's cache when it has them); everything after is numpy.
 
@@ -51,7 +54,7 @@ from amulet_ai.imaging.decode import DecodedImage, decode_image, to_tensor
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR, EnrolmentRule, rms_distances
 from amulet_ai.model.results import LocateMode
-from amulet_ai.serving.locating import prepare
+from amulet_ai.serving.locating import PreparedPhoto, prepare
 from amulet_ai.training.crossval import Recipe, fit_parts, head_columns, stratified_folds
 from amulet_ai.training.data import Dataset, fingerprint, load_dataset
 
@@ -68,20 +71,29 @@ CACHE_DIR = Path.home() / ".cache" / "amulet_ai"  # the train command's default
 class EnrolmentFeatures:
     """Pooled frozen features of every photo: the views a fold's model is fitted on
     (``[photos, views, D]``, the detector's references first) and the picture the API
-    judges (``[photos, D]``)."""
+    judges (``[photos, D]``); and whether the API judges each photo where it found the
+    amulet (``[photos]``, its location ``found`` or ``whole_photo``)."""
 
     training: np.ndarray
     served: np.ndarray
     references: int
+    judged: np.ndarray
+
+
+def served_photos(
+    classifier: AmuletClassifier, contents: Sequence[bytes], locate: LocateMode = "auto"
+) -> list[PreparedPhoto]:
+    """What the API makes of each photo with ``locate``, by
+    :func:`~amulet_ai.serving.locating.prepare`: the picture it classifies and embeds (the
+    located crop, greyed when the model says so, or the whole photo) and its location."""
+    return [prepare(classifier, _source(c), locate) for c in contents]
 
 
 def served_pictures(
     classifier: AmuletClassifier, contents: Sequence[bytes], locate: LocateMode = "auto"
 ) -> list[DecodedImage]:
-    """The picture the API classifies and embeds for each photo with ``locate``: the
-    located crop (greyed when the model says so) or the whole photo, by
-    :func:`~amulet_ai.serving.locating.prepare`."""
-    return [prepare(classifier, _source(c), locate).picture for c in contents]
+    """The picture of each of :func:`served_photos`."""
+    return [p.picture for p in served_photos(classifier, contents, locate)]
 
 
 def _source(data: bytes) -> Callable[[], bytes]:
@@ -92,10 +104,13 @@ def served_features(
     classifier: AmuletClassifier, contents: Sequence[bytes], locate: LocateMode = "auto"
 ) -> np.ndarray:
     """Pooled frozen features ``[photos, D]`` of :func:`served_pictures`."""
+    return _embedded(served_pictures(classifier, contents, locate))
+
+
+def _embedded(pictures: Sequence[DecodedImage]) -> np.ndarray:
     from amulet_ai.training.activations import embed_with_cut
     from amulet_ai.training.features import load_backbone
 
-    pictures = served_pictures(classifier, contents, locate)
     return embed_with_cut(load_backbone(), np.stack([to_tensor(p.image) for p in pictures]))[0]
 
 
@@ -121,10 +136,12 @@ def photo_features(
     """The features :func:`evaluate_enrolment` reads, for the recipe of ``classifier``
     (loaded with its localiser) and the photos as it serves them with ``locate=auto``."""
     contents = [p.path.read_bytes() for p in dataset.photos]
-    served = served_features(classifier, contents)
+    photos = served_photos(classifier, contents)
+    served = _embedded([p.picture for p in photos])
+    judged = np.array([p.location.judged for p in photos])
     meta = classifier.metadata
     if meta.input.backdrop != "grey_outside_mask" or classifier.localiser is None:
-        return EnrolmentFeatures(mirror_features(dataset), served, 2)
+        return EnrolmentFeatures(mirror_features(dataset), served, 2, judged)
     from amulet_ai.training.features import load_backbone
     from amulet_ai.training.located import ViewPlan, extract_located_views, training_views
 
@@ -141,7 +158,7 @@ def photo_features(
         cache_dir=cache_dir,
     )  # fmt: skip
     feats, refs = training_views(views, raw=raw, raw_references=True)
-    return EnrolmentFeatures(feats, served, refs)
+    return EnrolmentFeatures(feats, served, refs, judged)
 
 
 def recipe_of(classifier: AmuletClassifier, references: int) -> Recipe:
@@ -192,6 +209,7 @@ def evaluate_enrolment(
     tallies = {(r, k): np.zeros(5) for r in range(len(rules)) for k in ks}
     five_total = 0
     held_scores: list[np.ndarray] = []
+    held_photos: list[np.ndarray] = []
     for held in range(n_classes):
         for fold, test in enumerate(stratified_folds(labels, FOLDS, SEED)):
             train = np.setdiff1d(np.arange(len(labels)), test)
@@ -204,6 +222,7 @@ def evaluate_enrolment(
             truth = labels[test]
             is_held = truth == held
             held_scores.append(unknown[is_held])
+            held_photos.append(test[is_held])
             without = mapping[np.argmax(probs, axis=1)]
             five_total += int((~is_held).sum()) * draws * len(ks)
             pool = train[labels[train] == held]
@@ -222,12 +241,14 @@ def evaluate_enrolment(
                         t[3] += int((top[~is_held] == truth[~is_held]).sum())
                         t[4] += int((without[~is_held] == truth[~is_held]).sum())
     scores = np.concatenate(held_scores)
+    photos = np.concatenate(held_photos)
     return [
         {
             "rule": {"margin": rule.margin, "temperature": rule.temperature},
             "folds": FOLDS,
             "draws": draws,
             "held_out_unknown_scores": scores.tolist(),
+            "held_out_photos": photos.tolist(),
             "per_k": {str(k): _figures(tallies[(r, k)], five_total // len(ks)) for k in ks},
         }
         for r, rule in enumerate(rules)
@@ -279,49 +300,65 @@ def _png(picture: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def refusals(held_out_scores: np.ndarray, classifier: AmuletClassifier) -> dict[str, Any]:
-    """Shares refused as not an amulet: held-out type photos and non-amulet pictures, the
-    latter scored by ``classifier`` on what the API makes of each (as PNG) with
-    ``locate=auto``; with the localiser's answer on each picture (enrolment does not read
-    it: a picture is refused by its score alone)."""
+def refusals(
+    held_out_scores: np.ndarray,
+    classifier: AmuletClassifier,
+    held_out_judged: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Shares enrolment refuses, by the service's rule, of the held-out type photos (their
+    unknown scores, and whether the API judges each where it found the amulet; default: all
+    judged) and of the non-amulet pictures, the latter scored by ``classifier`` on what the
+    API makes of each (as PNG) with ``locate=auto``; with each check's own share and the
+    localiser's answer on each picture."""
     from amulet_ai.training.nonamulet import non_amulet_images
 
     contents = [_png(img) for img in non_amulet_images()]
-    prepared = [prepare(classifier, _source(c), "auto") for c in contents]
+    prepared = served_photos(classifier, contents)
     scores = classifier.score([p.picture for p in prepared])
     non_amulet = np.array([s.unknown_score for s in scores])
     status = np.array([p.location.status for p in prepared])
+    unjudged = ~np.array([p.location.judged for p in prepared])
     limit = NOT_AN_AMULET_FACTOR * classifier.threshold
-    refused = non_amulet > limit
+    far = non_amulet > limit
+    held_far = held_out_scores > limit
+    held_unjudged = (
+        np.zeros(len(held_out_scores), bool) if held_out_judged is None else ~held_out_judged
+    )
     states, counts = np.unique(status, return_counts=True)
+    found = status == "found"
     return {
+        "rule": "no_amulet, too_small or too_blurred (the localiser's answer: not judged), "
+        "else not_an_amulet (farther than factor x threshold from every known photo)",
         "factor": NOT_AN_AMULET_FACTOR,
         "limit": limit,
-        "held_out_refused": float((held_out_scores > limit).mean()),
+        "held_out_refused": float((held_far | held_unjudged).mean()),
+        "held_out_not_judged": float(held_unjudged.mean()),
+        "held_out_far": float(held_far.mean()),
         "held_out_max_over_threshold": float(held_out_scores.max() / classifier.threshold),
-        "non_amulet_refused": float(refused.mean()),
+        "non_amulet_refused": float((far | unjudged).mean()),
+        "non_amulet_not_judged": float(unjudged.mean()),
+        "non_amulet_far": float(far.mean()),
         "non_amulet_min_over_threshold": float(non_amulet.min() / classifier.threshold),
         "non_amulet_pictures": len(non_amulet),
         "non_amulet_over_threshold": sorted((non_amulet / classifier.threshold).tolist()),
         "non_amulet_localiser": {str(s): int(n) for s, n in zip(states, counts, strict=True)},
-        "non_amulet_refused_or_not_found": float((refused | (status != "found")).mean()),
-        "non_amulet_found_min_over_threshold": float(
-            non_amulet[status == "found"].min() / classifier.threshold
-        )
-        if (status == "found").any()
+        "non_amulet_found_min_over_threshold": float(non_amulet[found].min() / classifier.threshold)
+        if found.any()
         else None,
     }
 
 
 def format_refusals(r: dict[str, Any]) -> str:
+    """The lines :func:`refusals` prints: the served rule's shares, then each check's."""
     return (
-        f"\nrefused as not an amulet (score > {r['factor']:g} x threshold = {r['limit']:.3f}): "
-        f"held-out type photos {r['held_out_refused']:.3f} "
-        f"(max {r['held_out_max_over_threshold']:.3f} x threshold), "
-        f"non-amulet pictures {r['non_amulet_refused']:.3f} of "
-        f"{r['non_amulet_pictures']:.0f} (min {r['non_amulet_min_over_threshold']:.3f} x threshold)"
-        f"\nlocaliser on the non-amulet pictures: {r['non_amulet_localiser']}; refused or not "
-        f"found {r['non_amulet_refused_or_not_found']:.3f}"
+        f"\nrefused at enrolment ({r['rule']}; factor {r['factor']:g}, limit {r['limit']:.3f}):"
+        f"\n  held-out type photos {r['held_out_refused']:.3f} (not judged "
+        f"{r['held_out_not_judged']:.3f}, far {r['held_out_far']:.3f}, max "
+        f"{r['held_out_max_over_threshold']:.3f} x threshold)"
+        f"\n  non-amulet pictures {r['non_amulet_refused']:.3f} of "
+        f"{r['non_amulet_pictures']:.0f} (not judged {r['non_amulet_not_judged']:.3f}, far "
+        f"{r['non_amulet_far']:.3f}, min {r['non_amulet_min_over_threshold']:.3f} x threshold)"
+        f"\n  localiser on the non-amulet pictures: {r['non_amulet_localiser']}"
     )
 
 
@@ -361,7 +398,10 @@ def enrolment_main(argv: list[str] | None = None) -> int:
     for rule, result in zip(rules, results, strict=True):
         print(f"\nmargin {rule.margin:g}, temperature {rule.temperature:g}")  # noqa: T201
         print(format_enrolment(result))  # noqa: T201
-    refused = refusals(np.asarray(results[0]["held_out_unknown_scores"]), classifier)
+    held = np.asarray(results[0]["held_out_photos"])
+    refused = refusals(
+        np.asarray(results[0]["held_out_unknown_scores"]), classifier, features.judged[held]
+    )
     print(format_refusals(refused))  # noqa: T201
     for result in results:
         result["model"] = {

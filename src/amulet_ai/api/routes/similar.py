@@ -4,6 +4,11 @@ Searches the photos of the caller's pieces, of their history items (where photos
 and of their enrolled types, by the distance between embeddings (the unknown score's
 scale). Each hit names what the photo belongs to and where its thumbnail is. Needs the
 ``collection`` and ``predict`` scopes.
+
+A photo that a prediction could not judge (no amulet found on it, too small, too blurred)
+is searched all the same, from the picture a prediction would classify; the answer's
+``status`` and ``locations`` say so, with the codes of a prediction's ``status`` and
+``location``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from amulet_ai.api.form_text import form_text
 from amulet_ai.api.types_schemas import SimilarHit, SimilarResponse
 from amulet_ai.api.uploads import read_form
 from amulet_ai.errors import ValidationFailed
+from amulet_ai.serving.locating import answer_status
 from amulet_ai.serving.owner_indexes import ENROLLED_PREFIX
 from amulet_ai.store.collection import PhotoRef
 
@@ -100,4 +106,6 @@ async def similar(
         results=[_hit(ref, d) for ref, d in outcome.hits],
         searched=outcome.searched,
         search_ms=round(outcome.search_s * 1000.0, 3),
+        status=answer_status(outcome.locations),
+        locations=outcome.locations,
     )

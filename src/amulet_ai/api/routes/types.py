@@ -3,8 +3,11 @@
 ``POST /v1/types`` enrols a type from 3 to 50 photos (fronts and backs alike); from then on
 the owner's predictions consider it (:mod:`amulet_ai.model.enrolment`). A photo that cannot
 be used is listed in ``rejected`` with its reason, never dropped silently; fewer than three
-usable photos is 422. Types are the owner's alone unless an admin publishes them. Every
-route needs the ``collection`` scope (enrolling ``predict`` too, as it runs the model).
+usable photos is 422. A photo is seen as predictions see it (``AMULET_LOCATE``): one whose
+amulet a prediction could not judge (``no_amulet``, ``too_small``, ``too_blurred``) would
+never be found again, so it is refused with that status as its reason and how to retake it.
+Types are the owner's alone unless an admin publishes them. Every route needs the
+``collection`` scope (enrolling ``predict`` too, as it runs the model).
 """
 
 from __future__ import annotations
@@ -33,14 +36,16 @@ from amulet_ai.api.types_schemas import (
     EnrolResponse,
     PublishRequest,
     Rejected,
+    RejectReason,
     TypeBody,
     TypeList,
 )
 from amulet_ai.api.uploads import Form, UploadedFile, read_form
 from amulet_ai.errors import AmuletError, DuplicateName, NotFound, ValidationFailed
-from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
+from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR
 from amulet_ai.serving.owner_indexes import ENROLLED_PREFIX
+from amulet_ai.serving.predictor import ScoredPhoto
 from amulet_ai.serving.result_cache import embedding_tag
 from amulet_ai.serving.service import PredictionService
 from amulet_ai.store.images import keep_photo
@@ -59,6 +64,25 @@ TypeId = Annotated[
     ),
 ]
 _ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+# A photo a prediction could not judge, by its location status: the reason and what to do
+# (the page's retake advice, frontend/i18n.py's retake_<status>_title and retake_<status>).
+UNJUDGED: dict[str, tuple[RejectReason, str]] = {
+    "no_amulet": (
+        "no_amulet",
+        "No amulet found in this photo. Put the whole amulet in the frame, on a plain "
+        "surface, and take the photo again.",
+    ),
+    "too_small": (
+        "too_small",
+        "The amulet is too small in this photo. Move closer so the amulet fills most of the "
+        "frame, then take the photo again.",
+    ),
+    "too_blurred": (
+        "too_blurred",
+        "The photo is too blurred to judge. Hold the phone still and tap the amulet on the "
+        "screen to focus before you take the photo; good light helps.",
+    ),
+}
 
 
 def _number(type_id: str) -> int:
@@ -108,7 +132,7 @@ def _check_name(classifier: AmuletClassifier, name_en: str) -> None:
             )
 
 
-def _rejected(upload: UploadedFile, index: int, reason: str, message: str) -> Rejected:
+def _rejected(upload: UploadedFile, index: int, reason: RejectReason, message: str) -> Rejected:
     return Rejected(index=index, filename=upload.filename, reason=reason, message=message)
 
 
@@ -120,6 +144,10 @@ async def _usable_photos(
     minimum: int,
 ) -> tuple[list[EnrolledPhoto], list[Rejected]]:
     """Score, check and keep each photo; the usable ones and the refused ones.
+
+    Checked in this order, the first that fails names the reason: the photo decodes, it is
+    not sent twice, its amulet was judged where it was found (:data:`UNJUDGED`), it is
+    within ``NOT_AN_AMULET_FACTOR`` times the unknown threshold of a known photo.
 
     Raises:
         ValidationFailed: fewer than ``minimum`` photos were sent, or are usable.
@@ -133,7 +161,7 @@ async def _usable_photos(
     types = await service.enrolled_types(owner, classifier)
     limit = NOT_AN_AMULET_FACTOR * classifier.threshold
     rejected: list[Rejected] = []
-    accepted: list[tuple[UploadedFile, PhotoScores]] = []
+    accepted: list[tuple[UploadedFile, ScoredPhoto]] = []
     seen: set[str] = set()
     for i, (upload, item) in enumerate(zip(uploads, scored, strict=True)):
         if isinstance(item, AmuletError):
@@ -143,9 +171,13 @@ async def _usable_photos(
             rejected.append(_rejected(upload, i, "duplicate", "The same file is sent twice."))
             continue
         seen.add(upload.content.sha256)
-        distance = item.unknown_score
-        if types.index is not None and item.embedding is not None and len(types.index):
-            distance = min(distance, float(types.index.type_distances(item.embedding)[0].min()))
+        if not item.location.judged:
+            rejected.append(_rejected(upload, i, *UNJUDGED[item.location.status]))
+            continue
+        embedding = item.scores.embedding
+        distance = item.scores.unknown_score
+        if types.index is not None and embedding is not None and len(types.index):
+            distance = min(distance, float(types.index.type_distances(embedding)[0].min()))
         if distance > limit:
             rejected.append(
                 _rejected(
@@ -166,8 +198,8 @@ async def _usable_photos(
         except AmuletError as exc:
             rejected.append(_rejected(upload, uploads.index(upload), "unreadable", exc.message))
             continue
-        assert item.embedding is not None  # score_photos refuses models without one
-        photos.append(EnrolledPhoto(kept, item.embedding))
+        assert item.scores.embedding is not None  # score_photos refuses models without one
+        photos.append(EnrolledPhoto(kept, item.scores.embedding))
     rejected.sort(key=lambda r: r.index)
     if len(photos) < minimum:
         raise ValidationFailed(
