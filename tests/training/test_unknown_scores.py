@@ -97,6 +97,7 @@ def test_predict_gives_the_recipes_unknown_score() -> None:
     _, nearest = predict(parts, feats[:, 0], replace(RECIPE, unknown_score="distance"))
     np.testing.assert_allclose(nearest, comp.distance, rtol=1e-6)
     np.testing.assert_allclose(own, comp.class_distance[np.arange(len(own)), logits.argmax(1)])
+    assert Recipe().unknown_score == "predicted_class_distance"  # the default recipe
 
 
 def test_cross_validation_reports_every_candidate_with_its_own_threshold() -> None:

@@ -28,7 +28,10 @@ These scene crops come from the 1000 x 750 decode with the localiser's zoom pass
 every scene cropped. ``--served`` also sends the same scenes through the serving path
 (:mod:`amulet_ai.training.served_scenes`: ``serving.locating.prepare`` with
 ``locate=auto``) and scores what it returns with the shipped recipe's folds: the report's
-``served_scenes``, with the share of scenes on each path.
+``served_scenes``, with the share of scenes on each path. ``--compare-unknown-scores``
+measures every candidate unknown score (:mod:`amulet_ai.training.unknown_scores`) of the
+shipped recipe on the same folds, each with its own keep-rate threshold: the report's
+``unknown_scores``.
 
 Run::
 

@@ -12,8 +12,15 @@ Two detectors share one form, ``sqrt(min_c d_c^2 / D)`` under a shared covarianc
   estimate. To keep the exported graph small, the top ``rank`` eigen-directions keep their
   own variance and the rest share the mean of the remaining eigenvalues.
 
+Each centre may carry its class (``labels``): :meth:`MahalanobisDetector.class_scores`
+gives the score against each class's centres alone. The default recipe's unknown score is
+the one of the class the head predicts (``predicted_class_distance``,
+:mod:`amulet_ai.training.crossval`); it is on the same scale and never below the score
+against all centres.
+
 Max softmax probability is not used: on this data photos that are not amulets get higher
-confidence than real ones.
+confidence than real ones (non-amulet AUROC 0.69-0.87 against 0.998-1.000 for the distance;
+models/README.md, "Unknown score for other types").
 
 Example::
 
