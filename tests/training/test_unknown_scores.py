@@ -7,8 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from amulet_ai.training.calibration import softmax
-from amulet_ai.training.crossval import (
+pytest.importorskip("torch")
+
+from amulet_ai.training.calibration import softmax  # noqa: E402
+from amulet_ai.training.crossval import (  # noqa: E402
     Recipe,
     components,
     cross_validate,
@@ -17,8 +19,14 @@ from amulet_ai.training.crossval import (
     stratified_folds,
     unseen_type_auroc,
 )
-from amulet_ai.training.unknown import fit_nearest_reference
-from amulet_ai.training.unknown_scores import CANDIDATES, candidate_scores, fit_scale
+from amulet_ai.training.unknown import fit_nearest_reference  # noqa: E402
+from amulet_ai.training.unknown_scores import (  # noqa: E402
+    CANDIDATES,
+    candidate_scores,
+    fit_scale,
+)
+
+pytestmark = pytest.mark.train
 
 CHANNELS = (6, 6, 6, 6)
 RECIPE = Recipe(level_channels=CHANNELS, detector_views=2, unknown_score="predicted_class_distance")
