@@ -187,3 +187,69 @@ def test_embedding_output_equals_the_detector_features(
         z = ((feats - model.feat_mean) / model.feat_std).numpy()
     assert embedding.shape == z.shape == (len(batch), dims)
     np.testing.assert_allclose(embedding, z, rtol=1e-4, atol=1e-4)
+
+
+def test_predicted_class_distance_in_the_graph_matches_the_recipe(
+    exported: tuple[DeployableModel, Path, np.ndarray],
+    head_and_detector: tuple[LinearHead, MahalanobisDetector],
+    tmp_path: Path,
+) -> None:
+    """The default unknown score: onnxruntime's is the distance to the nearest reference of
+    the class of the top logit, as the numpy detector measures it, at least the distance to
+    any reference and above it for some photo; the embedding output is still found."""
+    from amulet_ai.training.embedding_output import EMBEDDING_OUTPUT, add_embedding_output
+
+    frozen_model, _, batch = exported
+    head = head_and_detector[0]
+    levels = (0, 1, 2)
+    with torch.no_grad():
+        pooled = pool_levels(frozen_model.backbone(torch.from_numpy(batch))).numpy()
+    feats = pooled[:, head_columns(levels)]
+    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+    standardised = (feats - mean) / std
+    ref_labels = np.arange(len(batch))[::2] % 3  # references of three classes
+    detector = fit_nearest_reference(standardised[::2], ref_labels)
+    model = DeployableModel(
+        frozen_model.backbone,
+        head,
+        detector,
+        head_levels=(3,),
+        feature_mean=mean,
+        feature_std=std,
+        detector_levels=levels,
+        unknown_score="predicted_class_distance",
+    )
+    path = tmp_path / "predicted_class.onnx"
+    export_onnx(model, path)
+    assert check_parity(model, path, batch) <= 1e-4
+    assert add_embedding_output(path) == standardised.shape[1]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, unknown, embedding = session.run(
+        ["logits", "unknown_score", EMBEDDING_OUTPUT], {"image": batch}
+    )
+    predicted = logits.argmax(1)
+    np.testing.assert_array_equal(
+        predicted, head.logits(pooled[:, -LEVEL_CHANNELS[-1] :]).argmax(1)
+    )
+    per_class = np.full((len(batch), 6), np.inf, np.float32)
+    per_class[:, :3] = detector.class_scores(standardised, 3)
+    expected = per_class[np.arange(len(batch)), predicted]
+    np.testing.assert_allclose(unknown, expected, rtol=1e-3, atol=1e-3)
+    nearest = detector.score(standardised)
+    assert (unknown >= nearest - 1e-3).all()
+    assert float((unknown - nearest).max()) > 0.05
+    np.testing.assert_allclose(embedding, standardised, rtol=1e-3, atol=1e-3)
+
+
+def test_predicted_class_distance_needs_labelled_centres(
+    exported: tuple[DeployableModel, Path, np.ndarray],
+    head_and_detector: tuple[LinearHead, MahalanobisDetector],
+) -> None:
+    frozen_model, _, _ = exported
+    unlabelled = fit_nearest_reference(np.zeros((4, FEATURE_DIM), np.float32))
+    with pytest.raises(ValueError, match="centre labels"):
+        DeployableModel(
+            frozen_model.backbone, head_and_detector[0], unlabelled, head_levels=(3,),
+            feature_mean=np.zeros(FEATURE_DIM, np.float32),
+            feature_std=np.ones(FEATURE_DIM, np.float32), unknown_score="predicted_class_distance",
+        )  # fmt: skip

@@ -3,7 +3,8 @@
 Distances are measured like the unknown score: ``sqrt(||z - e||^2 / D)`` between a photo's
 embedding ``z`` and an enrolled photo's ``e`` (the model's ``embedding`` output), so a
 photo's distance to an enrolled type (its closest photo) and its unknown score (the
-distance to the closest training photo of the six) are on one scale.
+distance to the closest training photo of the six; of its predicted type, for a model
+whose metadata says ``unknown.score: predicted_class_distance``) are on one scale.
 
 The rule (:class:`EnrolmentRule`), for a photo with model probabilities ``p`` over the six,
 unknown score ``s`` and distance ``d_k`` to each enrolled type ``k``::

@@ -28,7 +28,10 @@ These scene crops come from the 1000 x 750 decode with the localiser's zoom pass
 every scene cropped. ``--served`` also sends the same scenes through the serving path
 (:mod:`amulet_ai.training.served_scenes`: ``serving.locating.prepare`` with
 ``locate=auto``) and scores what it returns with the shipped recipe's folds: the report's
-``served_scenes``, with the share of scenes on each path.
+``served_scenes``, with the share of scenes on each path. ``--compare-unknown-scores``
+measures every candidate unknown score (:mod:`amulet_ai.training.unknown_scores`) of the
+shipped recipe on the same folds, each with its own keep-rate threshold: the report's
+``unknown_scores``.
 
 Run::
 
@@ -66,10 +69,11 @@ from amulet_ai.training.calibration import expected_calibration_error, fit_tempe
 from amulet_ai.training.crossval import (
     FittedParts,
     Recipe,
+    components,
     fit_parts,
-    head_columns,
     predict,
     stratified_folds,
+    unseen_type_auroc,
 )
 from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import fingerprint, load_dataset
@@ -92,7 +96,8 @@ from amulet_ai.training.served_scenes import (
     served_features,
     served_figures,
 )
-from amulet_ai.training.unknown import auroc, fit_nearest_reference, keep_threshold
+from amulet_ai.training.unknown import auroc, keep_threshold
+from amulet_ai.training.unknown_scores import Components, ScoreScale, candidate_scores, fit_scale
 
 logger = logging.getLogger(__name__)
 
@@ -309,12 +314,15 @@ def measure(
     backbone: BackboneSpec | None = None,
     head: Recipe | None = None,
     served: ServedScenes | None = None,
+    compare: bool = False,
 ) -> dict[str, Any]:
     """Out-of-fold figures of one configuration; ``shipped`` is the train command's own
     training views, reference count and tight photos as served (located, greyed); the
     head's L2 and label smoothing are ``head``'s. With ``served`` (the test scenes through
     the serving path), ``"served"`` holds their figures
-    (:func:`~amulet_ai.training.served_scenes.served_figures`), scored by the same folds."""
+    (:func:`~amulet_ai.training.served_scenes.served_figures`), scored by the same folds.
+    With ``compare``, ``"unknown_scores"`` holds every candidate unknown score's figures
+    (:class:`_Compared`), each with its own keep-rate threshold."""
     if shipped is None:
         kind, composites, mirror = CONFIGS[name]
         feats, refs = _training(f, kind, composites, mirror)
@@ -339,9 +347,12 @@ def measure(
     served_pred = np.zeros(f["scene_grey"].shape[:2], int)
     served_score = np.zeros(f["scene_grey"].shape[:2])
     non_scores = []
+    compared = _Compared(f, kind, served) if compare else None
     for test in folds:
         train = np.setdiff1d(np.arange(len(labels)), test)
         parts = fit_parts(feats[train], labels[train], n_classes, recipe)
+        if compared is not None:
+            compared.add(parts, recipe, test, tight[test])
         logits, scores = predict(parts, tight[test], recipe)
         tight_pred[test], tight_score[test] = logits.argmax(1), scores
         tight_logits[test] = logits
@@ -368,15 +379,88 @@ def measure(
         "scene_right_and_kept": float((right & kept).mean()),
         "scene_kept": float(kept.mean()),
         "unknown_auroc_non_amulet": auroc(tight_score, non),
-        "unknown_auroc_unseen_type_tight": loco[0],
-        "unknown_auroc_unseen_type_scenes": loco[1],
+        "unknown_auroc_unseen_type_tight": loco["tight"][recipe.unknown_score],
+        "unknown_auroc_unseen_type_scenes": loco["scenes"][recipe.unknown_score],
     }
+    if compared is not None:
+        figures["unknown_scores"] = compared.figures(
+            f, feats, folds, recipe, kind, tight, fit_temperature(tight_logits, labels)
+        )
     if served is not None:
         always = AlwaysCropped(right, kept, f["scene_iou"])
         figures["served"] = served_figures(
             served, served_pred, served_score, labels, threshold, always
         )
     return figures
+
+
+class _Compared:
+    """Out-of-fold components of the candidate unknown scores
+    (:mod:`amulet_ai.training.unknown_scores`) of tight photos, scenes, scenes as served and
+    non-amulet pictures (located and greyed; whole where the cache has them)."""
+
+    def __init__(self, f: dict[str, Any], kind: str, served: ServedScenes | None) -> None:
+        self.f, self.kind, self.served_in = f, kind, served
+        self.forms: dict[str, list[Components]] = {}
+        self.rows: list[np.ndarray] = []
+
+    def add(self, parts: FittedParts, recipe: Recipe, test: np.ndarray, tight: np.ndarray) -> None:
+        self.rows.append(test)
+        forms = {"tight": tight, "scenes": self.f[f"scene_{self.kind}"][test]}
+        forms["non_amulet"] = self.f[f"non_amulet_{self.kind}"]
+        if self.kind == "grey" and "non_amulet_raw" in self.f:
+            forms["non_amulet_whole"] = self.f["non_amulet_raw"]
+        if self.served_in is not None:
+            forms["served"] = self.served_in.features[test]
+        for form, x in forms.items():
+            c = components(parts, x.reshape(-1, x.shape[-1]), recipe)
+            self.forms.setdefault(form, []).append(c)
+
+    def figures(
+        self, f: dict[str, Any], feats: np.ndarray, folds: list[np.ndarray], recipe: Recipe,
+        kind: str, tight: np.ndarray, temperature: float,
+    ) -> dict[str, dict[str, float]]:  # fmt: skip
+        """Per candidate: held-out type AUROC tight and scenes, non-amulet AUROC, the shares
+        kept at its threshold and the scenes answered right and kept."""
+        rows = np.concatenate(self.rows)
+        order = np.argsort(rows)
+        known = Components.concat(self.forms["tight"]).take(order)
+        scale = fit_scale(known, temperature)
+        scores = {form: candidate_scores(Components.concat(c), scale) for form, c in
+                  self.forms.items()}  # fmt: skip
+        scores["tight"] = candidate_scores(known, scale)
+        loco = _loco(f, feats, folds, recipe, kind, tight, scale)
+        labels = f["labels"]
+        found = f["scene_status"] == "found"
+        scene_rows = np.repeat(rows, f["scene_status"].shape[1])
+        scene_pred = Components.concat(self.forms["scenes"]).logits.argmax(1)
+        scene_right = (scene_pred == labels[scene_rows]) & found[rows].ravel()
+        located = np.tile(f["non_amulet_located"], len(folds))
+        out = {}
+        for name, known_scores in scores["tight"].items():
+            threshold = keep_threshold(known_scores, recipe.keep_rate)
+            scene_kept = scores["scenes"][name] <= threshold
+            non = scores["non_amulet"][name]
+            if kind == "grey":  # no amulet found: flagged outright, as measure() does
+                non = np.where(located, non, np.inf)
+            row = {
+                "unseen_type_tight": loco["tight"][name],
+                "unseen_type_scenes": loco["scenes"][name],
+                "non_amulet": auroc(known_scores, non),
+                "tight_kept": float((known_scores <= threshold).mean()),
+                "scene_kept": float((scene_kept & found[rows].ravel()).mean()),
+                "scene_right_and_kept": float((scene_right & scene_kept).mean()),
+            }
+            if "non_amulet_whole" in scores:
+                row["non_amulet_whole"] = auroc(known_scores, scores["non_amulet_whole"][name])
+            if "served" in scores and self.served_in is not None:
+                pred = Components.concat(self.forms["served"]).logits.argmax(1)
+                right = pred == np.repeat(labels[rows], self.served_in.features.shape[1])
+                kept = (scores["served"][name] <= threshold) & self.served_in.judged[rows].ravel()
+                row["served_scene_right_and_kept"] = float((right & kept).mean())
+                row["served_scene_kept"] = float(kept.mean())
+            out[name] = row
+        return out
 
 
 def _scene_scores(
@@ -397,16 +481,6 @@ def _cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, folds: list[np.nda
     return expected_calibration_error(probs, labels)
 
 
-def _detector_scores(train: np.ndarray, x: np.ndarray, recipe: Recipe) -> np.ndarray:
-    """Unknown scores of ``x`` ``[N, D]`` by the recipe's detector fitted on ``train``
-    ``[photos, views, D]`` (the detector part of :func:`fit_parts`, without the head)."""
-    cols = head_columns(recipe.detector_levels, recipe.level_channels)
-    feats = train[..., cols]
-    mean, std = feats.mean(axis=(0, 1)), feats.std(axis=(0, 1)) + 1e-6
-    refs = ((feats[:, : recipe.detector_views] - mean) / std).reshape(-1, len(cols))
-    return fit_nearest_reference(refs).score((x[:, cols] - mean) / std)
-
-
 def _loco(
     f: dict[str, Any],
     feats: np.ndarray,
@@ -414,29 +488,15 @@ def _loco(
     recipe: Recipe,
     kind: str,
     served: np.ndarray,
-) -> tuple[float, float]:
-    """Leave one class out, as tight crops and as scenes: mean AUROC over classes of known
-    test photos against the held-out class, the detector fitted on the other five classes'
-    training photos."""
-    labels = f["labels"]
-    out: list[tuple[float, float]] = []
-    for c in np.unique(labels):
-        pools: dict[bool, tuple[list[np.ndarray], list[np.ndarray]]] = {
-            False: ([], []),
-            True: ([], []),
-        }
-        for test in folds:
-            train = np.setdiff1d(np.arange(len(labels)), test)
-            train = train[labels[train] != c]
-            for scenes, (known, unseen) in pools.items():
-                x = f[f"scene_{kind}"][test] if scenes else served[test, None]
-                scores = _detector_scores(feats[train], x.reshape(-1, x.shape[-1]), recipe)
-                scores = scores.reshape(len(test), -1)
-                known.append(scores[labels[test] != c].ravel())
-                unseen.append(scores[labels[test] == c].ravel())
-        tight, scene = (auroc(np.concatenate(k), np.concatenate(u)) for k, u in pools.values())
-        out.append((tight, scene))
-    return float(np.mean([o[0] for o in out])), float(np.mean([o[1] for o in out]))
+    scale: ScoreScale | None = None,
+) -> dict[str, dict[str, float]]:
+    """Leave one class out, as tight crops and as scenes
+    (:func:`~amulet_ai.training.crossval.unseen_type_auroc`): ``{form: {score: mean AUROC
+    over classes}}``, ``form`` ``tight`` or ``scenes``; the recipe's unknown score only, or
+    with ``scale`` every candidate score."""
+    evaluated = {"tight": served[:, None], "scenes": f[f"scene_{kind}"]}
+    pools = unseen_type_auroc(feats, f["labels"], folds, recipe, evaluated=evaluated, scale=scale)
+    return {form: {k: float(np.mean(v)) for k, v in p.items()} for form, p in pools.items()}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -472,6 +532,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--served", action="store_true",
         help="also score the test scenes as the API prepares them (serving.locating.prepare, "
         "locate=auto, the classifier and localiser of the --localiser folder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare-unknown-scores", action="store_true",
+        help="also measure every candidate unknown score of the shipped recipe on the same "
+        "folds (the report's unknown_scores)",
     )  # fmt: skip
     return parser.parse_args(argv)
 
@@ -531,19 +596,18 @@ def crops_main(argv: list[str] | None = None) -> int:
     if args.served:
         served = served_features(args, load_backbone(args.backbone), load_dataset(args.data))
     figures = measure(
-        f,
-        SHIPPED,
-        args.folds,
-        args.seed,
-        _shipped(args),
-        spec(args.backbone),
-        head,
-        served=served,
-    )
+        f, SHIPPED, args.folds, args.seed, _shipped(args), spec(args.backbone), head,
+        served=served, compare=args.compare_unknown_scores,
+    )  # fmt: skip
+    compared = figures.pop("unknown_scores", None)
     if served is not None:  # the same row's recipe and folds, the scenes as the API sees them
         report["served_scenes"] = {"row": SHIPPED, **figures.pop("served")}
     report["configs"][SHIPPED] = figures
     print(SHIPPED, json.dumps({k: round(v, 4) for k, v in figures.items()}))
+    if compared is not None:
+        report["unknown_scores"] = {"row": SHIPPED, **compared}
+        for name, row in compared.items():
+            print(f"unknown score {name}:", json.dumps({k: round(v, 4) for k, v in row.items()}))
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=2))
     if args.json is not None:

@@ -2,9 +2,11 @@
 
 The unknown score is ``sqrt(min_r ||z - r||^2 / D)`` where ``z`` is the photo's standardised
 pooled features (blocks 10, 14, 15; ``D`` = 624) and ``r`` the reference photos stored in
-the graph. ``z`` is what enrolled types and similarity search compare photos by, so this
-module adds it as an output named :data:`EMBEDDING_OUTPUT` ``[N, D]`` by a graph edit: the
-weights stay as they are and every other output is unchanged, bit for bit. The train
+the graph (those of the predicted class only, with the default recipe's
+``predicted_class_distance``). ``z`` is what enrolled types and similarity search compare
+photos by, so this module adds it as an output named :data:`EMBEDDING_OUTPUT` ``[N, D]``
+by a graph edit: the weights stay as they are and every other output is unchanged, bit for
+bit. The train
 command calls :func:`add_embedding_output` on each graph it exports; the shipped model got
 its output the same way (``python -m amulet_ai.training.embedding_output models/``).
 

@@ -55,7 +55,14 @@ from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.enrolment import NOT_AN_AMULET_FACTOR, EnrolmentRule, rms_distances
 from amulet_ai.model.results import LocateMode
 from amulet_ai.serving.locating import PreparedPhoto, prepare
-from amulet_ai.training.crossval import Recipe, fit_parts, head_columns, stratified_folds
+from amulet_ai.training.crossval import (
+    Recipe,
+    UnknownScore,
+    fit_parts,
+    head_columns,
+    predict,
+    stratified_folds,
+)
 from amulet_ai.training.data import Dataset, fingerprint, load_dataset
 
 logger = logging.getLogger(__name__)
@@ -162,10 +169,16 @@ def photo_features(
 
 
 def recipe_of(classifier: AmuletClassifier, references: int) -> Recipe:
-    """The five-class models' recipe: the served model's head penalty, ``references``
-    detector views per photo."""
+    """The five-class models' recipe: the served model's head penalty and unknown score
+    (``distance`` for a model whose metadata names none), ``references`` detector views per
+    photo."""
+    score: UnknownScore = (
+        "predicted_class_distance"
+        if getattr(classifier.metadata.unknown, "score", "distance") == "predicted_class_distance"
+        else "distance"
+    )
     return Recipe(l2=float(classifier.metadata.training.get("l2", Recipe.l2)),
-                  detector_views=references)  # fmt: skip
+                  detector_views=references, unknown_score=score)  # fmt: skip
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -202,7 +215,6 @@ def evaluate_enrolment(
     recipe = recipe or Recipe()
     served = feats[:, 0] if served is None else served
     cols = head_columns(recipe.detector_levels, recipe.level_channels)
-    head_cols = head_columns(recipe.head_levels, recipe.level_channels)
     n_classes = int(labels.max()) + 1
     rng = np.random.default_rng(SEED)
     # Per rule and k: true positives, predicted as held, held, five right with, without.
@@ -216,9 +228,9 @@ def evaluate_enrolment(
             parts, mapping = _fold_parts(feats, labels, held, train, recipe)
             logger.info("held out %d, fold %d: five-class model fitted", held, fold + 1)
             x = served[test]
-            probs = _softmax(parts.head.logits(x[:, head_cols]))
+            logits, unknown = predict(parts, x, recipe)
+            probs = _softmax(logits)
             z = (x[:, cols] - parts.feature_mean) / parts.feature_std
-            unknown = parts.detector.score(z)
             truth = labels[test]
             is_held = truth == held
             held_scores.append(unknown[is_held])

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amulet_ai.training.crossval import UnknownScore
 from amulet_ai.training.features import Backbone
 from amulet_ai.training.head import LinearHead
 from amulet_ai.training.unknown import MahalanobisDetector
@@ -49,8 +50,11 @@ class ExportParityError(RuntimeError):
 
 class DeployableModel(nn.Module):
     """Backbone + linear head over ``head_levels`` + the unknown score over
-    ``detector_levels`` (distance to the nearest detector centre, see
-    :mod:`amulet_ai.training.unknown`)."""
+    ``detector_levels`` (see :mod:`amulet_ai.training.unknown`): with ``unknown_score``
+    ``"distance"`` the distance to the nearest detector centre, with
+    ``"predicted_class_distance"`` to the nearest centre of the class of the top logit
+    (the centres' classes are the detector's ``labels``). Both are on one scale,
+    ``sqrt(d^2 / D)``."""
 
     bias: torch.Tensor
     feat_mean: torch.Tensor
@@ -58,6 +62,7 @@ class DeployableModel(nn.Module):
     class_means: torch.Tensor
     directions: torch.Tensor
     dir_scale: torch.Tensor
+    centre_labels: torch.Tensor
 
     def __init__(
         self,
@@ -72,8 +77,12 @@ class DeployableModel(nn.Module):
         shared_blocks: int = 0,
         detector_levels: tuple[int, ...] = (0, 1, 2, 3),
         backbone_maps: tuple[str, ...] = (),
+        unknown_score: UnknownScore = "distance",
     ) -> None:
         super().__init__()
+        self.per_class = unknown_score == "predicted_class_distance"
+        if self.per_class and detector.labels is None:
+            raise ValueError("predicted_class_distance needs the detector's centre labels")
         self.backbone_maps = backbone_maps
         self.map_levels = tuple(_map_level(backbone, name) for name in backbone_maps)
         self.detector_levels = detector_levels
@@ -100,6 +109,8 @@ class DeployableModel(nn.Module):
         scale = 1.0 / np.sqrt(detector.variances)
         self.register_buffer("directions", torch.from_numpy(detector.directions))
         self.register_buffer("dir_scale", torch.from_numpy(scale.astype(np.float32)))
+        labels = np.zeros(len(detector.means)) if detector.labels is None else detector.labels
+        self.register_buffer("centre_labels", torch.from_numpy(labels.astype(np.int64)))
         self.residual_variance = float(detector.residual_variance)
         self.n_features = int(detector.means.shape[1])
         self.rank = int(detector.directions.shape[1])  # 0: nearest reference, no directions
@@ -129,6 +140,9 @@ class DeployableModel(nn.Module):
             d2 = in_span + residual / self.residual_variance
         else:
             d2 = (diff**2).sum(-1) / self.residual_variance
+        if self.per_class:  # only the centres of the predicted class count
+            own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
+            d2 = torch.where(own, d2, torch.full_like(d2, float("inf")))
         unknown = torch.sqrt(torch.clamp(d2.min(dim=1).values, min=0.0) / self.n_features)
         return (logits, unknown, cam, *(detector_maps[level] for level in self.map_levels))
 

@@ -137,6 +137,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "Mahalanobis distance to the class means (model 1.1.0)",
     )  # fmt: skip
     parser.add_argument(
+        "--unknown-score", choices=("predicted_class_distance", "distance"),
+        default=Recipe.unknown_score,
+        help="unknown score: distance to the nearest reference view of the class the head "
+        "predicts (predicted_class_distance), or of any class (distance, model 2.0.2); "
+        "default %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
         "--backdrop", choices=BACKDROPS, default=BACKDROPS[0],
         help="grey_outside_mask (model 2, default): views located and greyed as served, plus "
         "greyed composites; as_is: tight photos as they are (the recipe of model 1.2.0)",
@@ -163,6 +170,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "amulet_ai")
     parser.add_argument("--no-cache", action="store_true", help="recompute backbone features")
     parser.add_argument("--skip-cv", action="store_true", help="fit and export only (tests)")
+    parser.add_argument(
+        "--compare-unknown-scores", action="store_true",
+        help="also measure every candidate unknown score on the same folds (metrics.cv."
+        "unknown_scores; adds a leave-one-class-out fit of the head per class and fold)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args(argv)
 
@@ -209,6 +221,7 @@ def _metadata(
         "temperature": cv.get("temperature", 1.0),
         "unknown": {
             "method": _detector_method(recipe, grey, backbone),
+            "score": recipe.unknown_score,
             "levels": list(recipe.detector_levels),
             "threshold": cv.get("threshold"),
             "target_keep_rate": training["keep_rate"],
@@ -236,6 +249,8 @@ def _detector_method(recipe: Recipe, grey: bool, backbone: BackboneSpec) -> str:
         f"on standardised pooled features of {_level_names(recipe.detector_levels, backbone)} "
         f"of the frozen ImageNet {backbone.architecture}; score = sqrt(d^2 / dims)"
     )
+    if recipe.unknown_score == "predicted_class_distance":
+        where = f"of the class the head predicts (its top logit) {where}"
     if recipe.detector == "nearest" and grey:
         return (
             "Euclidean distance to the nearest reference view (of each training photo: its "
@@ -307,6 +322,7 @@ def _deployable(
         "detector_levels": recipe.detector_levels,
         "feature_mean": parts.feature_mean,
         "feature_std": parts.feature_std,
+        "unknown_score": recipe.unknown_score,
     }
     if args.epochs <= 0:
         maps = HEAD_INPUTS if backbone.spec.name == "lite0" else ()
@@ -417,6 +433,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     recipe = Recipe(
         head_levels=backbone.spec.head_levels, l2=args.l2,
         label_smoothing=args.label_smoothing, detector=args.detector,
+        unknown_score=args.unknown_score,
         detector_levels=backbone.spec.detector_levels, detector_views=refs,
         level_channels=backbone.spec.level_channels,
     )  # fmt: skip
@@ -430,6 +447,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cv = cross_validate(
             feats, labels, fronts, non_amulet, dataset.classes, recipe,
             n_folds=args.folds, seed=args.seed, refine=refine, served=served,
+            compare_scores=args.compare_unknown_scores,
         )  # fmt: skip
         print(f"\n{args.folds}-fold stratified cross-validation (out-of-fold, photos as served)")
         print(format_summary(cv, SUMMARY_KEYS))
@@ -438,6 +456,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{name}: top-1 {figures['top1']:.4f}, kept {figures['kept']:.4f}, "
                 f"ECE {figures['ece']:.4f}"
             )
+        for name, figures in cv.get("unknown_scores", {}).items():
+            print(f"unknown score {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
         print(format_per_class(cv["per_class"]))
         print(format_confusion(cv["confusion"], dataset.classes))
     parts = fit_parts(feats, labels, len(dataset.classes), recipe)
