@@ -86,7 +86,9 @@ def test_quick_bench_measures_everything_and_its_ratios_hold(
     assert results["memory"]["statuses"] == {"200": results["memory"]["uploads"]}
     for kind, row in results["locate"]["photos"].items():
         assert row["auto"]["failed"] == 0 and row["off"]["failed"] == 0, kind
-        assert row["cpu_ratio"] is not None and row["cpu_ratio"] > 1.0, kind
+        assert row["auto"]["server_mean_ms"]["locate"] > 0, kind  # the localiser ran
+        if kind.startswith("12 MP"):  # a 224 px photo may be located from the classifier's run
+            assert row["cpu_ratio"] is not None and row["cpu_ratio"] > 1.0, kind
     table = (tmp_path / "quick.md").read_text(encoding="utf-8")
     assert "| Promise | Measured | Target |" in table
     assert not (tmp_path / "latest.json").exists()  # quick runs never replace the full results

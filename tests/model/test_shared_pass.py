@@ -135,3 +135,16 @@ def test_tight_photos_get_the_answer_of_two_runs_from_one(
         else:  # cropped: the classifier judges the crop in a second run
             assert one.location.status == "found"
     assert whole >= len(photos) // 2  # most development photos fill their frame
+
+
+def test_a_localiser_folder_without_its_head_graph_locates_without_sharing(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    for name in ("amulet_classifier.onnx", "metadata.json", "amulet_localiser.onnx"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    (tmp_path / "localiser.json").write_text((model_dir / "localiser.json").read_text())
+    classifier = AmuletClassifier.load(tmp_path, with_localiser=True, warmup_runs=0)
+    assert classifier.localiser is not None and classifier.localiser.head_session is None
+    assert not classifier.shares_backbone
+    prepared = prepare(classifier, lambda: _jpeg(224, 224), "auto")
+    assert prepared.scores is None and prepared.location.method == "localiser"

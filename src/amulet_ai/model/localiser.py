@@ -369,11 +369,12 @@ class Localiser:
         threads = (intra_op_threads, inter_op_threads)
         session = _checked_session(folder, metadata.onnx_file, metadata.onnx_sha256, *threads)
         head = metadata.head
-        head_session = (
-            None
-            if head is None
-            else _checked_session(folder, head.onnx_file, head.onnx_sha256, *threads)
-        )
+        head_session = None
+        if head is not None and not (folder / head.onnx_file).is_file():
+            # Only a saving: without it the first pass runs the localiser's own graph.
+            logger.warning("localiser head %s is missing: no shared first pass", head.onnx_file)
+        elif head is not None:
+            head_session = _checked_session(folder, head.onnx_file, head.onnx_sha256, *threads)
         logger.info("localiser loaded name=%s version=%s", metadata.name, metadata.version)
         return cls(session, metadata, head_session)
 
