@@ -74,6 +74,18 @@ def exported(
     return model, path, _photos(make_photo)
 
 
+def _standardised(
+    model: DeployableModel, batch: np.ndarray, levels: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The batch's pooled features of ``levels``, standardised over the batch, with the
+    mean and standard deviation used, and the pooled features of every level."""
+    with torch.no_grad():
+        pooled = pool_levels(model.backbone(torch.from_numpy(batch))).numpy()
+    feats = pooled[:, head_columns(levels)]
+    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+    return (feats - mean) / std, mean, std, pooled
+
+
 def test_onnx_matches_torch_on_photos(exported: tuple[DeployableModel, Path, np.ndarray]) -> None:
     model, path, batch = exported
     assert check_parity(model, path, batch) <= 1e-4
@@ -142,11 +154,7 @@ def test_nearest_reference_score_in_the_graph_matches_the_detector(
     network's own features, and a reference photo scores zero."""
     frozen_model, _, batch = exported
     levels = (0, 1, 2)
-    with torch.no_grad():
-        feats = pool_levels(frozen_model.backbone(torch.from_numpy(batch))).numpy()
-    feats = feats[:, head_columns(levels)]
-    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
-    standardised = (feats - mean) / std
+    standardised, mean, std, _ = _standardised(frozen_model, batch, levels)
     detector = fit_nearest_reference(standardised[::2])
     model = DeployableModel(
         frozen_model.backbone,
@@ -202,11 +210,7 @@ def test_predicted_class_distance_in_the_graph_matches_the_recipe(
     frozen_model, _, batch = exported
     head = head_and_detector[0]
     levels = (0, 1, 2)
-    with torch.no_grad():
-        pooled = pool_levels(frozen_model.backbone(torch.from_numpy(batch))).numpy()
-    feats = pooled[:, head_columns(levels)]
-    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
-    standardised = (feats - mean) / std
+    standardised, mean, std, pooled = _standardised(frozen_model, batch, levels)
     ref_labels = np.arange(len(batch))[::2] % 3  # references of three classes
     detector = fit_nearest_reference(standardised[::2], ref_labels)
     model = DeployableModel(
