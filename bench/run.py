@@ -131,17 +131,25 @@ def _profile(main: Server, photos: Photos, plan: Plan, *, quick: bool) -> dict[s
 
 
 def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> dict[str, Any]:
-    # "one_session": every run on the many-thread session, as if busy_intra_op_threads
-    # were off; the default hands runs that overlap another to a one-thread session.
+    # Each arm turns one part of the default layout back: "one_session" runs every photo on
+    # the many-thread session (as if busy_intra_op_threads were off; the default hands runs
+    # that overlap another to a one-thread session); "workers_per_core" has one inference
+    # worker per core instead of one more; "switch_5ms" keeps Python's switch interval;
+    # "batch_1_threads_8" has 8 workers.
+    cores = os.cpu_count() or 1
     with (
         amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
         amulet_service(
             "one_session", AMULET_BUSY_INTRA_OP_THREADS=str(settings.intra_op_threads)
         ) as one_session,
+        amulet_service("workers_per_core", AMULET_INFERENCE_WORKERS=str(cores)) as per_core,
+        amulet_service("switch_5ms", AMULET_GIL_SWITCH_INTERVAL_MS="5") as switch_5ms,
     ):
         arms = {
             "default": main,
             "one_session": one_session,
+            "workers_per_core": per_core,
+            "switch_5ms": switch_5ms,
             "batch_1_threads_8": threaded,
         }
         asyncio.run(bench_service.warm_up(list(arms.values()), photos.small, plan))
@@ -149,6 +157,7 @@ def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> d
     verdict["default_inference_workers"] = settings.inference_workers
     verdict["default_intra_op_threads"] = settings.intra_op_threads
     verdict["default_busy_intra_op_threads"] = settings.busy_intra_op_threads
+    verdict["default_gil_switch_interval_ms"] = settings.gil_switch_interval_ms
     verdict["default_is_best"] = verdict["best"] == "default"
     return verdict
 

@@ -107,10 +107,19 @@ class Settings(BaseSettings):
     )
     max_batch_files: int = Field(16, ge=1, description="Most files in one batch request.")
     inference_workers: int = Field(
-        max(1, _CPU_COUNT),
+        _CPU_COUNT + 1,
         ge=1,
-        description="Threads that decode and run the model.",
-        json_schema_extra={"template_default": "the number of CPU cores"},
+        description="Threads that decode and run the model: one more than the cores, so "
+        "that a worker waiting for the interpreter lock leaves no core idle.",
+        json_schema_extra={"template_default": "the number of CPU cores + 1"},
+    )
+    gil_switch_interval_ms: float = Field(
+        0.5,
+        gt=0,
+        le=100,
+        description="The API process's interpreter switch interval (sys.setswitchinterval, "
+        "Python's default 5 ms): how long a worker back from the model may wait for the "
+        "interpreter lock while the event loop holds it.",
     )
     queue_size: int = Field(
         64, ge=0, description="Requests that may wait for a worker before 503 overloaded."

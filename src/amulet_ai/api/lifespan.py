@@ -5,12 +5,19 @@ On SIGTERM or SIGINT the server (uvicorn) stops accepting connections and waits 
 in flight; only then does the lifespan end. So that a request which still reaches the app
 meanwhile (a kept-alive connection) is refused with 503 ``shutting_down`` rather than
 started, the signal handler the server installed is wrapped to mark the app draining first.
+
+While the app runs, the process's interpreter switch interval is
+``AMULET_GIL_SWITCH_INTERVAL_MS`` (restored afterwards): an inference worker back from
+onnxruntime, which ran without the interpreter lock, takes the lock back within that time
+while the event loop is busy, instead of within Python's default 5 ms, during which its core
+may stand idle (measured in ``bench/``, the batching section).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -61,18 +68,23 @@ def _drain_on_signal(traffic: Traffic) -> Callable[[], None]:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the app's :class:`Services`; on the way out, drain and stop them."""
     services: Services = app.state.services
-    await services.start()
-    restore_signals = _drain_on_signal(services.traffic)
-    logger.info(
-        "api started: model=%s workers=%d queue=%d",
-        services.model.current.version if services.model.current else "unavailable",
-        services.prediction.pool.workers,
-        services.settings.queue_size,
-    )
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(services.settings.gil_switch_interval_ms / 1000)
     try:
-        yield
+        await services.start()
+        restore_signals = _drain_on_signal(services.traffic)
+        logger.info(
+            "api started: model=%s workers=%d queue=%d",
+            services.model.current.version if services.model.current else "unavailable",
+            services.prediction.pool.workers,
+            services.settings.queue_size,
+        )
+        try:
+            yield
+        finally:
+            restore_signals()
+            services.traffic.begin_drain()
+            await services.stop()
+            logger.info("api stopped")
     finally:
-        restore_signals()
-        services.traffic.begin_drain()
-        await services.stop()
-        logger.info("api stopped")
+        sys.setswitchinterval(switch_interval)
