@@ -36,7 +36,10 @@ shipped and at its 320 px square.
 ``python -m bench.bench_locate --graphs`` measures the CPU milliseconds of one run of each
 graph on one photo, in process: the classifier at 224 px, the localiser at 320 x 320 (as
 trained), 256 x 192 (a 4:3 photo as served), 256 x 256 (its zoom pass) and 224 x 224 (a
-224 px photo).
+224 px photo). With ``--against OTHER.onnx`` it instead compares the shipped classifier
+graph with another one (an earlier model: ``git show REV:models/amulet_classifier.onnx >
+OTHER.onnx``), each on a one-thread session, in alternating rounds on the same photo
+(:func:`classifier_graph_ab`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from bench.servers import amulet_service
 logger = logging.getLogger(__name__)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amulets"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 TIGHT_STEP = 14
 TIGHT_PHOTOS = 10  # one round's requests: every round sends each once
 
@@ -514,10 +518,65 @@ def graph_costs() -> dict[str, float]:
     return out
 
 
+def _output_diffs(shipped: Any, other: Any, size: int) -> dict[str, float] | None:
+    """Max |difference| of each output the two graphs share, on the development photos
+    (None where ``../shared`` is not beside the checkout)."""
+    from amulet_ai.imaging.decode import decode_image, to_tensor
+
+    paths = sorted(p for p in SHARED_DATA.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not paths:
+        return None
+    batch = np.stack([to_tensor(decode_image(p.read_bytes(), size=size).image) for p in paths])
+    names = [
+        o.name for o in shipped.get_outputs() if o.name in {x.name for x in other.get_outputs()}
+    ]
+    feed = shipped.get_inputs()[0].name
+    ours = shipped.run(names, {feed: batch})
+    theirs = other.run(names, {other.get_inputs()[0].name: batch})
+    diffs = {n: float(np.abs(a - b).max()) for n, a, b in zip(names, ours, theirs, strict=True)}
+    diffs["photos"] = float(len(paths))
+    return diffs
+
+
+def classifier_graph_ab(other: Path, rounds: int = 8, runs: int = 20) -> dict[str, Any]:
+    """CPU ms per run of the shipped classifier graph and of ``other``, median of
+    ``rounds`` alternating rounds of ``runs`` runs each, and their ratio."""
+    from amulet_ai.config import DEFAULT_MODEL_DIR
+    from amulet_ai.model.metadata import ModelMetadata
+    from amulet_ai.model.sessions import cpu_session
+
+    metadata = ModelMetadata.load(DEFAULT_MODEL_DIR / "metadata.json")
+    paths = {"shipped": DEFAULT_MODEL_DIR / metadata.onnx_file, "other": other}
+    sessions = {name: cpu_session(path, 1, 1) for name, path in paths.items()}
+    size = metadata.input.size
+    spent: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            feed = {session.get_inputs()[0].name: np.zeros((1, 3, size, size), np.float32)}
+            spent[name].append(
+                _cpu_ms(lambda x, s=session, f=feed: s.run(None, f), (size, size), runs)
+            )
+    medians = {name: float(np.median(values)) for name, values in spent.items()}
+    return {
+        "outputs_max_abs_diff": _output_diffs(sessions["shipped"], sessions["other"], size),
+        "cpu_ms": medians,
+        "shipped_over_other": round(medians["shipped"] / medians["other"], 3),
+        "rounds": rounds,
+        "runs_per_round": runs,
+        "other": str(other),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_locate", description=__doc__)
     parser.add_argument("--zoom", action="store_true", help="the box IoU table (in process)")
     parser.add_argument("--graphs", action="store_true", help="CPU ms per graph run")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="ONNX",
+        help="with --graphs: the shipped classifier graph against this one, alternated",
+    )
     parser.add_argument(
         "--sizes", action="store_true", help="box IoU and CPU per localiser input size"
     )
@@ -533,8 +592,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import json
 
-    if args.graphs:
-        result: Any = graph_costs()
+    if args.graphs and args.against:
+        result: Any = classifier_graph_ab(args.against)
+    elif args.graphs:
+        result = graph_costs()
     elif args.sizes and args.draft:
         result = size_table(configs=((256, True, None),), draft=args.draft)
     elif args.sizes:

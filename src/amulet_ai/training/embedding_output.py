@@ -10,9 +10,12 @@ bit. The train
 command calls :func:`add_embedding_output` on each graph it exports; the shipped model got
 its output the same way (``python -m amulet_ai.training.embedding_output models/``).
 
-The tensor is found by the graph's structure, not by node names: the one ``Sub`` whose
-second input is the references initializer ``[1, M, D]`` and whose first input is an
-``Unsqueeze`` of ``z``.
+The tensor is found by the graph's structure, not by node names: ``z`` is the input of the
+one ``MatMul`` by the references initializer ``[D, M]`` that is also the first input of a
+``Sub`` (the nearest reference found by ``|r|^2 - 2 z.r``, its distance taken as
+``|z - r|^2``: models from 2.2.1), or of the one ``Sub`` whose second input is the
+references initializer ``[1, M, D]``, through an ``Unsqueeze`` (the difference form of
+earlier models).
 
 Example::
 
@@ -46,6 +49,14 @@ def _find_embedding(graph: onnx.GraphProto) -> tuple[str, int, np.ndarray]:
     """The embedding tensor's name, its width, and the references ``[M, D]``."""
     inits = {init.name: init for init in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
+    subtracted = {node.input[0] for node in graph.node if node.op_type == "Sub" and node.input}
+    for node in graph.node:
+        if node.op_type != "MatMul" or len(node.input) != 2 or node.input[1] not in inits:
+            continue
+        refs = inits[node.input[1]]
+        if len(refs.dims) == 2 and node.input[0] in subtracted:
+            references = numpy_helper.to_array(refs).T.copy()
+            return node.input[0], int(refs.dims[0]), references
     for node in graph.node:
         if node.op_type != "Sub" or len(node.input) != 2 or node.input[1] not in inits:
             continue

@@ -60,6 +60,8 @@ class DeployableModel(nn.Module):
     feat_mean: torch.Tensor
     feat_std: torch.Tensor
     class_means: torch.Tensor
+    class_means_t: torch.Tensor
+    class_sq: torch.Tensor
     directions: torch.Tensor
     dir_scale: torch.Tensor
     centre_labels: torch.Tensor
@@ -106,6 +108,13 @@ class DeployableModel(nn.Module):
         self.register_buffer("feat_mean", torch.from_numpy(feature_mean.astype(np.float32)))
         self.register_buffer("feat_std", torch.from_numpy(feature_std.astype(np.float32)))
         self.register_buffer("class_means", torch.from_numpy(detector.means))
+        # The references transposed ``[D, M]`` and their |c|^2 ``[1, M]``: the nearest
+        # reference found by a matrix product.
+        means = detector.means.astype(np.float64)
+        self.register_buffer("class_means_t", torch.from_numpy(detector.means.T.copy()))
+        self.register_buffer(
+            "class_sq", torch.from_numpy((means**2).sum(1).astype(np.float32))[None]
+        )
         scale = 1.0 / np.sqrt(detector.variances)
         self.register_buffer("directions", torch.from_numpy(detector.directions))
         self.register_buffer("dir_scale", torch.from_numpy(scale.astype(np.float32)))
@@ -132,18 +141,29 @@ class DeployableModel(nn.Module):
         logits = cam.mean(dim=(2, 3)) + self.bias
         feats = torch.cat([detector_maps[lv].mean(dim=(2, 3)) for lv in self.detector_levels], 1)
         z = (feats - self.feat_mean) / self.feat_std
-        diff = z[:, None, :] - self.class_means[None]
         if self.rank:
+            diff = z[:, None, :] - self.class_means[None]
             proj = diff @ self.directions
             in_span = ((proj * self.dir_scale) ** 2).sum(-1)
             residual = (diff**2).sum(-1) - (proj**2).sum(-1)
             d2 = in_span + residual / self.residual_variance
+            if self.per_class:  # only the centres of the predicted class count
+                own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
+                d2 = torch.where(own, d2, torch.full_like(d2, float("inf")))
+            nearest_d2 = d2.min(dim=1).values
         else:
-            d2 = (diff**2).sum(-1) / self.residual_variance
-        if self.per_class:  # only the centres of the predicted class count
-            own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
-            d2 = torch.where(own, d2, torch.full_like(d2, float("inf")))
-        unknown = torch.sqrt(torch.clamp(d2.min(dim=1).values, min=0.0) / self.n_features)
+            # The nearest reference by |c|^2 - 2 z.c (|z - c|^2 less |z|^2, the same for
+            # every c): one matrix product instead of an [N, references, features]
+            # difference, 6-9 % of the graph's CPU at 224 px. Its distance is then
+            # taken as |z - c|^2 itself, free of the rounding the expanded form has where
+            # z is near c.
+            rank = self.class_sq - 2.0 * (z @ self.class_means_t)
+            if self.per_class:  # only the references of the predicted class count
+                own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
+                rank = torch.where(own, rank, torch.full_like(rank, float("inf")))
+            nearest = self.class_means_t[:, rank.argmin(dim=1)].T
+            nearest_d2 = ((z - nearest) ** 2).sum(-1) / self.residual_variance
+        unknown = torch.sqrt(torch.clamp(nearest_d2, min=0.0) / self.n_features)
         return (logits, unknown, cam, *(detector_maps[level] for level in self.map_levels))
 
 
