@@ -478,7 +478,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             "`bench/naive_service.py` (whole body awaited, full decode, `session.run` on the "
             "event loop, onnxruntime defaults). Ours runs with `AMULET_LOCATE=off`: the whole "
             "photo classified, the work the other two do; what `locate=auto` adds is the "
-            "locate table below.",
+            "locate table below. Concurrency 8, where the targets are, runs twice the "
+            "alternating rounds of the other levels.",
         ]
     if "phone" in service:
         phone = {f"12 MP JPEG, {c} client(s)": row for c, row in service["phone"].items()}
