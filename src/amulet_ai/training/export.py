@@ -147,24 +147,26 @@ class DeployableModel(nn.Module):
             in_span = ((proj * self.dir_scale) ** 2).sum(-1)
             residual = (diff**2).sum(-1) - (proj**2).sum(-1)
             d2 = in_span + residual / self.residual_variance
-            if self.per_class:  # only the centres of the predicted class count
-                own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
-                d2 = torch.where(own, d2, torch.full_like(d2, float("inf")))
-            nearest_d2 = d2.min(dim=1).values
+            nearest_d2 = self._of_predicted_class(d2, logits).min(dim=1).values
         else:
             # The nearest reference by |c|^2 - 2 z.c (|z - c|^2 less |z|^2, the same for
             # every c): one matrix product instead of an [N, references, features]
             # difference, 6-9 % of the graph's CPU at 224 px. Its distance is then
             # taken as |z - c|^2 itself, free of the rounding the expanded form has where
             # z is near c.
-            rank = self.class_sq - 2.0 * (z @ self.class_means_t)
-            if self.per_class:  # only the references of the predicted class count
-                own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
-                rank = torch.where(own, rank, torch.full_like(rank, float("inf")))
+            rank = self._of_predicted_class(self.class_sq - 2.0 * (z @ self.class_means_t), logits)
             nearest = self.class_means_t[:, rank.argmin(dim=1)].T
             nearest_d2 = ((z - nearest) ** 2).sum(-1) / self.residual_variance
         unknown = torch.sqrt(torch.clamp(nearest_d2, min=0.0) / self.n_features)
         return (logits, unknown, cam, *(detector_maps[level] for level in self.map_levels))
+
+    def _of_predicted_class(self, scores: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``scores`` per reference ``[N, M]``, infinite outside the predicted class where
+        only its references count (``predicted_class_distance``)."""
+        if not self.per_class:
+            return scores
+        own = self.centre_labels[None, :] == logits.argmax(dim=1, keepdim=True)
+        return torch.where(own, scores, torch.full_like(scores, float("inf")))
 
 
 def _map_level(backbone: Backbone, name: str) -> int:
