@@ -443,7 +443,7 @@ def _batching_lines(b: dict[str, Any]) -> list[str]:
         f"`AMULET_BUSY_INTRA_OP_THREADS={b.get('default_busy_intra_op_threads', '-')}`, "
         f"`AMULET_GIL_SWITCH_INTERVAL_MS={b.get('default_gil_switch_interval_ms', '-')}` "
         "(one_session: every run on the many-thread session; workers_per_core: one inference "
-        "worker per core; workers_cores_plus_1: one more than the cores; switch_5ms: Python's default switch interval; batch_1_threads_8: 8 "
+        "worker per core; switch_5ms: Python's default switch interval; batch_1_threads_8: 8 "
         "inference workers); best measured "
         f"(beating the default by more than {b['margin']:.0%}, else the default): "
         f"`{b['best']}`; the default {agrees}.",

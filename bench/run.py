@@ -134,8 +134,8 @@ def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> d
     # Each arm turns one part of the default layout back: "one_session" runs every photo on
     # the many-thread session (as if busy_intra_op_threads were off; the default hands runs
     # that overlap another to a one-thread session); "workers_per_core" has one inference
-    # worker per core instead of three; "workers_cores_plus_1" one more than the cores;
-    # "switch_5ms" keeps Python's switch interval; "batch_1_threads_8" has 8 workers.
+    # worker per core instead of one more; "switch_5ms" keeps Python's switch interval;
+    # "batch_1_threads_8" has 8 workers.
     cores = os.cpu_count() or 1
     with (
         amulet_service("batch_1_threads_8", AMULET_INFERENCE_WORKERS="8") as threaded,
@@ -143,16 +143,12 @@ def _batching(main: Server, photos: Photos, plan: Plan, settings: Settings) -> d
             "one_session", AMULET_BUSY_INTRA_OP_THREADS=str(settings.intra_op_threads)
         ) as one_session,
         amulet_service("workers_per_core", AMULET_INFERENCE_WORKERS=str(cores)) as per_core,
-        amulet_service(
-            "workers_cores_plus_1", AMULET_INFERENCE_WORKERS=str(cores + 1)
-        ) as cores_plus_1,
         amulet_service("switch_5ms", AMULET_GIL_SWITCH_INTERVAL_MS="5") as switch_5ms,
     ):
         arms = {
             "default": main,
             "one_session": one_session,
             "workers_per_core": per_core,
-            "workers_cores_plus_1": cores_plus_1,
             "switch_5ms": switch_5ms,
             "batch_1_threads_8": threaded,
         }

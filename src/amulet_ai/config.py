@@ -107,12 +107,11 @@ class Settings(BaseSettings):
     )
     max_batch_files: int = Field(16, ge=1, description="Most files in one batch request.")
     inference_workers: int = Field(
-        3 * _CPU_COUNT,
+        _CPU_COUNT + 1,
         ge=1,
-        description="Threads that decode and run the model: three per core, so that while "
-        "some wait for the interpreter lock (held by the event loop or another worker) "
-        "others keep every core in the model.",
-        json_schema_extra={"template_default": "3 x the number of CPU cores"},
+        description="Threads that decode and run the model: one more than the cores, so "
+        "that a worker waiting for the interpreter lock leaves no core idle.",
+        json_schema_extra={"template_default": "the number of CPU cores + 1"},
     )
     gil_switch_interval_ms: float = Field(
         0.5,
