@@ -88,7 +88,9 @@ def _timed_load(
 async def warm_up(servers: Sequence[Server], photos: Sequence[bytes], plan: Plan) -> None:
     """A short load on each server first: connections, allocator and model caches warm."""
     for server in servers:
-        await post_photos(server.url, photos, concurrency=8, duration_s=plan.warmup_s)
+        await post_photos(
+            server.url, photos, concurrency=8, duration_s=plan.warmup_s, server_pid=server.pid
+        )
 
 
 def _compare(results: dict[str, LoadResult], ours: str, other: str) -> dict[str, Any]:

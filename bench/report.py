@@ -459,7 +459,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Measured {env['date']} ({mode}, {results['seconds']:.0f} s) on {env['cpu_model']}, "
         f"{env['cores_logical']} cores, Python {env['python']}, onnxruntime "
         f"{env['onnxruntime']}, load average at start {env['load_average_at_start'][0]:.1f}. "
-        "Ratios come from settings measured in alternating rounds of the same run. "
+        "Ratios come from settings measured in alternating rounds of the same run; each "
+        "load ends once its server has gone quiet, so no load starts beside the requests "
+        "the one before left in flight. "
         f"Load: `bench/load.py` on {_engines(results)} (keep-alive HTTP/1.1 connections). "
         "CPU ms/req: server + load generator (both on this machine).",
         *_rerun_lines(results.get("rerun", {})),
