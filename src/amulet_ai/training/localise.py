@@ -4,7 +4,9 @@ The localiser is a small conv head on frozen ImageNet EfficientNet-Lite0 feature
 letterboxed 320 px draft: block 10 (112 x 20 x 20) next to block 15 (320 x 10 x 10, upsampled
 to 20 x 20), 432 channels -> 1x1 conv to 64 -> 3x3 conv to 32 -> 3x3 conv to one mask logit
 per 16 px cell. It is fitted on scenes of the development photos' cut-outs on the training
-backdrop families (:mod:`amulet_ai.training.scenes`) and on bare backdrops, with a soft
+backdrop families (:mod:`amulet_ai.training.scenes`) and on the real-texture training
+families (crops of photographs and lit rough surfaces, none of them a test family's;
+``--texture-scenes``, since localiser 1.1.0), and on bare backdrops of both, with a soft
 per-cell target (the share of the cell the amulet covers), BCE plus soft Dice.
 
 Cross-validation uses the classifier's stratified folds: a fold's head is fitted on scenes
@@ -56,7 +58,7 @@ from amulet_ai.training.scenes import Canvas, Scene, make_scene, scene_specs
 logger = logging.getLogger(__name__)
 
 NAME: Final = "amulet-localiser-lite0"
-VERSION: Final = "1.0.0"
+VERSION: Final = "1.1.0"
 SIZE: Final = 320
 STRIDE: Final = 16
 GRID: Final = SIZE // STRIDE
@@ -259,12 +261,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--texture-scenes",
         type=int,
-        default=0,
+        default=4,
         help="more training scenes per photo on the real-texture training families "
         "(photographs and rough surfaces that are not the test family's)",
     )
     parser.add_argument(
-        "--texture-negatives", type=int, default=0, help="bare real-texture training backdrops"
+        "--texture-negatives", type=int, default=80, help="bare real-texture training backdrops"
     )
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument(
