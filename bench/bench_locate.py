@@ -61,7 +61,6 @@ from bench.servers import amulet_service
 logger = logging.getLogger(__name__)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amulets"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 TIGHT_STEP = 14
 TIGHT_PHOTOS = 10  # one round's requests: every round sends each once
 
@@ -522,10 +521,11 @@ def _output_diffs(shipped: Any, other: Any, size: int) -> dict[str, float] | Non
     """Max |difference| of each output the two graphs share, on the development photos
     (None where ``../shared`` is not beside the checkout)."""
     from amulet_ai.imaging.decode import decode_image, to_tensor
+    from amulet_ai.training.data import load_dataset
 
-    paths = sorted(p for p in SHARED_DATA.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
-    if not paths:
+    if not SHARED_DATA.is_dir():
         return None
+    paths = [photo.path for photo in load_dataset(SHARED_DATA).photos]
     batch = np.stack([to_tensor(decode_image(p.read_bytes(), size=size).image) for p in paths])
     names = [
         o.name for o in shipped.get_outputs() if o.name in {x.name for x in other.get_outputs()}
