@@ -196,6 +196,8 @@ EVALUATION_FIGURES: Final = (
     "ece",
     "threshold",
     "known_keep_rate",
+    "right_and_kept",
+    "unreadable",
 )
 
 
@@ -205,6 +207,11 @@ def write_evaluation_report(
     """The report of :func:`amulet_ai.training.evaluate.evaluate`'s result (its JSON
     figures, ``reliability`` bins included) for the model's ``classes``."""
     figures: dict[str, object] = {k: result[k] for k in EVALUATION_FIGURES if k in result}
+    if "locate" in result:
+        figures["locate"] = result["locate"]
+    for class_id, other in result.get("other_types", {}).items():
+        figures[f"other type {class_id}: AUROC"] = other["auroc"]
+        figures[f"other type {class_id}: flagged"] = other["flagged_rate"]
     for folder, unknown in result.get("unknown", {}).items():
         figures[f"unknown AUROC, {folder}"] = unknown["auroc"]
         figures[f"unknown flagged, {folder}"] = unknown["flagged_rate"]
@@ -217,7 +224,8 @@ def write_evaluation_report(
         per_class=result["per_class"],
         figures=figures,
         notes=[
-            "The shipped model through the serving wrapper on a labelled folder. On the "
-            "photos it was trained on this measures fit, not generalisation."
+            "The shipped models on a labelled folder, each photo judged as the API judges "
+            "it (locate as the figures say). Flagged: answered as none of the known types. "
+            "On the photos the model was trained on this measures fit, not generalisation."
         ],
     )
