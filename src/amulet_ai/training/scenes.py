@@ -40,6 +40,8 @@ ASPECTS: Final = (4 / 3, 16 / 9, 1.0, 3 / 2)
 # "phone": 2000 x 1500, whose quarter-scale decode has the same pixels as a 12 MP photo's
 # (what the crop is taken from) at a quarter of the cost to generate.
 PHONE: Final = (2000, 1500)
+# The scenes command's test scenes (command C) are seeded with its seed plus this.
+TEST_SCENE_SEED_OFFSET: Final = 2
 Canvas = Literal["12mp", "phone", "small", "draft"]
 
 

@@ -47,12 +47,11 @@ from amulet_ai.training.cutout import CutOut, cut_out_all
 from amulet_ai.training.data import Dataset, fingerprint
 from amulet_ai.training.features import Backbone, BackboneSpec
 from amulet_ai.training.localise import box_iou
-from amulet_ai.training.scenes import Scene, make_scene, scene_specs
+from amulet_ai.training.scenes import TEST_SCENE_SEED_OFFSET, Scene, make_scene, scene_specs
 
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION: Final = "served-v2"
-TEST_SCENE_SEED_OFFSET: Final = 2  # command C's test scenes use seed + 2
 JUDGED: Final = ("cropped", "fills_frame")
 PATHS: Final = (*JUDGED, "no_amulet", "too_small", "too_blurred")
 
