@@ -2,9 +2,10 @@
 
 Each case is a test of its own, all against one server: it must get exactly its expected
 status and error code in the JSON envelope, with ``X-Request-ID`` and the security
-headers, no internal detail in the body, and never a 5xx; the server's RSS must stay under
-its ceiling, and a good photo must still be classified after it. A last test checks the
-whole run (peak memory, time) and records the figures.
+headers, no internal detail in the body, and never a 5xx; the server's RSS after it and
+its peak RSS while it ran must stay under its ceiling, and a good photo must still be
+classified after it. A last test checks the whole run (peak memory, time) and records the
+figures.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def test_hostile_input_gets_its_exact_answer(
     case: HostileCase, corpus_run: CorpusRun, unique_jpeg: Callable[[int], bytes]
 ) -> None:
     run = corpus_run
+    peak_before = run.api.peak_rss_mb()
     status, headers, body, seconds, error = _send(case, run.api.address)
     problems = (
         [f"no answer: {error}"]
@@ -147,6 +149,10 @@ def test_hostile_input_gets_its_exact_answer(
     rss = run.api.rss_mb()
     if rss > MEMORY_CEILING_MB:
         problems.append(f"server RSS {rss:.0f} MB above {MEMORY_CEILING_MB} MB")
+    # RSS after the answer misses a peak freed before it: the high-water mark does not.
+    peak = run.api.peak_rss_mb()
+    if peak > MEMORY_CEILING_MB >= peak_before:
+        problems.append(f"server peak RSS rose to {peak:.0f} MB, above {MEMORY_CEILING_MB} MB")
     good = run.good_client.post(
         "/v1/predict",
         files={"front": ("good.jpg", unique_jpeg(len(run.rows)), "image/jpeg")},

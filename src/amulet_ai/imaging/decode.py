@@ -198,10 +198,17 @@ def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     scale = size / min(width, height)
     new_w = max(size, round(width * scale))
     new_h = max(size, round(height * scale))
-    if (new_w, new_h) != (width, height):
-        img = img.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     left = (new_w - size) // 2
     top = (new_h - size) // 2
+    if scale > 1:
+        # Enlarging: resample only the centre square's source box. Enlarging the whole
+        # picture first would cost its long side times ``size`` again: a 6 kB 1 x 20000
+        # PNG would become a 224 x 4,480,000 (3 GB) raster on the way to 224 x 224.
+        sx, sy = new_w / width, new_h / height
+        box = (left / sx, top / sy, (left + size) / sx, (top + size) / sy)
+        return img.resize((size, size), Image.Resampling.BILINEAR, box=box)
+    if (new_w, new_h) != (width, height):
+        img = img.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     return img.crop((left, top, left + size, top + size))
 
 
