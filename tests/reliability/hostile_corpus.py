@@ -15,6 +15,9 @@ The rules the expectations follow:
 * not ``multipart/form-data`` nor, on ``/v1/predict``, one photo as the raw body with an
   image media type: 415; a malformed or unfinished body: 400 ``invalid_input``;
 * a missing, unknown or repeated field or a bad query value: 422 ``validation_error``;
+* a JSON body that is not JSON: 422 ``validation_error``; one that is JSON-like but cannot
+  be parsed (nested past the recursion limit, a 5,000-digit number, not UTF-8): 400
+  ``invalid_input``;
 * an upload that stalls: 408 ``request_timeout`` once the body read timeout passes.
 
 Run it to write the corpus to a folder (one ``.body`` file per request body plus
@@ -848,6 +851,61 @@ def _query_cases() -> list[HostileCase]:
     return out
 
 
+def _json_cases() -> list[HostileCase]:
+    """JSON bodies to the routes that take one: unparseable is 400, ill-typed 422."""
+    routes = (
+        ("feedback", "POST", "/v1/history/1/feedback"),
+        ("piece_update", "PATCH", "/v1/pieces/1"),
+        ("publish", "PUT", "/v1/types/phra_sivali/published"),
+    )
+    bodies = (
+        (
+            "deep_array",
+            "an array nested 100,000 deep",
+            400,
+            "invalid_input",
+            b"[" * 100_000 + b"]" * 100_000,
+        ),
+        (
+            "deep_object",
+            "an object nested 50,000 deep",
+            400,
+            "invalid_input",
+            b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        ),
+        (
+            "int_5000_digits",
+            "an integer of 5,000 digits",
+            400,
+            "invalid_input",
+            b'{"correct": 1' + b"0" * 5000 + b"}",
+        ),
+        (
+            "not_utf8",
+            "a string of bytes that are not UTF-8",
+            400,
+            "invalid_input",
+            b'{"name": "\xff\xfe"}',
+        ),
+        ("malformed", "a body that is not JSON", 422, "validation_error", b"{not json"),
+    )
+    return [
+        HostileCase(
+            f"json_{route}_{name}",
+            f"{method} {path}: {what}",
+            status,
+            code,
+            (lambda content=content: [content]),
+            path=path,
+            method=method,
+            content_type="application/json",
+            group="json",
+        )
+        for route, method, path in routes
+        for name, what, status, code, content in bodies
+    ]
+
+
 def _protocol_cases() -> list[HostileCase]:
     """Body sizes and pacing: the streaming limits of a real server."""
     ceiling = UPLOAD_CEILING_MB * _MB
@@ -950,7 +1008,7 @@ def _protocol_cases() -> list[HostileCase]:
 
 def build_corpus() -> list[HostileCase]:
     """Every case, in a stable order."""
-    cases = _content_cases() + _form_cases() + _query_cases() + _protocol_cases()
+    cases = _content_cases() + _form_cases() + _query_cases() + _json_cases() + _protocol_cases()
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise ValueError("duplicate case names")
