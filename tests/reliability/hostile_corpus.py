@@ -18,7 +18,9 @@ The rules the expectations follow:
 * a JSON body that is not JSON: 422 ``validation_error``; one that is JSON-like but cannot
   be parsed (nested past the recursion limit, a 5,000-digit number, not UTF-8): 400
   ``invalid_input``;
-* an upload that stalls: 408 ``request_timeout`` once the body read timeout passes.
+* an upload that stalls: 408 ``request_timeout`` once the body read timeout passes;
+* a request the HTTP parser refuses (two Content-Lengths, an unknown Transfer-Encoding or
+  method, a URL over its limit): 400 ``invalid_input``, before the app sees it.
 
 Run it to write the corpus to a folder (one ``.body`` file per request body plus
 ``manifest.json`` with the request line, headers and expected answer)::
@@ -993,6 +995,56 @@ def _protocol_cases() -> list[HostileCase]:
             mode="chunked",
             group="protocol",
             finite=False,
+        ),
+        # Requests the HTTP parser refuses before the app: the same envelope all the same.
+        HostileCase(
+            "content_length_twice",
+            "two Content-Length headers that differ",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Content-Length", "5"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "transfer_encoding_gzip",
+            "Transfer-Encoding: gzip, which HTTP/1.1 servers need not know",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Transfer-Encoding", "gzip"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "content_length_and_chunked",
+            "Content-Length and Transfer-Encoding: chunked together (request smuggling)",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Transfer-Encoding", "chunked"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "unknown_method",
+            "a method HTTP does not have (FOO)",
+            400,
+            "invalid_input",
+            lambda: [],
+            method="FOO",
+            content_type=None,
+            group="protocol",
+        ),
+        HostileCase(
+            "url_100k",
+            "a 100 kB query string",
+            400,
+            "invalid_input",
+            lambda: [],
+            method="GET",
+            path="/health",
+            query="a=" + "b" * 100_000,
+            content_type=None,
+            group="protocol",
         ),
         HostileCase(
             "stalled_upload",
