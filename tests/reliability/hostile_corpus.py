@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Literal
 
 import hostile_images as img
+from PIL import Image
 
 BOUNDARY = "amulet-hostile-7f3a"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -327,6 +328,13 @@ def _content_cases() -> list[HostileCase]:
             413,
             t,
             img.webp_canvas_bomb,
+        ),
+        case(
+            "webp_49mp",
+            "a 130 kB WebP of 7000x7000 (under the pixel ceiling; its decoder would hold 750 MB)",
+            413,
+            t,
+            lambda: img.encode(Image.new("RGB", (7000, 7000), (150, 120, 60)), "WEBP", method=0),
         ),
         case(
             "png_ztxt_bomb",

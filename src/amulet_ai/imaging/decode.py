@@ -122,11 +122,18 @@ def _check_pixels(img: Image.Image, max_pixels: int) -> None:
         )
 
 
+# Pillow keeps one- and 16-bit-one-band images in 1 and 2 bytes a pixel, and every other
+# mode (RGB and LA included) in 4.
 _BYTES_PER_PIXEL: Final = {
     **dict.fromkeys(("1", "L", "P"), 1),
-    **dict.fromkeys(("LA", "La", "PA", "I;16", "I;16B", "I;16L", "I;16N"), 2),
-    "RGB": 3,
+    **dict.fromkeys(("I;16", "I;16B", "I;16L", "I;16N"), 2),
 }
+_RGB: Final = 4
+# What a format's decoder holds beside the raster at its peak, bytes a pixel: for WebP
+# (Pillow reads every WebP with the animation decoder) two RGBA canvases and the RGBA frame
+# it hands over; for HEIF libheif's own raster. tests/imaging/test_decode_memory.py
+# measures each decode's peak RSS against decode_footprint.
+_DECODER_BYTES_PER_PIXEL: Final = {"WEBP": 13, "HEIF": 6}
 _WIDE_MODES: Final = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
 
@@ -134,22 +141,24 @@ _ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
 def decode_footprint(img: Image.Image, orientation: int = 1) -> int:
     """Bytes that decoding ``img`` (opened, not loaded) to upright RGB will hold at its peak.
 
-    Read from the header alone: the raster at the size it will decode at (after ``draft``)
-    and the copies :func:`_to_rgb` makes on the way to RGB (the float copy of 16-bit and
-    float images, the RGBA composite of transparent ones), plus the turned copy an EXIF
+    Read from the header alone: the raster at the size it will decode at (after ``draft``),
+    what the format's decoder holds beside it (WebP: three times the raster more), the
+    copies :func:`_to_rgb` makes on the way to RGB (the float copy of 16-bit and float
+    images, the RGBA composite of transparent ones), plus the turned copy an EXIF
     orientation needs. The model-size picture that follows is small next to these.
     """
     pixels = img.size[0] * img.size[1]
     mode = img.mode
-    total = pixels * _BYTES_PER_PIXEL.get(mode, 4)
+    decoder = _DECODER_BYTES_PER_PIXEL.get(img.format or "", 0)
+    total = pixels * (_BYTES_PER_PIXEL.get(mode, 4) + decoder)
     if mode in _WIDE_MODES:
-        total += pixels * (8 + 1 + 3)  # float64 copy, 8-bit grey, RGB
+        total += pixels * (8 + 1 + _RGB)  # float64 copy, 8-bit grey, RGB
     elif mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
-        total += pixels * (4 + 4 + 4 + 3)  # RGBA, its background, the composite, RGB
+        total += pixels * (4 + 4 + 4 + _RGB)  # RGBA, its background, the composite, RGB
     elif mode != "RGB":
-        total += pixels * 3
+        total += pixels * _RGB
     if orientation != 1:
-        total += pixels * 3
+        total += pixels * _RGB
     return total
 
 
