@@ -11,14 +11,17 @@ figures.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import hostile_images as img
 import httpx
 import pytest
 from hostile_corpus import UPLOAD_CEILING_MB, HostileCase, build_corpus
 from live_server import StartApi, answer_problems, leaks
+from PIL import Image
 from raw_http import exchange
 from reliability_report import Check, record
 
@@ -211,3 +214,31 @@ def test_the_whole_corpus_within_its_memory_and_time(corpus_run: CorpusRun) -> N
     assert run.failures == {}, "\n".join(f"{n}: {'; '.join(p)}" for n, p in run.failures.items())
     assert peak < MEMORY_CEILING_MB
     assert elapsed <= CORPUS_BUDGET_S
+
+
+def test_large_photos_at_once_stay_under_the_ceiling(corpus_run: CorpusRun) -> None:
+    """Twelve photos near the decode bound at once, on the corpus's server after the corpus:
+    every one is classified, and the decodes running together (one per inference worker)
+    share one budget instead of each holding up to the bound."""
+    run = corpus_run
+    photos = [
+        img.encode(Image.new("RGB", (4500, 4500), (40 * i, 90, 160)), "WEBP", method=0)
+        for i in range(4)
+    ] + [img.png_zero_bomb(7000, 7000) + bytes([i]) for i in range(8)]
+    statuses: list[int] = []
+
+    def send(index: int) -> None:
+        response = httpx.post(
+            f"{run.api.url}/v1/predict",
+            files={"front": (f"{index}.img", photos[index], "image/png")},
+            timeout=120.0,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(photos))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=150.0)
+    assert statuses == [200] * len(photos)
+    assert run.api.peak_rss_mb() < MEMORY_CEILING_MB

@@ -23,6 +23,7 @@ import io
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from struct import error as struct_error
@@ -33,6 +34,7 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
+from amulet_ai.imaging.budget import MemoryBudget
 
 pillow_heif.register_heif_opener()
 
@@ -185,7 +187,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -> None:
+def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -> int:
+    """The decode's footprint, refused over ``max_decode_mb``."""
     needed = decode_footprint(img, orientation)
     if needed > max_decode_mb * 1024 * 1024:
         needed_mb = needed / (1024 * 1024)
@@ -194,6 +197,7 @@ def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -
             f"{max_decode_mb:g} MB per image.",
             details={"needed_mb": round(needed_mb, 1), "max_decode_mb": max_decode_mb},
         )
+    return needed
 
 
 def center_square(img: Image.Image, size: int) -> Image.Image:
@@ -255,6 +259,7 @@ def _decode_upright(
     finish: Callable[[Image.Image, Drafted | None], Image.Image],
     max_decode_mb: float | None = None,
     fallback_size: int | None = None,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """``finish`` applied to the upright RGB picture (JPEG drafted to at least
     ``draft_size`` on both sides) and, for a drafted JPEG, its size and scale
@@ -265,6 +270,9 @@ def _decode_upright(
     over the bound too), or would be the full size where ``fallback_size`` gets a reduced
     scale (a 1 MP photo: a full decode costs more than the reduced second decode the few
     small amulets need).
+
+    With ``budget``, the decode holds its footprint from it while it runs (waiting for it
+    first), so decodes at once hold no more than the budget together.
 
     ``finish`` runs before the file is closed: an upright RGB JPEG is the opened image
     itself, and closing it first would leave nothing to resize (what ``finish`` returns
@@ -292,15 +300,17 @@ def _decode_upright(
                         side = fallback_size
                 drafted = Drafted(img.size, dct_scale(img.size, side))
                 img.draft("RGB", (side, side))
+            needed = 0
             if max_decode_mb is not None:
-                _check_footprint(img, orientation, max_decode_mb)
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            # exif_transpose copies even an upright picture; most photos need no turn.
-            upright = img if orientation == 1 else ImageOps.exif_transpose(img)
-            image = finish(_to_rgb(upright), drafted)
-            if image is img:  # closing the file below would take its pixels with it
-                image = image.copy()
+                needed = _check_footprint(img, orientation, max_decode_mb)
+            with budget.hold(needed) if budget is not None else nullcontext():
+                img.seek(0)  # animated images: the first frame
+                img.load()
+                # exif_transpose copies even an upright picture; most photos need no turn.
+                upright = img if orientation == 1 else ImageOps.exif_transpose(img)
+                image = finish(_to_rgb(upright), drafted)
+                if image is img:  # closing the file below would take its pixels with it
+                    image = image.copy()
         except Image.DecompressionBombError as exc:
             raise ImageTooLarge() from exc
         except (OSError, ValueError, SyntaxError, EOFError, struct_error) as exc:
@@ -317,6 +327,7 @@ def decode_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
     draft: bool = True,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """Decode one image and bring it to ``size`` x ``size`` upright RGB.
 
@@ -324,7 +335,8 @@ def decode_image(
     decode at a reduced DCT scale first (``draft``), which is several times faster on phone
     photos and leaves the result within a pixel level of a full decode. ``max_decode_mb``
     bounds the memory this one decode may hold (:func:`decode_footprint`, from the header),
-    whatever other decodes run meanwhile.
+    whatever other decodes run meanwhile; with ``budget`` the decode also waits for its
+    footprint to be free in it (:class:`~amulet_ai.imaging.budget.MemoryBudget`).
 
     Raises:
         UnsupportedMediaType: empty, not an image, or not JPEG, PNG, WebP or HEIC/HEIF.
@@ -339,6 +351,7 @@ def decode_image(
         draft,
         lambda rgb, _drafted: _resize_center_crop(rgb, size),
         max_decode_mb,
+        budget=budget,
     )
 
 
@@ -348,6 +361,7 @@ def decode_picture(
     min_side: int = DETAIL_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """Decode the whole picture, upright, with its shorter side between ``min_side`` and
     about twice that (never enlarged): enough detail to crop an amulet from, at a fraction
@@ -369,7 +383,7 @@ def decode_picture(
     def finish(rgb: Image.Image, _drafted: Drafted | None) -> Image.Image:
         return _reduced(rgb, min_side)
 
-    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb)
+    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb, budget=budget)
 
 
 def _reduced(rgb: Image.Image, min_side: int) -> Image.Image:
@@ -387,6 +401,7 @@ def decode_draft_and_detail(
     detail_side: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
+    budget: MemoryBudget | None = None,
 ) -> tuple[DecodedImage, DecodedImage]:
     """One decode of the whole picture giving two: a draft as
     :func:`decode_picture` gives at ``min_side=draft_side`` (the same size; for a JPEG the
@@ -423,7 +438,14 @@ def decode_draft_and_detail(
         return _reduced(rgb, detail_side)
 
     detail = _decode_upright(
-        source, detail_side, max_pixels, True, finish, max_decode_mb, fallback_size=draft_side
+        source,
+        detail_side,
+        max_pixels,
+        True,
+        finish,
+        max_decode_mb,
+        fallback_size=draft_side,
+        budget=budget,
     )
     draft_image = drafts[0]
     if draft_image.size == detail.image.size:
