@@ -158,3 +158,21 @@ def _log_access(scope: Scope, status: int, elapsed: float, request_id: str, cach
             "cached": cached,
         },
     )
+
+
+class HeadAsGetMiddleware:
+    """Answers ``HEAD`` on every route as its ``GET`` (RFC 9110: a server that answers GET
+    answers HEAD), which FastAPI's routes do not do themselves: an uptime monitor or load
+    balancer probing ``HEAD /health`` would otherwise read 405 as the service being down.
+
+    The route sees ``GET``; the server (uvicorn), which still sees ``HEAD``, sends the
+    headers without the body. Where the route has no ``GET``, the answer is its 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
