@@ -154,7 +154,10 @@ class Settings(BaseSettings):
         1536.0, gt=0, description="Process RSS ceiling: above it new work gets 503."
     )
     decode_memory_limit_mb: float = Field(
-        512.0, gt=0, description="Most RSS growth one image decode may cause."
+        512.0,
+        gt=0,
+        description="Most RSS growth one image decode may cause; decodes running at once "
+        "wait to share it.",
     )
     gc_high_water_mb: float = Field(
         1024.0, gt=0, description="RSS at which the GC manager collects and shrinks caches."

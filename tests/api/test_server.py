@@ -120,3 +120,21 @@ def test_many_requests_on_one_kept_alive_connection(server: ApiThread, photo: by
         answers.append(client.get("/v1/model"))
     assert [a.status_code for a in answers] == [200] * 6
     assert [a.json().get("cached") for a in answers[:5]] == [False, True, True, True, True]
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/live", "/v2/health/ready", "/metrics"])
+def test_head_answers_as_get_without_the_body(server: ApiThread, path: str) -> None:
+    with httpx.Client(base_url=server.url, timeout=10.0) as http:
+        got, head = http.get(path), http.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["x-content-type-options"] == "nosniff"
+    assert head.content == b""
+
+
+def test_head_on_a_route_without_get_is_its_405(server: ApiThread) -> None:
+    with httpx.Client(base_url=server.url, timeout=10.0) as http:
+        head = http.head("/v1/predict")
+    assert head.status_code == 405
+    assert head.headers["allow"] == "POST"
+    assert head.content == b""

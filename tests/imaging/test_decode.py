@@ -191,13 +191,13 @@ def test_load_path_reads_files(tmp_path: pytest.TempPathFactory) -> None:
 
 
 def test_decode_footprint_bounds_one_decode_by_its_own_header() -> None:
-    # A 16-bit greyscale PNG goes through a float copy: 2 + 8 + 1 + 3 bytes per pixel.
+    # A 16-bit greyscale PNG goes through a float copy: 2 + 8 + 1 + 4 bytes per pixel.
     buf = io.BytesIO()
     Image.fromarray(np.full((600, 800), 40000, dtype=np.uint16)).save(buf, "PNG")
     data = buf.getvalue()
     with Image.open(io.BytesIO(data)) as img:
-        assert decode_footprint(img) == 600 * 800 * (2 + 8 + 1 + 3)
-    needed_mb = 600 * 800 * 14 / (1024 * 1024)
+        assert decode_footprint(img) == 600 * 800 * (2 + 8 + 1 + 4)
+    needed_mb = 600 * 800 * 15 / (1024 * 1024)
     with pytest.raises(ImageTooLarge) as caught:
         decode_image(data, max_decode_mb=needed_mb * 0.9)
     assert caught.value.details["needed_mb"] == round(needed_mb, 1)

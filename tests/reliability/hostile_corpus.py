@@ -15,7 +15,12 @@ The rules the expectations follow:
 * not ``multipart/form-data`` nor, on ``/v1/predict``, one photo as the raw body with an
   image media type: 415; a malformed or unfinished body: 400 ``invalid_input``;
 * a missing, unknown or repeated field or a bad query value: 422 ``validation_error``;
-* an upload that stalls: 408 ``request_timeout`` once the body read timeout passes.
+* a JSON body that is not JSON: 422 ``validation_error``; one that is JSON-like but cannot
+  be parsed (nested past the recursion limit, a 5,000-digit number, not UTF-8): 400
+  ``invalid_input``;
+* an upload that stalls: 408 ``request_timeout`` once the body read timeout passes;
+* a request the HTTP parser refuses (two Content-Lengths, an unknown Transfer-Encoding or
+  method, a URL over its limit): 400 ``invalid_input``, before the app sees it.
 
 Run it to write the corpus to a folder (one ``.body`` file per request body plus
 ``manifest.json`` with the request line, headers and expected answer)::
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Literal
 
 import hostile_images as img
+from PIL import Image
 
 BOUNDARY = "amulet-hostile-7f3a"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -324,6 +330,13 @@ def _content_cases() -> list[HostileCase]:
             img.webp_canvas_bomb,
         ),
         case(
+            "webp_49mp",
+            "a 130 kB WebP of 7000x7000 (under the pixel ceiling; its decoder would hold 750 MB)",
+            413,
+            t,
+            lambda: img.encode(Image.new("RGB", (7000, 7000), (150, 120, 60)), "WEBP", method=0),
+        ),
+        case(
             "png_ztxt_bomb",
             "a PNG text chunk that inflates to 64 MB",
             400,
@@ -353,6 +366,27 @@ def _content_cases() -> list[HostileCase]:
             lambda: img.jpeg_with_size(7000, 7000),
         ),
         case("one_by_one_png", "a 1x1 PNG", 200, ok, lambda: img.png(1, 1)),
+        case(
+            "png_strip_1x20000",
+            "a 6 kB 1x20000 PNG strip (enlarged whole it would be 3 GB)",
+            200,
+            ok,
+            lambda: img.strip("PNG", 1, 20000),
+        ),
+        case(
+            "jpeg_strip_1x65500",
+            "a 1x65500 JPEG strip, the tallest JPEG allows",
+            200,
+            ok,
+            lambda: img.strip("JPEG", 1, 65500),
+        ),
+        case(
+            "png_strip_65500x2",
+            "a 65500x2 PNG strip",
+            200,
+            ok,
+            lambda: img.strip("PNG", 65500, 2),
+        ),
         case("one_by_one_jpeg", "a 1x1 JPEG", 200, ok, lambda: img.jpeg(1, 1)),
         case("cmyk_jpeg", "a CMYK JPEG", 200, ok, img.cmyk_jpeg),
         case("gray16_png", "a 16-bit greyscale PNG", 200, ok, img.gray16_png),
@@ -827,6 +861,61 @@ def _query_cases() -> list[HostileCase]:
     return out
 
 
+def _json_cases() -> list[HostileCase]:
+    """JSON bodies to the routes that take one: unparseable is 400, ill-typed 422."""
+    routes = (
+        ("feedback", "POST", "/v1/history/1/feedback"),
+        ("piece_update", "PATCH", "/v1/pieces/1"),
+        ("publish", "PUT", "/v1/types/phra_sivali/published"),
+    )
+    bodies = (
+        (
+            "deep_array",
+            "an array nested 100,000 deep",
+            400,
+            "invalid_input",
+            b"[" * 100_000 + b"]" * 100_000,
+        ),
+        (
+            "deep_object",
+            "an object nested 50,000 deep",
+            400,
+            "invalid_input",
+            b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        ),
+        (
+            "int_5000_digits",
+            "an integer of 5,000 digits",
+            400,
+            "invalid_input",
+            b'{"correct": 1' + b"0" * 5000 + b"}",
+        ),
+        (
+            "not_utf8",
+            "a string of bytes that are not UTF-8",
+            400,
+            "invalid_input",
+            b'{"name": "\xff\xfe"}',
+        ),
+        ("malformed", "a body that is not JSON", 422, "validation_error", b"{not json"),
+    )
+    return [
+        HostileCase(
+            f"json_{route}_{name}",
+            f"{method} {path}: {what}",
+            status,
+            code,
+            (lambda content=content: [content]),
+            path=path,
+            method=method,
+            content_type="application/json",
+            group="json",
+        )
+        for route, method, path in routes
+        for name, what, status, code, content in bodies
+    ]
+
+
 def _protocol_cases() -> list[HostileCase]:
     """Body sizes and pacing: the streaming limits of a real server."""
     ceiling = UPLOAD_CEILING_MB * _MB
@@ -915,6 +1004,56 @@ def _protocol_cases() -> list[HostileCase]:
             group="protocol",
             finite=False,
         ),
+        # Requests the HTTP parser refuses before the app: the same envelope all the same.
+        HostileCase(
+            "content_length_twice",
+            "two Content-Length headers that differ",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Content-Length", "5"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "transfer_encoding_gzip",
+            "Transfer-Encoding: gzip, which HTTP/1.1 servers need not know",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Transfer-Encoding", "gzip"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "content_length_and_chunked",
+            "Content-Length and Transfer-Encoding: chunked together (request smuggling)",
+            400,
+            "invalid_input",
+            lambda: [form(part("front", b"x"))],
+            headers=(("Transfer-Encoding", "chunked"),),
+            group="protocol",
+        ),
+        HostileCase(
+            "unknown_method",
+            "a method HTTP does not have (FOO)",
+            400,
+            "invalid_input",
+            lambda: [],
+            method="FOO",
+            content_type=None,
+            group="protocol",
+        ),
+        HostileCase(
+            "url_100k",
+            "a 100 kB query string",
+            400,
+            "invalid_input",
+            lambda: [],
+            method="GET",
+            path="/health",
+            query="a=" + "b" * 100_000,
+            content_type=None,
+            group="protocol",
+        ),
         HostileCase(
             "stalled_upload",
             "headers and half the body, then nothing (slowloris)",
@@ -929,7 +1068,7 @@ def _protocol_cases() -> list[HostileCase]:
 
 def build_corpus() -> list[HostileCase]:
     """Every case, in a stable order."""
-    cases = _content_cases() + _form_cases() + _query_cases() + _protocol_cases()
+    cases = _content_cases() + _form_cases() + _query_cases() + _json_cases() + _protocol_cases()
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise ValueError("duplicate case names")

@@ -194,6 +194,11 @@ def cmyk_jpeg() -> bytes:
     return encode(Image.new("CMYK", (64, 48), (10, 200, 30, 0)), "JPEG")
 
 
+def strip(fmt: str, width: int, height: int) -> bytes:
+    """A one-colour picture of an extreme aspect ratio (a few kB whatever its length)."""
+    return encode(Image.new("RGB", (width, height), (150, 120, 60)), fmt)
+
+
 def gray16_png() -> bytes:
     ramp = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) * 21).astype(np.uint16)
     return encode(Image.fromarray(ramp), "PNG")

@@ -53,7 +53,7 @@ from amulet_ai.api.cors import JsonCORSMiddleware
 from amulet_ai.api.docs import install_docs
 from amulet_ai.api.error_handlers import install_error_handlers
 from amulet_ai.api.lifespan import lifespan
-from amulet_ai.api.middleware import RequestContextMiddleware
+from amulet_ai.api.middleware import HeadAsGetMiddleware, RequestContextMiddleware
 from amulet_ai.api.routes import (
     admin,
     catalog,
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     install_error_handlers(app, services.metrics)
+    app.add_middleware(HeadAsGetMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             JsonCORSMiddleware,

@@ -5,8 +5,8 @@ Three handlers cover everything a route can raise:
 * :class:`~amulet_ai.errors.AmuletError` and its subclasses: their own status and
   code, ``Retry-After`` when they carry one;
 * FastAPI's ``RequestValidationError`` (a bad query parameter): 422 ``validation_error``;
-* Starlette's ``HTTPException`` (no such route, wrong method): 404 ``not_found``,
-  405 ``method_not_allowed``.
+* Starlette's ``HTTPException`` (no such route, wrong method, a body FastAPI could not
+  parse): 404 ``not_found``, 405 ``method_not_allowed``, 400 ``invalid_input``.
 
 A CORS preflight refused before any route runs gets the same envelope from
 :class:`~amulet_ai.api.cors.JsonCORSMiddleware`: 400 ``cors_rejected``.
@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amulet_ai.errors import (
     AmuletError,
+    InvalidInput,
     MethodNotAllowed,
     NotFound,
     ValidationFailed,
@@ -102,6 +103,11 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         response = error_response(NotFound(), request_id)
     elif exc.status_code == 405:
         response = error_response(MethodNotAllowed(), request_id)
+    elif exc.status_code == 400:
+        # FastAPI's own for a JSON body that json.loads fails on other than by syntax
+        # (nesting past the recursion limit, an integer of thousands of digits, bytes that
+        # are not text); malformed syntax is its 422 ``validation_error`` instead.
+        response = error_response(InvalidInput("The request body could not be parsed."), request_id)
     else:
         # No route raises HTTPException itself; this covers the framework's own, if any.
         body = {"code": "http_error", "message": str(exc.detail), "request_id": request_id}

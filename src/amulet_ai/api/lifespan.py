@@ -10,7 +10,9 @@ While the app runs, the process's interpreter switch interval is
 ``AMULET_GIL_SWITCH_INTERVAL_MS`` (restored afterwards): an inference worker back from
 onnxruntime, which ran without the interpreter lock, takes the lock back within that time
 while the event loop is busy, instead of within Python's default 5 ms, during which its core
-may stand idle (measured in ``bench/``, the batching section).
+may stand idle (measured in ``bench/``, the batching section). glibc's mmap threshold is
+pinned (:func:`~amulet_ai.runtime.memory.return_large_allocations`), so that a large
+decode's memory goes back to the system once it is done.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fastapi import FastAPI
 
 from amulet_ai.api.services import Services
 from amulet_ai.api.traffic import Traffic
+from amulet_ai.runtime.memory import return_large_allocations
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ def _drain_on_signal(traffic: Traffic) -> Callable[[], None]:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the app's :class:`Services`; on the way out, drain and stop them."""
     services: Services = app.state.services
+    # Decoded pictures are large and short-lived: give their memory back when freed.
+    return_large_allocations()
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(services.settings.gil_switch_interval_ms / 1000)
     try:

@@ -35,10 +35,11 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("amulet_ai.api.access")
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
 }
 # Answered while draining, so orchestrators see the truth about the process.
 _DRAIN_EXEMPT = ("/health", "/v2/health", "/metrics")
@@ -93,10 +94,9 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
-                for name, value in _SECURITY_HEADERS.items():
-                    headers[name] = value
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                for name, value in SECURITY_HEADERS.items():
+                    if name != "Cache-Control" or name not in headers:
+                        headers[name] = value
                 for name, value in context.get("response_headers", {}).items():
                     headers[name] = value
             await send(message)
@@ -158,3 +158,21 @@ def _log_access(scope: Scope, status: int, elapsed: float, request_id: str, cach
             "cached": cached,
         },
     )
+
+
+class HeadAsGetMiddleware:
+    """Answers ``HEAD`` on every route as its ``GET`` (RFC 9110: a server that answers GET
+    answers HEAD), which FastAPI's routes do not do themselves: an uptime monitor or load
+    balancer probing ``HEAD /health`` would otherwise read 405 as the service being down.
+
+    The route sees ``GET``; the server (uvicorn), which still sees ``HEAD``, sends the
+    headers without the body. Where the route has no ``GET``, the answer is its 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)

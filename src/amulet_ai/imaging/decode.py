@@ -23,6 +23,7 @@ import io
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from struct import error as struct_error
@@ -33,6 +34,7 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from amulet_ai.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
+from amulet_ai.imaging.budget import MemoryBudget
 
 pillow_heif.register_heif_opener()
 
@@ -122,11 +124,18 @@ def _check_pixels(img: Image.Image, max_pixels: int) -> None:
         )
 
 
+# Pillow keeps one- and 16-bit-one-band images in 1 and 2 bytes a pixel, and every other
+# mode (RGB and LA included) in 4.
 _BYTES_PER_PIXEL: Final = {
     **dict.fromkeys(("1", "L", "P"), 1),
-    **dict.fromkeys(("LA", "La", "PA", "I;16", "I;16B", "I;16L", "I;16N"), 2),
-    "RGB": 3,
+    **dict.fromkeys(("I;16", "I;16B", "I;16L", "I;16N"), 2),
 }
+_RGB: Final = 4
+# What a format's decoder holds beside the raster at its peak, bytes a pixel: for WebP
+# (Pillow reads every WebP with the animation decoder) two RGBA canvases and the RGBA frame
+# it hands over; for HEIF libheif's own raster. tests/imaging/test_decode_memory.py
+# measures each decode's peak RSS against decode_footprint.
+_DECODER_BYTES_PER_PIXEL: Final = {"WEBP": 13, "HEIF": 6}
 _WIDE_MODES: Final = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
 
@@ -134,22 +143,24 @@ _ALPHA_MODES: Final = ("RGBA", "LA", "PA", "RGBa", "La")
 def decode_footprint(img: Image.Image, orientation: int = 1) -> int:
     """Bytes that decoding ``img`` (opened, not loaded) to upright RGB will hold at its peak.
 
-    Read from the header alone: the raster at the size it will decode at (after ``draft``)
-    and the copies :func:`_to_rgb` makes on the way to RGB (the float copy of 16-bit and
-    float images, the RGBA composite of transparent ones), plus the turned copy an EXIF
+    Read from the header alone: the raster at the size it will decode at (after ``draft``),
+    what the format's decoder holds beside it (WebP: three times the raster more), the
+    copies :func:`_to_rgb` makes on the way to RGB (the float copy of 16-bit and float
+    images, the RGBA composite of transparent ones), plus the turned copy an EXIF
     orientation needs. The model-size picture that follows is small next to these.
     """
     pixels = img.size[0] * img.size[1]
     mode = img.mode
-    total = pixels * _BYTES_PER_PIXEL.get(mode, 4)
+    decoder = _DECODER_BYTES_PER_PIXEL.get(img.format or "", 0)
+    total = pixels * (_BYTES_PER_PIXEL.get(mode, 4) + decoder)
     if mode in _WIDE_MODES:
-        total += pixels * (8 + 1 + 3)  # float64 copy, 8-bit grey, RGB
+        total += pixels * (8 + 1 + _RGB)  # float64 copy, 8-bit grey, RGB
     elif mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
-        total += pixels * (4 + 4 + 4 + 3)  # RGBA, its background, the composite, RGB
+        total += pixels * (4 + 4 + 4 + _RGB)  # RGBA, its background, the composite, RGB
     elif mode != "RGB":
-        total += pixels * 3
+        total += pixels * _RGB
     if orientation != 1:
-        total += pixels * 3
+        total += pixels * _RGB
     return total
 
 
@@ -176,7 +187,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -> None:
+def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -> int:
+    """The decode's footprint, refused over ``max_decode_mb``."""
     needed = decode_footprint(img, orientation)
     if needed > max_decode_mb * 1024 * 1024:
         needed_mb = needed / (1024 * 1024)
@@ -185,6 +197,7 @@ def _check_footprint(img: Image.Image, orientation: int, max_decode_mb: float) -
             f"{max_decode_mb:g} MB per image.",
             details={"needed_mb": round(needed_mb, 1), "max_decode_mb": max_decode_mb},
         )
+    return needed
 
 
 def center_square(img: Image.Image, size: int) -> Image.Image:
@@ -198,10 +211,17 @@ def _resize_center_crop(img: Image.Image, size: int) -> Image.Image:
     scale = size / min(width, height)
     new_w = max(size, round(width * scale))
     new_h = max(size, round(height * scale))
-    if (new_w, new_h) != (width, height):
-        img = img.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     left = (new_w - size) // 2
     top = (new_h - size) // 2
+    if scale > 1:
+        # Enlarging: resample only the centre square's source box. Enlarging the whole
+        # picture first would cost its long side times ``size`` again: a 6 kB 1 x 20000
+        # PNG would become a 224 x 4,480,000 (3 GB) raster on the way to 224 x 224.
+        sx, sy = new_w / width, new_h / height
+        box = (left / sx, top / sy, (left + size) / sx, (top + size) / sy)
+        return img.resize((size, size), Image.Resampling.BILINEAR, box=box)
+    if (new_w, new_h) != (width, height):
+        img = img.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     return img.crop((left, top, left + size, top + size))
 
 
@@ -239,6 +259,7 @@ def _decode_upright(
     finish: Callable[[Image.Image, Drafted | None], Image.Image],
     max_decode_mb: float | None = None,
     fallback_size: int | None = None,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """``finish`` applied to the upright RGB picture (JPEG drafted to at least
     ``draft_size`` on both sides) and, for a drafted JPEG, its size and scale
@@ -249,6 +270,9 @@ def _decode_upright(
     over the bound too), or would be the full size where ``fallback_size`` gets a reduced
     scale (a 1 MP photo: a full decode costs more than the reduced second decode the few
     small amulets need).
+
+    With ``budget``, the decode holds its footprint from it while it runs (waiting for it
+    first), so decodes at once hold no more than the budget together.
 
     ``finish`` runs before the file is closed: an upright RGB JPEG is the opened image
     itself, and closing it first would leave nothing to resize (what ``finish`` returns
@@ -276,15 +300,17 @@ def _decode_upright(
                         side = fallback_size
                 drafted = Drafted(img.size, dct_scale(img.size, side))
                 img.draft("RGB", (side, side))
+            needed = 0
             if max_decode_mb is not None:
-                _check_footprint(img, orientation, max_decode_mb)
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            # exif_transpose copies even an upright picture; most photos need no turn.
-            upright = img if orientation == 1 else ImageOps.exif_transpose(img)
-            image = finish(_to_rgb(upright), drafted)
-            if image is img:  # closing the file below would take its pixels with it
-                image = image.copy()
+                needed = _check_footprint(img, orientation, max_decode_mb)
+            with budget.hold(needed) if budget is not None else nullcontext():
+                img.seek(0)  # animated images: the first frame
+                img.load()
+                # exif_transpose copies even an upright picture; most photos need no turn.
+                upright = img if orientation == 1 else ImageOps.exif_transpose(img)
+                image = finish(_to_rgb(upright), drafted)
+                if image is img:  # closing the file below would take its pixels with it
+                    image = image.copy()
         except Image.DecompressionBombError as exc:
             raise ImageTooLarge() from exc
         except (OSError, ValueError, SyntaxError, EOFError, struct_error) as exc:
@@ -301,6 +327,7 @@ def decode_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
     draft: bool = True,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """Decode one image and bring it to ``size`` x ``size`` upright RGB.
 
@@ -308,7 +335,8 @@ def decode_image(
     decode at a reduced DCT scale first (``draft``), which is several times faster on phone
     photos and leaves the result within a pixel level of a full decode. ``max_decode_mb``
     bounds the memory this one decode may hold (:func:`decode_footprint`, from the header),
-    whatever other decodes run meanwhile.
+    whatever other decodes run meanwhile; with ``budget`` the decode also waits for its
+    footprint to be free in it (:class:`~amulet_ai.imaging.budget.MemoryBudget`).
 
     Raises:
         UnsupportedMediaType: empty, not an image, or not JPEG, PNG, WebP or HEIC/HEIF.
@@ -323,6 +351,7 @@ def decode_image(
         draft,
         lambda rgb, _drafted: _resize_center_crop(rgb, size),
         max_decode_mb,
+        budget=budget,
     )
 
 
@@ -332,6 +361,7 @@ def decode_picture(
     min_side: int = DETAIL_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
+    budget: MemoryBudget | None = None,
 ) -> DecodedImage:
     """Decode the whole picture, upright, with its shorter side between ``min_side`` and
     about twice that (never enlarged): enough detail to crop an amulet from, at a fraction
@@ -353,7 +383,7 @@ def decode_picture(
     def finish(rgb: Image.Image, _drafted: Drafted | None) -> Image.Image:
         return _reduced(rgb, min_side)
 
-    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb)
+    return _decode_upright(source, min_side, max_pixels, True, finish, max_decode_mb, budget=budget)
 
 
 def _reduced(rgb: Image.Image, min_side: int) -> Image.Image:
@@ -371,6 +401,7 @@ def decode_draft_and_detail(
     detail_side: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_mb: float | None = None,
+    budget: MemoryBudget | None = None,
 ) -> tuple[DecodedImage, DecodedImage]:
     """One decode of the whole picture giving two: a draft as
     :func:`decode_picture` gives at ``min_side=draft_side`` (the same size; for a JPEG the
@@ -407,7 +438,14 @@ def decode_draft_and_detail(
         return _reduced(rgb, detail_side)
 
     detail = _decode_upright(
-        source, detail_side, max_pixels, True, finish, max_decode_mb, fallback_size=draft_side
+        source,
+        detail_side,
+        max_pixels,
+        True,
+        finish,
+        max_decode_mb,
+        fallback_size=draft_side,
+        budget=budget,
     )
     draft_image = drafts[0]
     if draft_image.size == detail.image.size:

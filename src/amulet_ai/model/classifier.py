@@ -31,6 +31,7 @@ import onnxruntime as ort
 
 from amulet_ai.config import DEFAULT_MODEL_DIR, Settings
 from amulet_ai.errors import InvalidInput, ModelUnavailable
+from amulet_ai.imaging.budget import MemoryBudget
 from amulet_ai.imaging.decode import (
     DEFAULT_MAX_DECODE_MB,
     DEFAULT_MAX_PIXELS,
@@ -108,6 +109,8 @@ class AmuletClassifier:
         self.localiser = localiser
         self.max_pixels = max_pixels
         self.max_decode_mb = max_decode_mb
+        # What this classifier's decodes at once may hold together: one decode's bound.
+        self.decode_budget = MemoryBudget(int(max_decode_mb * 1024 * 1024))
         self.busy_session = busy_session
         self.metadata = metadata
         self._running = AtomicCounter()
@@ -296,6 +299,7 @@ class AmuletClassifier:
             size=self.input_size,
             max_pixels=self.max_pixels,
             max_decode_mb=self.max_decode_mb,
+            budget=self.decode_budget,
         )
 
     def decode_whole(self, source: ImageSource, *, min_side: int = DETAIL_SIDE) -> DecodedImage:
@@ -309,6 +313,7 @@ class AmuletClassifier:
             min_side=min_side,
             max_pixels=self.max_pixels,
             max_decode_mb=self.max_decode_mb,
+            budget=self.decode_budget,
         )
 
     def decode_draft_and_detail(
@@ -323,6 +328,7 @@ class AmuletClassifier:
             detail_side=detail_side,
             max_pixels=self.max_pixels,
             max_decode_mb=self.max_decode_mb,
+            budget=self.decode_budget,
         )
 
     def score(self, images: Sequence[ImageInput]) -> list[PhotoScores]:

@@ -40,12 +40,17 @@ def serve_api(
     ``--reload`` work: each worker process builds its own app, model and pools. Several
     workers run under :func:`amulet_ai.ops.workers.run_workers`, which aggregates their
     ``/metrics``. ``X-Forwarded-For`` is believed only from ``forwarded_allow_ips`` (the
-    page, which forwards each collector's address so rate limits count collectors).
+    page, which forwards each collector's address so rate limits count collectors). A
+    request uvicorn cannot parse gets the API's JSON envelope
+    (:mod:`amulet_ai.ops.http_protocol`).
     """
     import uvicorn
 
+    from amulet_ai.ops.http_protocol import JsonErrorHttpToolsProtocol
+
     options: dict[str, Any] = {
         "factory": True,
+        "http": JsonErrorHttpToolsProtocol,
         "host": host or settings.host,
         "port": port or settings.port,
         "workers": workers or settings.workers,
