@@ -272,6 +272,9 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         switch = page.get_by_test_id("stMain").get_by_text(LANGUAGE_NAMES["en"], exact=True)
         # The page draws top to bottom: wait for the switch rather than look at once.
         switch.wait_for(state="visible", timeout=15_000)
+        # Every tab on the screen, none cut off behind Streamlit's scroll arrow.
+        for tab_box in (t.bounding_box() for t in page.get_by_role("tab").all()):
+            assert tab_box is not None and tab_box["x"] + tab_box["width"] <= PHONE["width"]
         camera = page.locator(".st-key-camera_photo input[type=file]")
         assert camera.get_attribute("capture") == "environment"
         limit = text("upload_limit", "th", limit="20 MB")

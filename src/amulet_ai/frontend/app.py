@@ -150,6 +150,7 @@ st.set_page_config(
     page_icon=str(FAVICON),
     initial_sidebar_state="auto",  # folded on a phone, open on a desktop
 )
+views.narrow_screen_layout()
 client = connection.get_client()
 session = get_session(st.session_state)
 headers = connection.visitor_headers()

@@ -46,6 +46,17 @@ LOCATE_MODES: Final[tuple[LocateMode, ...]] = ("auto", "off")
 # The locate choice, kept outside its widget (see ``app.HEATMAP_ON`` for why).
 LOCATE_ON: Final = "locate_on"
 _LOCATE_WIDGET: Final = "locate_choice"
+# Streamlit keeps its tabs on one line and scrolls them: at 390 px the Thai labels overflow
+# and the last tab is cut off behind an arrow. On a narrow screen they wrap instead.
+NARROW_SCREEN_CSS: Final = (
+    "@media (max-width: 640px) {"
+    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; } }"
+)
+
+
+def narrow_screen_layout() -> None:
+    """The page's own layout rules for phones (see :data:`NARROW_SCREEN_CSS`)."""
+    st.html(f"<style>{NARROW_SCREEN_CSS}</style>")
 
 
 def locate_mode(default: LocateMode) -> LocateMode:
