@@ -329,6 +329,7 @@ def test_an_api_error_is_said_from_its_code_in_the_chosen_language(
     assert not page.exception
     assert page.error.values == [said]
     assert "English message" not in all_text(page)
+    assert not page.get("toggle"), "no heatmap switch with nothing to show"
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, "rate_limited"), (503, "overloaded")])

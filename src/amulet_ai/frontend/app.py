@@ -103,12 +103,6 @@ def classify(
         if photos.back is not None:
             sides["back"] = photos.back
         picture_slots = views.previews(sides, language)
-        show_heatmap = st.toggle(
-            text("show_heatmap", language),
-            value=st.session_state.get(HEATMAP_ON, False),
-            key="show_heatmap",
-            on_change=_remember_heatmap,
-        )
     with answer_column:
         try:
             with st.spinner(text("classifying", language)):
@@ -120,6 +114,16 @@ def classify(
             return None
         verdict(result.response, language)
         actions = st.container()
+    show_heatmap = False
+    # The heatmap explains a verdict: none is offered for a photo to retake or a failure.
+    if result.response.status == "ok":
+        with pictures_column:
+            show_heatmap = st.toggle(
+                text("show_heatmap", language),
+                value=st.session_state.get(HEATMAP_ON, False),
+                key="show_heatmap",
+                on_change=_remember_heatmap,
+            )
     views.located(picture_slots, sides, result.response, show_heatmap, language)
     return Shown(result, photos.front, photos.back, locate, actions)
 
