@@ -38,7 +38,7 @@ def all_text(app: AppTest) -> str:
 
 def uploader_words(app: AppTest) -> str:
     """The uploaders' own words, as the page's script and style set them."""
-    (html,) = [h for h in app.get("html") if "<script>" in h.proto.body]
+    (html,) = [h for h in app.get("html") if "amuletWords" in h.proto.body]
     body: str = html.proto.body
     return body
 

@@ -103,7 +103,9 @@ def classify(
         if photos.back is not None:
             sides["back"] = photos.back
         picture_slots = views.previews(sides, language)
-    with answer_column:
+    with answer_column, st.container(key=views.ANSWER_KEY):
+        question = photo_key(photos.front, photos.back, explain=True, locate=locate)
+        views.answer_into_view(question, "asked")  # the spinner, while the API works
         try:
             with st.spinner(text("classifying", language)):
                 result = connection.ask(
@@ -114,6 +116,7 @@ def classify(
             return None
         verdict(result.response, language)
         actions = st.container()
+        views.answer_into_view(question, "answered")  # the page below it is drawn now
     show_heatmap = False
     # The heatmap explains a verdict: none is offered for a photo to retake or a failure.
     if result.response.status == "ok":
