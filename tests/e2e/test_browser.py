@@ -4,8 +4,9 @@ driven by playwright, photos uploaded, the answer read off the screen.
 The page is started with the same command ``production_runner.py frontend`` uses. Checked
 here: the phone layout at 390 px (the verdict above the photo, the language switch on the
 page, the camera one tap away, a phone-style scene photo shown small under the verdict with
-the box where the amulet was found beside the crop that was judged) and the desktop one; no
-English left on the Thai page but names; a pair with a side to retake (no amulet found on
+the box where the amulet was found beside the crop that was judged, the verdict scrolled onto
+the screen, every tab on it) and the desktop one; no English left on the Thai page but
+names; a pair with a side to retake (no amulet found on
 it), and the same pair judged whole (locate off, chosen under "about") naming its
 unrecognised side; the busy message when a collector hits the rate limit while another
 collector, forwarded by the page with its own address, is still served; and the API down.
@@ -272,6 +273,9 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         switch = page.get_by_test_id("stMain").get_by_text(LANGUAGE_NAMES["en"], exact=True)
         # The page draws top to bottom: wait for the switch rather than look at once.
         switch.wait_for(state="visible", timeout=15_000)
+        # Every tab on the screen, none cut off behind Streamlit's scroll arrow.
+        for tab_box in (t.bounding_box() for t in page.get_by_role("tab").all()):
+            assert tab_box is not None and tab_box["x"] + tab_box["width"] <= PHONE["width"]
         camera = page.locator(".st-key-camera_photo input[type=file]")
         assert camera.get_attribute("capture") == "environment"
         limit = text("upload_limit", "th", limit="20 MB")
@@ -290,6 +294,8 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         verdict_box, picture_box = verdict.bounding_box(), picture.bounding_box()
         assert verdict_box is not None and picture_box is not None
         assert verdict_box["y"] + verdict_box["height"] <= picture_box["y"], "verdict first"
+        # Below the photo inputs, yet on the screen without scrolling: the page brings it up.
+        assert 0 <= verdict_box["y"] and verdict_box["y"] + verdict_box["height"] <= PHONE["height"]
         if scene_photo is not None:
             # The scene's amulet is found: its photo with the box and the crop judged sit
             # side by side under the verdict, small, so the phone's screen holds both.

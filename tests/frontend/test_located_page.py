@@ -109,6 +109,7 @@ def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
     assert boxed == (status != "no_amulet")
     history = "\n".join(str(m.value) for m in page.sidebar.markdown)
     assert title in history
+    assert not page.get("toggle"), "no heatmap is offered where no type was judged"
 
 
 def test_a_pair_whose_back_is_too_small_says_so_for_the_back(

@@ -20,6 +20,7 @@ from streamlit.testing.v1.element_tree import Block
 
 from amulet_ai.frontend.failures import MESSAGES, message
 from amulet_ai.frontend.i18n import LABELS, text
+from amulet_ai.frontend.views import NARROW_SCREEN_CSS
 
 Upload = Callable[..., None]
 KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
@@ -33,6 +34,13 @@ def texts(node: AppTest | Block) -> list[str]:
 def all_text(app: AppTest) -> str:
     """Every visible text of the page, main area and sidebar."""
     return "\n".join(texts(app))
+
+
+def uploader_words(app: AppTest) -> str:
+    """The uploaders' own words, as the page's script and style set them."""
+    (html,) = [h for h in app.get("html") if "amuletWords" in h.proto.body]
+    body: str = html.proto.body
+    return body
 
 
 def about(app: AppTest) -> Block:
@@ -66,8 +74,12 @@ def test_nothing_uploaded_asks_for_a_photo_in_thai_with_the_servers_limit(
     # The limit shown is the server's (7.5 MB here), not Streamlit's 200 MB.
     assert UPLOAD_LIMIT_MB == 7.5
     assert text("upload_limit", "th", limit="7.5 MB") in all_text(page)
-    (html,) = page.get("html")
-    assert "รูปนี้ใหญ่เกิน 7.5 MB" in html.proto.body and "เลือกรูป" in html.proto.body
+    words = uploader_words(page)
+    assert "รูปนี้ใหญ่เกิน 7.5 MB" in words and "เลือกรูป" in words
+    # On a phone the tabs wrap rather than hide the last one behind a scroll arrow.
+    assert [h.proto.body for h in page.get("html")].count(
+        f"<style>{NARROW_SCREEN_CSS}</style>"
+    ) == 1
     # The language switch is on the page, not only in the sidebar.
     assert page.main.radio(key="language").value == "th"
     sidebar = "\n".join(str(e.value) for e in page.sidebar.get("markdown"))
@@ -180,8 +192,8 @@ def test_switching_to_english_relabels_everything_without_calling_the_api(
     assert ":blue-badge[Likely]" in shown
     assert text("calibrated", "en", percent="82%") in texts(details(page, "en"))
     assert page.file_uploader(key="front_photo").label == text("upload_front", "en")
-    (html,) = page.get("html")
-    assert "Choose a photo" in html.proto.body and "เลือกรูป" not in html.proto.body
+    words = uploader_words(page)
+    assert "Choose a photo" in words and "เลือกรูป" not in words
     assert len(fake_api.requests) == before
 
 
@@ -317,6 +329,7 @@ def test_an_api_error_is_said_from_its_code_in_the_chosen_language(
     assert not page.exception
     assert page.error.values == [said]
     assert "English message" not in all_text(page)
+    assert not page.get("toggle"), "no heatmap switch with nothing to show"
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, "rate_limited"), (503, "overloaded")])

@@ -103,13 +103,9 @@ def classify(
         if photos.back is not None:
             sides["back"] = photos.back
         picture_slots = views.previews(sides, language)
-        show_heatmap = st.toggle(
-            text("show_heatmap", language),
-            value=st.session_state.get(HEATMAP_ON, False),
-            key="show_heatmap",
-            on_change=_remember_heatmap,
-        )
-    with answer_column:
+    with answer_column, st.container(key=views.ANSWER_KEY):
+        question = photo_key(photos.front, photos.back, explain=True, locate=locate)
+        views.answer_into_view(question, "asked")  # the spinner, while the API works
         try:
             with st.spinner(text("classifying", language)):
                 result = connection.ask(
@@ -120,6 +116,17 @@ def classify(
             return None
         verdict(result.response, language)
         actions = st.container()
+        views.answer_into_view(question, "answered")  # the page below it is drawn now
+    show_heatmap = False
+    # The heatmap explains a verdict: none is offered for a photo to retake or a failure.
+    if result.response.status == "ok":
+        with pictures_column:
+            show_heatmap = st.toggle(
+                text("show_heatmap", language),
+                value=st.session_state.get(HEATMAP_ON, False),
+                key="show_heatmap",
+                on_change=_remember_heatmap,
+            )
     views.located(picture_slots, sides, result.response, show_heatmap, language)
     return Shown(result, photos.front, photos.back, locate, actions)
 
@@ -150,6 +157,7 @@ st.set_page_config(
     page_icon=str(FAVICON),
     initial_sidebar_state="auto",  # folded on a phone, open on a desktop
 )
+views.narrow_screen_layout()
 client = connection.get_client()
 session = get_session(st.session_state)
 headers = connection.visitor_headers()

@@ -14,9 +14,10 @@ verdict itself is :mod:`amulet_ai.frontend.verdict`.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -46,6 +47,65 @@ LOCATE_MODES: Final[tuple[LocateMode, ...]] = ("auto", "off")
 # The locate choice, kept outside its widget (see ``app.HEATMAP_ON`` for why).
 LOCATE_ON: Final = "locate_on"
 _LOCATE_WIDGET: Final = "locate_choice"
+# Streamlit keeps its tabs on one line and scrolls them: at 390 px the Thai labels overflow
+# and the last tab is cut off behind an arrow. On a narrow screen they wrap instead.
+NARROW_SCREEN_CSS: Final = (
+    "@media (max-width: 640px) {"
+    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; } }"
+)
+
+
+def narrow_screen_layout() -> None:
+    """The page's own layout rules for phones (see :data:`NARROW_SCREEN_CSS`)."""
+    st.html(f"<style>{NARROW_SCREEN_CSS}</style>")
+
+
+ANSWER_KEY: Final = "answer"
+VERDICT_ROOM_PX: Final = 240  # the type's names and the confidence, in CSS pixels
+# On a phone the title, the tabs and three photo inputs fill the first screen: the answer
+# starts below it and the collector would see nothing happen. A new question whose answer
+# has less than VERDICT_ROOM_PX of the screen left is scrolled to: when asked (the spinner;
+# the page may not yet be tall enough to bring it to the top) and again once answered,
+# unless the collector has scrolled in between. A rerun for the same question (a switch,
+# the language) leaves the scroll where the collector put it.
+_INTO_VIEW_SCRIPT: Final = """
+(() => {{
+  const question = {question}, phase = {phase};
+  const answer = document.querySelector('.st-key-{key}');
+  if (!answer) return;
+  const top = answer.getBoundingClientRect().top;
+  const seen = window.amuletAnswer;
+  if (phase === 'asked') {{
+    if (seen && seen.question === question) return;
+    const needed = top < 0 || top > window.innerHeight - {room};
+    if (needed) answer.scrollIntoView({{block: 'start'}});
+    const now = answer.getBoundingClientRect().top;
+    window.amuletAnswer = {{question: question, needed: needed, top: now, done: false}};
+  }} else {{
+    if (!seen || seen.question !== question || !seen.needed || seen.done) return;
+    seen.done = true;
+    if (Math.abs(top - seen.top) > 2) return;
+    answer.scrollIntoView({{block: 'start'}});
+  }}
+}})();
+"""
+
+
+def answer_into_view(question: str, phase: Literal["asked", "answered"]) -> None:
+    """Bring the answer container (key :data:`ANSWER_KEY`) into view for a new
+    ``question`` at ``phase`` (see :data:`_INTO_VIEW_SCRIPT`); call it inside that
+    container, once before asking the API and once after drawing its answer."""
+    script = _INTO_VIEW_SCRIPT.format(
+        question=json.dumps(question), phase=json.dumps(phase), key=ANSWER_KEY, room=VERDICT_ROOM_PX
+    )
+    # Clear of Streamlit's header bar, which stays over the top of the page; the script's
+    # own (empty) element takes no room, so the verdict stays level with the photos.
+    answer = f".st-key-{ANSWER_KEY}"
+    style = (
+        f"{answer} {{ scroll-margin-top: 4rem; }}"
+        f" {answer} > [data-testid=stElementContainer]:has(script) {{ display: none; }}"
+    )
+    st.html(f"<style>{style}</style><script>{script}</script>", unsafe_allow_javascript=True)
 
 
 def locate_mode(default: LocateMode) -> LocateMode:
