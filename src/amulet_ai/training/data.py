@@ -89,7 +89,8 @@ class Dataset:
         return {c: counts[c] for c in self.classes}
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -124,7 +125,7 @@ def load_dataset(root: Path, *more: Path) -> Dataset:
                 if side_dir.is_dir():
                     photos.extend(
                         Photo(path, label_of[class_id], class_id, side)
-                        for path in _image_files(side_dir)
+                        for path in image_files(side_dir)
                     )
     if not photos:
         where = ", ".join(str(r) for r in roots)

@@ -42,7 +42,7 @@ from amulet_ai.model import AmuletClassifier
 from amulet_ai.model.results import Classification, LocateMode
 from amulet_ai.serving.predictor import Predictor
 from amulet_ai.training.calibration import expected_calibration_error
-from amulet_ai.training.data import IMAGE_SUFFIXES, SIDES
+from amulet_ai.training.data import SIDES, image_files
 from amulet_ai.training.figures import reliability_bins
 from amulet_ai.training.html_report import class_names, write_evaluation_report
 from amulet_ai.training.report import format_confusion, format_per_class, format_summary
@@ -95,10 +95,6 @@ class Answer:
         return cls(probabilities, score, verdict.unknown.is_unknown, status)
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def labelled_photos(root: Path) -> list[LabelledPhoto]:
     """The photos of ``root``'s class folders, in ``front``/``back`` or directly inside.
 
@@ -113,9 +109,9 @@ def labelled_photos(root: Path) -> list[LabelledPhoto]:
         for side in SIDES:
             if (class_dir / side).is_dir():
                 photos += [
-                    LabelledPhoto(p, class_dir.name, side) for p in _images(class_dir / side)
+                    LabelledPhoto(p, class_dir.name, side) for p in image_files(class_dir / side)
                 ]
-        photos += [LabelledPhoto(p, class_dir.name, "any") for p in _images(class_dir)]
+        photos += [LabelledPhoto(p, class_dir.name, "any") for p in image_files(class_dir)]
     if not photos:
         raise FileNotFoundError(f"no photos in <class>/ or <class>/<front|back>/ under {root}")
     return photos
@@ -248,7 +244,7 @@ def evaluate(
     if others:
         result["other_types_all"] = _flag_figures([a for _, a in others], scores)
     for folder in unknown_dirs:
-        found = [a for a in answer_all(model, _images(folder), served) if a is not None]
+        found = [a for a in answer_all(model, image_files(folder), served) if a is not None]
         result["unknown"][str(folder)] = _flag_figures(found, scores)
     return result
 
