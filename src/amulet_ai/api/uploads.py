@@ -17,7 +17,7 @@ Limits, each a clean 4xx in the error envelope:
   batch), an oversized part is skipped and kept as its own :class:`RejectedFile` instead,
   and only the body ceiling refuses the whole request;
 * not ``multipart/form-data`` (nor, where the route takes one, a photo sent as the raw
-  body with an image ``Content-Type``): 415; no boundary, a malformed body, oversized or too many
+  body as one of :data:`RAW_BODY_TYPES`): 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
 * a field the route does not take, a field sent too often, a required field missing:
   422 ``validation_error``, before the next part is read;
@@ -420,8 +420,17 @@ async def read_form(request: Request, rules: FormRules) -> Form:
     return form
 
 
-# A photo may also be the whole request body, with its own media type (front only).
+# A photo may also be the whole request body, with its own media type (front only). Whatever
+# the type says, the decoder tells the format from the bytes, as it does for a multipart part
+# (whose own Content-Type is never read): a body that is not a supported format is 415.
 RAW_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+# Other names clients and shop systems give the same formats.
+RAW_PHOTO_ALIASES = frozenset(
+    {"image/jpg", "image/pjpeg", "image/x-citrix-jpeg", "image/x-png", "image/x-citrix-png"}
+)
+# "Some bytes": what many SDKs send when nobody set a type; the content decides.
+UNTYPED_BODY = "application/octet-stream"
+RAW_BODY_TYPES = RAW_PHOTO_TYPES | RAW_PHOTO_ALIASES | {UNTYPED_BODY}
 
 
 async def _raw_chunks(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
@@ -458,7 +467,7 @@ def _media_type(request: Request) -> str:
 
 async def read_upload(request: Request, rules: FormRules, *, raw_field: str) -> Form:
     """A multipart form, or one photo sent as the raw body (it becomes ``raw_field``)."""
-    if _media_type(request) in RAW_PHOTO_TYPES:
+    if _media_type(request) in RAW_BODY_TYPES:
         return await read_photo_body(request, rules, raw_field)
     try:
         return await read_form(request, rules)
