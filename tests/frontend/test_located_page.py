@@ -15,9 +15,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from amulet_ai.frontend.i18n import text
-from amulet_ai.frontend.located import PixelBox, advice, located_pictures
+from amulet_ai.frontend.i18n import Language, text
+from amulet_ai.frontend.located import PixelBox, advice, judged_crop, located_pictures
 from amulet_ai.frontend.views import LOCATE_ON
+from amulet_ai.imaging.decode import decode_picture
 
 Upload = Callable[..., None]
 KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
@@ -166,17 +167,61 @@ def test_locate_off_is_chosen_under_about_and_each_mode_is_remembered(
     assert [p["locate"] for p in predicts(fake_api)] == ["auto", "off"]
 
 
-def test_the_heatmap_takes_the_crops_place(
-    page: AppTest, fake_api: FakeApi, upload: Upload, photo: bytes
+FILLING = (8, 6, 620, 466)  # a box that fills the 640 x 480 photo: judged whole
+
+
+@pytest.mark.parametrize(
+    ("status", "box", "drawn_on", "explained"),
+    [
+        ("found", BOX, "heatmap_on_crop", "found"),  # locate=auto, the crop around the box
+        ("found", FILLING, "heatmap_on_photo", "filled"),  # auto, the amulet fills the photo
+        ("whole_photo", None, "heatmap_on_photo", "whole"),  # locate=off
+    ],
+)
+@pytest.mark.parametrize("language", ["th", "en"])
+def test_the_heatmap_takes_the_judged_pictures_place_and_says_what_it_is_drawn_on(
+    page: AppTest,
+    fake_api: FakeApi,
+    upload: Upload,
+    photo: bytes,
+    status: str,
+    box: tuple[int, int, int, int] | None,
+    drawn_on: str,
+    explained: str,
+    language: Language,
 ) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), "orange").save(buffer, "PNG")
     overlay = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    fake_api.answer_with(front_location=location("found", BOX), heatmap={"front": overlay})
+    fake_api.answer_with(front_location=location(status, box), heatmap={"front": overlay})
     page.run()
+    page.radio(key="language").set_value(language).run()
     upload(page, photo)
+    # Without the heatmap: the picture judged, the crop around the box or the photo's
+    # centre square where the photo was judged whole, as the serving path cuts it.
+    (_, boxed_caption), (crop, crop_caption) = pictures(page)
+    assert boxed_caption == text("front", language)
+    assert crop_caption == text("crop_caption", language)
+    placed = None if box is None else PixelBox(*box, image_width=640, image_height=480)
+    expected = located_pictures(photo, status, placed)
+    assert expected is not None and expected.crop is not None
+    assert shows(crop, expected.crop)
+    whole = jpeg(judged_crop(decode_picture(photo), None))
+    assert shows(crop, whole) == (explained != "found")
+    assert text(f"{explained}_caption", language) in page.main.caption.values
+    # With it: the API's overlay in that picture's place, captioned with what it is drawn on.
     page.toggle(key="show_heatmap").set_value(True).run()
     (_, boxed_caption), (url, caption) = pictures(page)
-    assert caption == text("heatmap_caption", "th", side=text("front", "th"))
     assert url == overlay
-    assert boxed_caption == text("front", "th")
+    assert caption == text(drawn_on, language)
+    assert boxed_caption == text("front", language)
+    captions = page.main.caption.values
+    assert text(f"{explained}_heatmap_caption", language) in captions
+    assert text(f"{explained}_caption", language) not in captions
+
+
+def jpeg(image: Image.Image) -> bytes:
+    """``image`` as :mod:`amulet_ai.frontend.located` encodes the pictures it shows."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
