@@ -48,11 +48,24 @@ LOCATE_MODES: Final[tuple[LocateMode, ...]] = ("auto", "off")
 # The locate choice, kept outside its widget (see ``app.HEATMAP_ON`` for why).
 LOCATE_ON: Final = "locate_on"
 _LOCATE_WIDGET: Final = "locate_choice"
+ANSWER_KEY: Final = "answer"
+ACTIONS_KEY: Final = "answer_actions"
 # Streamlit keeps its tabs on one line and scrolls them: at 390 px the Thai labels overflow
 # and the last tab is cut off behind an arrow. On a narrow screen they wrap instead.
+# The verdict's column holds the verdict and, under it, what to do with it (correct, save,
+# similar); the photos are the column beside it. Streamlit stacks columns on a narrow
+# screen, which would put the actions before the photos: there the verdict's column gives
+# its two parts to the row (``display: contents``) and the actions go last.
+_ROW: Final = f"[data-testid=stHorizontalBlock]:has(.st-key-{ANSWER_KEY})"
+_VERDICT_COLUMN: Final = f"{_ROW} > [data-testid=stColumn]:has(.st-key-{ANSWER_KEY})"
 NARROW_SCREEN_CSS: Final = (
     "@media (max-width: 640px) {"
-    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; } }"
+    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; }"
+    f" {_ROW} {{ flex-direction: column; gap: 1.5rem; }}"
+    f" {_ROW} > [data-testid=stColumn] {{ width: 100%; }}"
+    f" {_VERDICT_COLUMN}, {_VERDICT_COLUMN} > [data-testid=stVerticalBlock]"
+    " { display: contents; }"
+    f" {_ROW} [data-testid=stLayoutWrapper]:has(> .st-key-{ACTIONS_KEY}) {{ order: 1; }} }}"
 )
 
 
@@ -61,7 +74,6 @@ def narrow_screen_layout() -> None:
     st.html(f"<style>{NARROW_SCREEN_CSS}</style>")
 
 
-ANSWER_KEY: Final = "answer"
 VERDICT_ROOM_PX: Final = 240  # the type's names and the confidence, in CSS pixels
 # On a phone the title, the tabs and three photo inputs fill the first screen: the answer
 # starts below it and the collector would see nothing happen. A new question whose answer
