@@ -19,6 +19,7 @@ from amulet_ai.frontend.i18n import Language, text
 from amulet_ai.frontend.located import PixelBox, advice, judged_crop, located_pictures
 from amulet_ai.frontend.views import LOCATE_ON
 from amulet_ai.imaging.decode import decode_picture
+from amulet_ai.model.results import ClassificationStatus
 
 Upload = Callable[..., None]
 KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
@@ -83,7 +84,12 @@ def test_the_photo_shows_its_box_beside_the_crop_that_was_judged(
 @pytest.mark.parametrize("status", ["no_amulet", "too_small", "too_blurred"])
 @pytest.mark.parametrize("language", ["th", "en"])
 def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
-    page: AppTest, fake_api: FakeApi, upload: Upload, photo: bytes, status: str, language: str
+    page: AppTest,
+    fake_api: FakeApi,
+    upload: Upload,
+    photo: bytes,
+    status: ClassificationStatus,
+    language: Language,
 ) -> None:
     box = None if status == "no_amulet" else BOX
     fake_api.answer_with(unknown=True, front_location=location(status, box), status=status)
@@ -92,7 +98,7 @@ def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
         page.radio(key="language").set_value("en").run()
     upload(page, photo)
     assert not page.exception
-    title, what_to_do = advice(status, language)  # type: ignore[arg-type]
+    title, what_to_do = advice(status, language)
     (warning,) = page.main.warning
     assert title in warning.value and what_to_do in warning.value
     shown = main_text(page)
@@ -100,13 +106,13 @@ def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
     assert "### " not in shown and "badge" not in shown
     for info in CATALOG:
         assert info.name_en not in shown and info.name_th not in shown
-    assert text("unknown_title", language) not in shown  # type: ignore[arg-type]
-    assert not [e for e in page.main.expander if e.label == text("details", language)]  # type: ignore[arg-type]
-    hint = text("retake_tight_crop", language)  # type: ignore[arg-type]
+    assert text("unknown_title", language) not in shown
+    assert not [e for e in page.main.expander if e.label == text("details", language)]
+    hint = text("retake_tight_crop", language)
     assert (hint in shown) == (status == "no_amulet")
     # Where something was found is drawn; nothing was judged, so no crop.
-    assert [caption for _, caption in pictures(page)] == [text("front", language)]  # type: ignore[arg-type]
-    boxed = text("retake_found_caption", language) in page.main.caption.values  # type: ignore[arg-type]
+    assert [caption for _, caption in pictures(page)] == [text("front", language)]
+    boxed = text("retake_found_caption", language) in page.main.caption.values
     assert boxed == (status != "no_amulet")
     history = "\n".join(str(m.value) for m in page.sidebar.markdown)
     assert title in history
