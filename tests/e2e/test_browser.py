@@ -345,8 +345,11 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         said += [text("unknown_front", "en"), text("unknown_back", "en")]
         pattern = "|".join(re.escape(s) for s in said) + "|The two sides disagree"
         main.get_by_text(re.compile(pattern)).first.wait_for(timeout=5_000)
-        # Each side's photo with its box, beside the crop judged, explained in English.
-        found = main.get_by_text(text("found_caption", "en"))
+        # Each side's photo with its box, beside the picture judged (the crop, or the photo
+        # judged whole where the amulet fills it, as a tight development photo may),
+        # explained in English.
+        explained = [text(k, "en") for k in ("found_caption", "filled_caption")]
+        found = main.get_by_text(re.compile("|".join(re.escape(e) for e in explained)))
         found.first.wait_for(timeout=5_000)
         assert found.count() == 2
         verdict_box = main.locator("h3").or_(main.get_by_text(text("unknown_title", "en")))
@@ -364,6 +367,11 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         main.get_by_text(calibrated).first.wait_for(timeout=5_000)
         main.get_by_text(text("show_heatmap", "en")).click()
         main.locator("img[src^='data:image/png']").first.wait_for(timeout=10_000)
+        # Each heatmap says what it is drawn on: the judged crop, or the photo judged whole.
+        drawn_on = [text(k, "en") for k in ("heatmap_on_crop", "heatmap_on_photo")]
+        captions = main.get_by_text(re.compile("|".join(re.escape(d) for d in drawn_on)))
+        captions.first.wait_for(timeout=5_000)
+        assert captions.count() == 2
         save_shot(page, tmp_path, repo_root, "page-desktop.png")
 
 
