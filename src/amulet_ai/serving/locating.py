@@ -50,8 +50,8 @@ import numpy as np
 
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
+from amulet_ai.model.localiser import FILLS_FRAME as FILLS_FRAME
 from amulet_ai.model.localiser import (
-    FILLS_FRAME,
     Localiser,
     Location,
     carried_to,
