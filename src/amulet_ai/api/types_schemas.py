@@ -105,8 +105,8 @@ class SimilarHit(BaseModel):
     alike: bool = Field(
         description="distance <= the response's alike_distance: within the distance at which "
         "the model still calls a photo one of its known types. Photos of one type are often "
-        "farther apart than that and photos of two types sometimes closer (README: 'Closest "
-        "in your collection'): alike means 'looks like it', not 'the same type'."
+        "farther apart than that and photos of two types sometimes closer (README, 'Similar "
+        "photos', has the figures): alike means 'looks like it', not 'the same type'."
     )
 
 
