@@ -90,30 +90,19 @@ class CollectionRepository:
             else_=HistoryItem.top1_class_id,
         )
         parts: list[Any] = []
-        for side in ("front", "back"):
-            column = Piece.front_photo_id if side == "front" else Piece.back_photo_id
-            parts.append(
-                select(
-                    literal("piece").label("kind"),
-                    Piece.id.label("item_id"),
+        items = (("piece", Piece, piece_class), ("history", HistoryItem, history_class))
+        for kind, model, class_id in items:
+            for side, column in (("front", model.front_photo_id), ("back", model.back_photo_id)):
+                query = select(
+                    literal(kind).label("kind"),
+                    model.id.label("item_id"),
                     literal(side).label("side"),
                     column.label("photo_id"),
-                    piece_class.label("class_id"),
-                ).where(Piece.owner == owner, column.is_not(None))
-            )
-        for side in ("front", "back"):
-            column = HistoryItem.front_photo_id if side == "front" else HistoryItem.back_photo_id
-            parts.append(
-                select(
-                    literal("history").label("kind"),
-                    HistoryItem.id.label("item_id"),
-                    literal(side).label("side"),
-                    column.label("photo_id"),
-                    history_class.label("class_id"),
-                )
-                .outerjoin(Feedback, Feedback.history_id == HistoryItem.id)
-                .where(HistoryItem.owner == owner, column.is_not(None))
-            )
+                    class_id.label("class_id"),
+                ).where(model.owner == owner, column.is_not(None))
+                if model is HistoryItem:
+                    query = query.outerjoin(Feedback, Feedback.history_id == HistoryItem.id)
+                parts.append(query)
         parts.append(
             select(
                 literal("type").label("kind"),
