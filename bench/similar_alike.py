@@ -6,7 +6,7 @@ service keeps it (re-encoded by :func:`~amulet_ai.store.images.keep_photo`) and 
 (:func:`~amulet_ai.serving.owner_indexes.embed_jpegs`, ``AMULET_LOCATE``'s default
 ``auto``), searched by :meth:`~amulet_ai.serving.owner_indexes.CollectionIndex.search`.
 A hit is alike when its distance is within the model's unknown threshold, as the API marks
-it. Printed (markdown):
+it (both to 4 places). Printed (markdown):
 
 * how often the nearest photo is of the query's own type, and how often it is alike;
 * of the different-type photos, how many are marked alike (over every query and photo);
@@ -67,7 +67,7 @@ def measure(data: Path, model_dir: Path, shown_count: int) -> tuple[Figures, flo
         raise SystemExit(f"no photos under {data}")
     labels = [p.parts[-3] for p in paths]
     classifier = AmuletClassifier.load(model_dir, with_localiser=True, warmup_runs=0)
-    threshold = classifier.threshold
+    threshold = round(classifier.threshold, 4)  # as the API compares: both to 4 places
     sent = embed_jpegs(classifier, {i: p.read_bytes() for i, p in enumerate(paths)}, "auto")
     kept_jpegs = {i: keep_photo(p.read_bytes()).full_jpeg for i, p in enumerate(paths)}
     kept = embed_jpegs(classifier, kept_jpegs, "auto")
@@ -82,7 +82,7 @@ def measure(data: Path, model_dir: Path, shown_count: int) -> tuple[Figures, flo
         index = CollectionIndex(
             [r for r, keep in zip(refs, rest, strict=True) if keep], rows, sq_norms
         )
-        hits = index.search(sent[i][None, :], len(rows))
+        hits = [(r, round(d, 4)) for r, d in index.search(sent[i][None, :], len(rows))]
         nearest, distance = hits[0]
         same = nearest.class_id == label
         counts["nearest_same"] += same

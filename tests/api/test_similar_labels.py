@@ -127,7 +127,7 @@ def test_each_hit_names_its_class_and_says_whether_it_is_alike(
     }
     for hit in hits:
         assert hit["class_id"] == expected[(hit["kind"], hit["id"])], hit
-        assert hit["alike"] is (hit["distance"] <= threshold), hit
+        assert hit["alike"] is (hit["distance"] <= body["alike_distance"]), hit
         if hit["kind"] == "type":
             assert (hit["name_en"], hit["name_th"]) == (TYPE, TYPE)  # no Thai name given
         elif hit["class_id"] is None:

@@ -122,19 +122,14 @@ class CollectionIndex:
     vectors: np.ndarray
     sq_norms: np.ndarray
 
-    def search(
-        self, queries: np.ndarray, limit: int, max_distance: float | None = None
-    ) -> list[tuple[PhotoRef, float]]:
-        """The ``limit`` closest photos to any of the query embeddings, closest first,
-        leaving out those farther than ``max_distance`` (None: none left out)."""
+    def search(self, queries: np.ndarray, limit: int) -> list[tuple[PhotoRef, float]]:
+        """The ``limit`` closest photos to any of the query embeddings, closest first."""
         if not self.refs:
             return []
         d = rms_distances(queries, self.vectors, self.sq_norms).min(axis=0)
         limit = min(limit, len(d))
         best = np.argpartition(d, limit - 1)[:limit]
         best = best[np.argsort(d[best], kind="stable")]
-        if max_distance is not None:
-            best = best[d[best] <= max_distance]
         return [(self.refs[i], float(d[i])) for i in best]
 
 

@@ -316,10 +316,9 @@ class PredictionService:
         photos: Sequence[StreamedFile],
         *,
         limit: int,
-        max_distance: float | None = None,
     ) -> SimilarOutcome:
-        """The owner's photos closest to ``photos`` (a front, or a front and back), none
-        farther than ``max_distance`` when it is given, with their classes' names.
+        """The owner's photos closest to ``photos`` (a front, or a front and back), with
+        their classes' names.
 
         A photo predictions could not judge (its location ``no_amulet``, ``too_small`` or
         ``too_blurred``) is searched all the same, by the embedding of the picture they
@@ -342,7 +341,7 @@ class PredictionService:
         def search() -> SimilarOutcome:
             index = indexes.collection(owner, classifier)
             started = time.perf_counter()
-            hits = index.search(queries, limit, max_distance)
+            hits = index.search(queries, limit)
             elapsed = time.perf_counter() - started
             class_ids = {ref.class_id for ref, _ in hits if ref.class_id is not None}
             names = indexes.class_names(owner, classifier, class_ids)

@@ -54,12 +54,13 @@ def _hit(
 ) -> SimilarHit:
     item_id = f"{ENROLLED_PREFIX}{ref.item_id}" if ref.kind == "type" else str(ref.item_id)
     name_en, name_th = names.get(ref.class_id, (None, None)) if ref.class_id else (None, None)
+    distance = round(distance, 4)
     return SimilarHit(
         kind=ref.kind,
         id=item_id,
         side=ref.side,
         photo_id=ref.photo_id,
-        distance=round(distance, 4),
+        distance=distance,
         thumbnail_url=_thumbnail(ref),
         class_id=ref.class_id,
         name_en=name_en,
@@ -130,17 +131,18 @@ async def similar(
         count = _limit(form_text(form, "limit", limit=8), limit)
         farthest = _max_distance(form_text(form, "max_distance", limit=32), max_distance)
         photos = [u.content for u in (form.one("front"), form.one("back")) if u is not None]
-        outcome = await service.similar(
-            classifier, caller.owner, photos, limit=count, max_distance=farthest
-        )
+        outcome = await service.similar(classifier, caller.owner, photos, limit=count)
     finally:
         form.close()
-    alike = classifier.threshold
+    # Compared as answered (4 places), so that alike is exactly distance <= alike_distance
+    # and max_distance=alike_distance keeps exactly the alike hits.
+    alike = round(classifier.threshold, 4)
+    hits = [_hit(ref, d, outcome.names, alike) for ref, d in outcome.hits]
     return SimilarResponse(
         request_id=request.state.request_id,
-        results=[_hit(ref, d, outcome.names, alike) for ref, d in outcome.hits],
+        results=[h for h in hits if farthest is None or h.distance <= farthest],
         searched=outcome.searched,
-        alike_distance=round(alike, 4),
+        alike_distance=alike,
         search_ms=round(outcome.search_s * 1000.0, 3),
         status=answer_status(outcome.locations),
         locations=outcome.locations,
