@@ -574,8 +574,13 @@ def demo_enrolled_types(http: httpx.Client, ann: dict[str, str], bob: dict[str, 
     theirs = http.post("/v1/predict", files=probe, headers=bob).json()["top1"]
     print(f"bob's prediction of the same photo -> {theirs['class_id']} ({theirs['source']})")
     similar = http.post("/v1/similar", files={**probe, "limit": (None, b"3")}, headers=ann).json()
-    hits = [(h["kind"], h["id"], h["distance"]) for h in similar["results"]]
+    hits = [
+        (h["kind"], h["id"], h["distance"], h["name_en"], h["alike"]) for h in similar["results"]
+    ]
     print(f"POST /v1/similar -> {hits} of {similar['searched']} photos, status {similar['status']}")
+    cut = {"max_distance": similar["alike_distance"]}  # only the alike ones
+    alike = http.post("/v1/similar", params=cut, files=probe, headers=ann).json()["results"]
+    print(f"  with max_distance={cut['max_distance']} -> {len(alike)} alike photos")
     http.delete(f"/v1/types/{made['type_id']}", headers=ann)
     after = http.post("/v1/predict", files=probe, headers=ann).json()["top1"]
     print(f"after DELETE /v1/types/{made['type_id']} -> {after['class_id']} ({after['source']})")

@@ -103,6 +103,13 @@ async def test_pieces_are_created_listed_updated_shown_and_deleted(
     assert hits.status == "no_amulet" and [loc.status for loc in hits.locations] == ["no_amulet"]
     # The same photo, re-encoded when kept: the piece's front is the closest of all.
     assert (hits.results[0].id, hits.results[0].side) == (str(piece.id), "front")
+    # max_distance reaches the API: only the hits no farther than it come back.
+    nearest = hits.results[0].distance
+    cut = await photos_kept.similar(make_photo(seed=4), limit=3, max_distance=nearest + 1e-3)
+    assert [h.id for h in cut.results] == [
+        h.id for h in hits.results if h.distance <= nearest + 1e-3
+    ]
+    assert len(cut.results) < len(hits.results)
     await photos_kept.delete_piece(piece.id)
     assert [p.id for p in (await photos_kept.pieces()).items] == [unnamed.id]
     with pytest.raises(NotFound):

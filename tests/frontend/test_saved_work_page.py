@@ -269,6 +269,50 @@ def test_closest_in_your_collection_shows_the_saved_piece(
     )
 
 
+def test_closest_shows_only_alike_photos_with_their_type_name(
+    client: AmuletClient, upload: Upload, shared_data: Path
+) -> None:
+    """Two prok bodhi photos about 0.4 apart, a phra sivali one about 1.6 from both (the
+    alike cut is the model's unknown threshold, 0.98): the sivali photo is not shown as
+    closest to a prok bodhi photo, and each photo shown says its type."""
+    prok = shared_data / "prok_bodhi_9_leaves" / "front"
+    query, same = (prok / f"prok_bodhi_9_leaves_front_{n}.jpg" for n in ("006", "008"))
+    far = shared_data / "phra_sivali" / "front" / "phra_sivali_front_020.jpg"
+    if not all(p.is_file() for p in (query, same, far)):
+        pytest.skip("needs the development photos in ../shared")
+    catalog = {c.id: c for c in client.classes().classes}
+    sivali, bodhi = catalog["phra_sivali"], catalog["prok_bodhi_9_leaves"]
+
+    first = new_page(client)
+    upload(first, far.read_bytes())
+    upload(first, same.read_bytes())
+    # One photo to compare with, of another type and far: nothing is shown as closest.
+    assert text("closest_none_alike", "th") in words(open_tab(first, 0))
+    assert not [c for c in words(open_tab(first, 0)) if c == text("kind_history", "th")]
+    first.button(key="save_piece").click().run()
+    assert not first.exception
+
+    for language in ("th", "en"):
+        page = new_page(client)
+        page.radio(key="language").set_value(language).run()
+        upload(page, query.read_bytes())
+        assert not page.exception
+        shown = words(page.tabs[0])
+        # The piece and the earlier check of the other prok bodhi photo, by the type's name
+        # (and, the second time, the Thai page's check of this photo).
+        name = bodhi.name_th if language == "th" else bodhi.name_en
+        kinds = [text(k, language) for k in ("kind_piece", "kind_history")]
+        if language == "en":
+            kinds.append(text("kind_history", language))
+        assert shown.count(f"**{name}**") == len(kinds), shown
+        assert sorted(c for c in shown if c in kinds) == sorted(kinds), shown
+        assert not [c for c in shown if sivali.name_th in c or sivali.name_en in c], shown
+    # What the page was answered: the sivali check was among the hits, far and not alike.
+    hits = client.similar(query.read_bytes(), limit=10).results
+    far_hits = [h for h in hits if h.class_id == "phra_sivali"]
+    assert far_hits and not any(h.alike for h in far_hits)
+
+
 def test_a_type_is_added_from_previewed_photos_listed_and_deleted(
     client: AmuletClient, repo_root: Path
 ) -> None:

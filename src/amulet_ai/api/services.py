@@ -124,7 +124,10 @@ class Services:
             ),
             type_photos=FormRules.for_settings(settings, {"photos": MAX_TYPE_PHOTOS}, ["photos"]),
             similar=FormRules.for_settings(
-                settings, {"front": 1, "back": 1, "limit": 1}, ["front"], text=["limit"]
+                settings,
+                {"front": 1, "back": 1, "limit": 1, "max_distance": 1},
+                ["front"],
+                text=["limit", "max_distance"],
             ),
         )
         self.gc = GarbageCollectionManager(

@@ -296,13 +296,17 @@ def similar_call(
     back: UploadSource | None,
     *,
     limit: int,
+    max_distance: float | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Call[SimilarResponse]:
+    params: dict[str, Any] = {"limit": limit}
+    if max_distance is not None:
+        params["max_distance"] = max_distance
     return Call(
         "POST",
         "/v1/similar",
         SimilarResponse,
-        params={"limit": limit},
+        params=params,
         files=_sides(front, back),
         headers=dict(headers or {}),
     )

@@ -288,10 +288,14 @@ class AmuletClient:
         back: UploadSource | None = None,
         *,
         limit: int = 5,
+        max_distance: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> SimilarResponse:
-        """The caller's own photos (pieces, history, enrolled types) closest to this one."""
-        return self._send(similar_call(front, back, limit=limit, headers=headers))
+        """The caller's own photos (pieces, history, enrolled types) closest to this one,
+        none farther than ``max_distance`` when it is given (``alike_distance`` of an answer
+        keeps only the alike ones)."""
+        call = similar_call(front, back, limit=limit, max_distance=max_distance, headers=headers)
+        return self._send(call)
 
     def photo(self, url: str, *, headers: Mapping[str, str] | None = None) -> Photo:
         """A photo by the route the API answered (``thumbnail_url`` of a similar hit, ...)."""

@@ -273,6 +273,11 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "th": "ยังไม่มีรูปของคุณที่จะเทียบได้",
         "en": "None of your photos to compare with yet.",
     },
+    "closest_none_alike": {
+        "th": "ยังไม่มีรูปที่คล้ายกันในคอลเลกชันของคุณ",
+        "en": "Nothing alike in your collection yet.",
+    },
+    "closest_no_type": {"th": "ไม่ทราบประเภท", "en": "Type not known"},
     "kind_piece": {"th": "พระในคอลเลกชัน", "en": "A piece in your collection"},
     "kind_history": {"th": "การตรวจก่อนหน้า", "en": "An earlier check"},
     "kind_type": {"th": "ประเภทที่คุณเพิ่ม", "en": "A type you added"},

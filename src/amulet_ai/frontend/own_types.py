@@ -3,6 +3,9 @@
 The closest photos come from ``POST /v1/similar`` (the owner's pieces, earlier checks and
 enrolled-type photos), asked once per photo and remembered for the session, since the API
 runs the model again to answer; the check just saved is left out (it is the photo itself).
+Only the alike ones are shown (within the model's unknown threshold, as the API marks
+them), each with the name of the type it stands for in the page's language: a far photo
+of another type shown as "closest" reads as the same type.
 The "my types" tab lists the owner's enrolled types and has the "add a type" form: the
 photos chosen are previewed as the model sees them before they are sent to
 ``POST /v1/types``, and the photos the API did not use are listed with the reason (for a
@@ -65,18 +68,20 @@ def closest(
     history_id: int | None,
     language: Language,
 ) -> None:
-    """The owner's photos most like this one, each with what it belongs to."""
+    """The owner's photos alike to this one, each with its type's name and what it
+    belongs to; says so when the collection has none alike."""
     found = _closest_hits(client, session, headers, photos, key)
     if found is None:
         return
-    hits: list[SimilarHit] = [
+    others: list[SimilarHit] = [
         hit
         for hit in found.results
         if not (hit.kind == "history" and history_id is not None and hit.id == str(history_id))
-    ][:CLOSEST_COUNT]
+    ]
+    hits = [hit for hit in others if hit.alike][:CLOSEST_COUNT]
     st.markdown(f"**{text('closest', language)}**")
     if not hits:
-        st.caption(text("closest_none", language))
+        st.caption(text("closest_none_alike" if others else "closest_none", language))
         return
     # One row, on a phone too: columns would stack there, a thumbnail a line.
     with st.container(horizontal=True, gap="small"):
@@ -89,7 +94,23 @@ def closest(
             with st.container(width=THUMB_PX, gap="small"):
                 if thumb is not None:
                     st.image(thumb, width=THUMB_PX)
+                st.caption(f"**{hit_type_name(hit, language)}**")
                 st.caption(text(f"kind_{hit.kind}", language))
+
+
+def hit_type_name(hit: SimilarHit, language: Language) -> str:
+    """The name of the type a closest photo stands for, in the page's language.
+
+    Example::
+
+        >>> from amulet_ai.api.types_schemas import SimilarHit
+        >>> hit = SimilarHit(kind="piece", id="1", photo_id=1, distance=0.4, thumbnail_url="/",
+        ...     class_id="a", name_en="Phra Rod", name_th="พระรอด", alike=True)
+        >>> hit_type_name(hit, "th"), hit_type_name(hit, "en")
+        ('พระรอด', 'Phra Rod')
+    """
+    name = hit.name_th if language == "th" else hit.name_en
+    return name or text("closest_no_type", language)
 
 
 def _delete_type(

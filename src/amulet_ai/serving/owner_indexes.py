@@ -42,6 +42,7 @@ from amulet_ai.model.results import LocateMode
 from amulet_ai.runtime.atomic import ThreadSafeDict
 from amulet_ai.serving.locating import prepare, scores_of
 from amulet_ai.serving.result_cache import embedding_tag
+from amulet_ai.store.collection import ENROLLED_PREFIX as ENROLLED_PREFIX  # re-exported
 from amulet_ai.store.collection import CollectionRepository, PhotoRef
 from amulet_ai.store.types import TypeRepository
 
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 # Photos embedded per model run when an index is built.
 EMBED_CHUNK: Final = 16
-ENROLLED_PREFIX: Final = "enrolled_"
 BUILD_ATTEMPTS: Final = 10
 
 T = TypeVar("T")
@@ -227,6 +227,19 @@ class OwnerIndexes:
         jpegs = self._collection.full_jpegs(photo_ids)
         self._collection.put_embeddings(tag, embed_jpegs(classifier, jpegs, self.locate))
         logger.info("embedded %d stored photos for model %s", len(jpegs), tag)
+
+    def class_names(
+        self, owner: str, classifier: AmuletClassifier, class_ids: set[str]
+    ) -> dict[str, tuple[str, str]]:
+        """The English and Thai names of the class ids that the model or one of the
+        owner's visible enrolled types has (blocking only when an enrolled id is asked);
+        an id neither has (a type deleted since, a class of another model) is left out."""
+        names = {c.id: (c.name_en, c.name_th) for c in classifier.metadata.classes}
+        if any(c.startswith(ENROLLED_PREFIX) for c in class_ids - names.keys()):
+            index = self.enrolled(owner, classifier).index
+            for kind in index.classes if index is not None else ():
+                names[kind.class_id] = (kind.name_en, kind.name_th)
+        return {c: names[c] for c in class_ids if c in names}
 
     # --- the whole collection ------------------------------------------------------------
     def collection(self, owner: str, classifier: AmuletClassifier) -> CollectionIndex:

@@ -85,6 +85,8 @@ class SimilarOutcome:
     searched: int
     search_s: float
     locations: list[PhotoLocation]
+    # English and Thai names of the hits' classes, by class id (those known).
+    names: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +317,8 @@ class PredictionService:
         *,
         limit: int,
     ) -> SimilarOutcome:
-        """The owner's photos closest to ``photos`` (a front, or a front and back).
+        """The owner's photos closest to ``photos`` (a front, or a front and back), with
+        their classes' names.
 
         A photo predictions could not judge (its location ``no_amulet``, ``too_small`` or
         ``too_blurred``) is searched all the same, by the embedding of the picture they
@@ -339,7 +342,10 @@ class PredictionService:
             index = indexes.collection(owner, classifier)
             started = time.perf_counter()
             hits = index.search(queries, limit)
-            return SimilarOutcome(hits, len(index.refs), time.perf_counter() - started, locations)
+            elapsed = time.perf_counter() - started
+            class_ids = {ref.class_id for ref, _ in hits if ref.class_id is not None}
+            names = indexes.class_names(owner, classifier, class_ids)
+            return SimilarOutcome(hits, len(index.refs), elapsed, locations, names)
 
         return await asyncio.to_thread(search)
 

@@ -1,7 +1,11 @@
 """An owner's photos that ``/v1/similar`` searches: pieces, history items, enrolled types.
 
 Each photo is listed with what it belongs to (``kind`` and the item's id, and the side of
-a piece or a history item), and its embedding for one model when it has one. Photos saved
+a piece or a history item), the class it stands for, and its embedding for one model when
+it has one. The class is a piece's confirmed class, else the one it was classified as; a
+history item's class as corrected by its feedback, else the one it was classified as; an
+enrolled type's own id (``enrolled_<id>``); none where the answer was "not a known type"
+(and nothing confirmed or corrected) or the feedback named no class. Photos saved
 before they had an embedding (pieces and history items keep none when they are saved, and
 every photo after a model change) are listed as missing; the caller embeds them and
 stores the vectors with :meth:`CollectionRepository.put_embeddings`.
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Subquery, func, literal, select, union_all
+from sqlalchemy import Subquery, case, func, literal, select, union_all
 
 from amulet_ai.store.database import Database
 from amulet_ai.store.models import (
     EnrolledType,
+    Feedback,
     HistoryItem,
     Photo,
     PhotoEmbedding,
@@ -36,16 +41,19 @@ from amulet_ai.store.models import (
 from amulet_ai.store.types import put_embedding
 
 Kind = Literal["piece", "history", "type"]
+# The class id of an enrolled type: this prefix and the type's row id.
+ENROLLED_PREFIX = "enrolled_"
 
 
 @dataclass(frozen=True, slots=True)
 class PhotoRef:
-    """What a photo belongs to."""
+    """What a photo belongs to, and the class it stands for (None: not a known type)."""
 
     kind: Kind
     item_id: int
     side: str | None
     photo_id: int
+    class_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,23 +77,39 @@ class CollectionRepository:
         self.db = db
 
     def _refs(self, owner: str) -> Subquery:
+        piece_class = func.coalesce(
+            Piece.confirmed_class_id,
+            case(
+                (Piece.result[("unknown", "is_unknown")].as_boolean(), None),
+                else_=Piece.predicted_class_id,
+            ),
+        )
+        history_class = case(
+            (Feedback.correct.is_(False), Feedback.class_id),
+            (HistoryItem.is_unknown, None),
+            else_=HistoryItem.top1_class_id,
+        )
         parts: list[Any] = []
-        for kind, model in (("piece", Piece), ("history", HistoryItem)):
+        items = (("piece", Piece, piece_class), ("history", HistoryItem, history_class))
+        for kind, model, class_id in items:
             for side, column in (("front", model.front_photo_id), ("back", model.back_photo_id)):
-                parts.append(
-                    select(
-                        literal(kind).label("kind"),
-                        model.id.label("item_id"),
-                        literal(side).label("side"),
-                        column.label("photo_id"),
-                    ).where(model.owner == owner, column.is_not(None))
-                )
+                query = select(
+                    literal(kind).label("kind"),
+                    model.id.label("item_id"),
+                    literal(side).label("side"),
+                    column.label("photo_id"),
+                    class_id.label("class_id"),
+                ).where(model.owner == owner, column.is_not(None))
+                if model is HistoryItem:
+                    query = query.outerjoin(Feedback, Feedback.history_id == HistoryItem.id)
+                parts.append(query)
         parts.append(
             select(
                 literal("type").label("kind"),
                 TypePhoto.type_id.label("item_id"),
                 literal(None).label("side"),
                 TypePhoto.photo_id.label("photo_id"),
+                literal(None).label("class_id"),  # its own id, given below
             )
             .join(EnrolledType, EnrolledType.id == TypePhoto.type_id)
             .where(EnrolledType.owner == owner)
@@ -117,6 +141,7 @@ class CollectionRepository:
                 refs.c.item_id,
                 refs.c.side,
                 refs.c.photo_id,
+                refs.c.class_id,
                 PhotoEmbedding.model,
                 PhotoEmbedding.vector,
             )  # fmt: skip
@@ -127,11 +152,13 @@ class CollectionRepository:
         vectors: list[np.ndarray] = []
         missing: list[int] = []
         with self.db.read() as session:
-            for kind, item_id, side, photo_id, tag, vector in session.execute(query):
+            for kind, item_id, side, photo_id, class_id, tag, vector in session.execute(query):
                 if tag != model or vector is None:
                     missing.append(photo_id)
                     continue
-                found.append(PhotoRef(kind, item_id, side, photo_id))
+                if kind == "type":
+                    class_id = f"{ENROLLED_PREFIX}{item_id}"
+                found.append(PhotoRef(kind, item_id, side, photo_id, class_id))
                 vectors.append(np.frombuffer(vector, dtype="<f4"))
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
         return CollectionVectors(found, matrix, missing)

@@ -2,8 +2,11 @@
 
 Searches the photos of the caller's pieces, of their history items (where photos are kept)
 and of their enrolled types, by the distance between embeddings (the unknown score's
-scale). Each hit names what the photo belongs to and where its thumbnail is. Needs the
-``collection`` and ``predict`` scopes.
+scale). Each hit names what the photo belongs to, where its thumbnail is, the class it
+stands for (with the class's names) and whether it is alike: no farther than the model's
+unknown threshold, the distance at which a prediction still names a known type.
+``max_distance`` leaves out the hits farther than it (none left out unless it is sent).
+Needs the ``collection`` and ``predict`` scopes.
 
 A photo that a prediction could not judge (no amulet found on it, too small, too blurred)
 is searched all the same, from the picture a prediction would classify; the answer's
@@ -13,6 +16,7 @@ is searched all the same, from the picture a prediction would classify; the answ
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -29,8 +33,7 @@ from amulet_ai.api.types_schemas import SimilarHit, SimilarResponse
 from amulet_ai.api.uploads import read_form
 from amulet_ai.errors import ValidationFailed
 from amulet_ai.serving.locating import answer_status
-from amulet_ai.serving.owner_indexes import ENROLLED_PREFIX
-from amulet_ai.store.collection import PhotoRef
+from amulet_ai.store.collection import ENROLLED_PREFIX, PhotoRef
 
 router = APIRouter(prefix="/v1", tags=["similar"])
 
@@ -46,15 +49,23 @@ def _thumbnail(ref: PhotoRef) -> str:
     return f"/v1/types/{ENROLLED_PREFIX}{ref.item_id}/photos/{ref.photo_id}?size=thumb"
 
 
-def _hit(ref: PhotoRef, distance: float) -> SimilarHit:
+def _hit(
+    ref: PhotoRef, distance: float, names: dict[str, tuple[str, str]], alike_distance: float
+) -> SimilarHit:
     item_id = f"{ENROLLED_PREFIX}{ref.item_id}" if ref.kind == "type" else str(ref.item_id)
+    name_en, name_th = names.get(ref.class_id, (None, None)) if ref.class_id else (None, None)
+    distance = round(distance, 4)
     return SimilarHit(
         kind=ref.kind,
         id=item_id,
         side=ref.side,
         photo_id=ref.photo_id,
-        distance=round(distance, 4),
+        distance=distance,
         thumbnail_url=_thumbnail(ref),
+        class_id=ref.class_id,
+        name_en=name_en,
+        name_th=name_th,
+        alike=distance <= alike_distance,
     )
 
 
@@ -70,6 +81,18 @@ def _limit(text: str | None, default: int | None) -> int:
     return value
 
 
+def _max_distance(text: str | None, default: float | None) -> float | None:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationFailed("max_distance: a number above 0.", details={"field": "max_distance"})
+    return value
+
+
 @router.post(
     "/similar",
     response_model=SimilarResponse,
@@ -79,6 +102,12 @@ def _limit(text: str | None, default: int | None) -> int:
             "front": ("Photo of the front (JPEG, PNG, WebP or HEIC).", False, True),
             "back": ("Photo of the back of the same piece.", False, False),
             "limit": (f"How many photos to answer (1 to {MAX_LIMIT}, default 10).", False, False),
+            "max_distance": (
+                "Leave out the photos farther than this (a number above 0; default: none "
+                "left out). The answer's alike_distance keeps only the alike ones.",
+                False,
+                False,
+            ),
         }
     ),
 )
@@ -91,20 +120,29 @@ async def similar(
     limit: Annotated[
         int | None, Query(ge=1, le=MAX_LIMIT, description="As the form field.")
     ] = None,
+    max_distance: Annotated[
+        float | None, Query(gt=0, allow_inf_nan=False, description="As the form field.")
+    ] = None,
 ) -> SimilarResponse:
     """The caller's pieces, history and enrolled-type photos most like this one."""
     caller.require("predict")  # it runs the model on the photo sent
     form = await read_form(request, forms.similar)
     try:
         count = _limit(form_text(form, "limit", limit=8), limit)
+        farthest = _max_distance(form_text(form, "max_distance", limit=32), max_distance)
         photos = [u.content for u in (form.one("front"), form.one("back")) if u is not None]
         outcome = await service.similar(classifier, caller.owner, photos, limit=count)
     finally:
         form.close()
+    # Compared as answered (4 places), so that alike is exactly distance <= alike_distance
+    # and max_distance=alike_distance keeps exactly the alike hits.
+    alike = round(classifier.threshold, 4)
+    hits = [_hit(ref, d, outcome.names, alike) for ref, d in outcome.hits]
     return SimilarResponse(
         request_id=request.state.request_id,
-        results=[_hit(ref, d) for ref, d in outcome.hits],
+        results=[h for h in hits if farthest is None or h.distance <= farthest],
         searched=outcome.searched,
+        alike_distance=alike,
         search_ms=round(outcome.search_s * 1000.0, 3),
         status=answer_status(outcome.locations),
         locations=outcome.locations,
