@@ -86,27 +86,33 @@ class SimilarHit(BaseModel):
     )
     thumbnail_url: str
     class_id: str | None = Field(
+        None,
         description="The class this photo stands for: a piece's confirmed class, else the one "
         "it was classified as; a history item's class as its feedback corrected it, else the "
         "one it was classified as; an enrolled type's own id. Null when the answer was not a "
-        "known type (and nothing confirmed or corrected it), or the feedback named no class.",
+        "known type (and nothing confirmed or corrected it), or the feedback named no class; "
+        "absent from servers before it was added.",
         examples=["phra_sivali"],
     )
     name_en: str | None = Field(
+        None,
         description="The class's English name, from the model's metadata or the enrolled "
         "type; null without a class, or for a class the model and the caller's types no "
         "longer have.",
         examples=["Phra Sivali"],
     )
     name_th: str | None = Field(
+        None,
         description="The class's Thai name (an enrolled type without one: its English name).",
         examples=["พระสีวลี"],
     )
     alike: bool = Field(
+        False,
         description="distance <= the response's alike_distance: within the distance at which "
         "the model still calls a photo one of its known types. Photos of one type are often "
         "farther apart than that and photos of two types sometimes closer (README, 'Similar "
-        "photos', has the figures): alike means 'looks like it', not 'the same type'."
+        "photos', has the figures): alike means 'looks like it', not 'the same type'. False "
+        "from servers before it was added.",
     )
 
 
@@ -114,10 +120,12 @@ class SimilarResponse(BaseModel):
     request_id: str
     results: list[SimilarHit]
     searched: int = Field(description="How many of the owner's photos were compared.")
-    alike_distance: float = Field(
+    alike_distance: float | None = Field(
+        None,
         description="The model's unknown threshold (metadata.json unknown.threshold): the "
         "largest unknown score at which a prediction still names a known type. A hit no "
-        "farther than this is alike; send it as max_distance to receive only those.",
+        "farther than this is alike; send it as max_distance to receive only those. "
+        "Null only from servers before it was added.",
         examples=[0.9839],
     )
     search_ms: float = Field(description="Time of the search itself (numpy, exact).")
