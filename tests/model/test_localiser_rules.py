@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 
 import numpy as np
@@ -10,9 +11,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage
 from amulet_ai.model.localiser import (
+    MAX_CROP_CANVAS,
     LocaliserMetadata,
     Location,
     carried_to,
+    crop_square,
     letterbox,
     locate_from_logits,
     locate_with,
@@ -158,3 +161,52 @@ def test_a_location_carried_to_a_larger_decode_keeps_its_box_and_scales_its_mask
     assert [round(v / 2) for v in carried.picture_box] == [round(v) for v in found.picture_box]
     assert carried.mask is not None and carried.mask.shape == (750, 1000)
     assert carried.sharpness is not None and carried.status == "found"
+
+
+def _everywhere(batch: np.ndarray) -> np.ndarray:
+    """A stand-in graph that marks every cell of every draft as the amulet."""
+    grids = np.full((len(batch), batch.shape[2] // 16, batch.shape[3] // 16), 5.0, np.float32)
+    return grids
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_strip_whose_box_is_its_length_is_cropped_without_a_canvas_that_long() -> None:
+    # 20000 x 1: the box covers the strip, its crop's square is 23200 px a side; drawn on
+    # a canvas of its own size the crop alone would take 1.6 GB.
+    row = np.random.default_rng(3).integers(0, 256, (1, 20000, 3), dtype=np.uint8)
+    picture = DecodedImage(Image.fromarray(row), 20000, 1, "PNG")
+    before = _peak_rss_mb()
+    location = locate_with(_everywhere, picture, META)
+    crop = np.asarray(square_crop(picture, location))
+    assert _peak_rss_mb() - before < 200
+    assert location.status in ("found", "too_blurred") and location.box is not None
+    assert (location.box.width, location.box.height) == (20000, 1)
+    assert crop.shape == (224, 224, 3)
+    assert tuple(crop[20, 112]) == NEUTRAL_BACKGROUND  # above the strip: grey
+    assert not (crop[112, 30:190] == NEUTRAL_BACKGROUND).all()  # the strip, across the middle
+
+
+@pytest.mark.parametrize("greyed", [False, True])
+def test_a_square_over_the_canvas_bound_crops_as_the_canvas_would(greyed: bool) -> None:
+    # 3000 x 100, boxed whole: a 3480 px square, over MAX_CROP_CANVAS, against the canvas
+    # the crop was drawn on before the bound.
+    image = _textured(3000, 100, seed=4).filter(ImageFilter.GaussianBlur(2))
+    mask = np.zeros((100, 3000), bool)
+    mask[10:90, 200:2800] = True
+    box = (0, 0, 3000, 100)
+    square = crop_square(box, 0.08)
+    assert (square[2] - square[0]) ** 2 > MAX_CROP_CANVAS
+    canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), NEUTRAL_BACKGROUND)
+    keep = Image.fromarray(mask.astype(np.uint8) * 255) if greyed else None
+    canvas.paste(image, (-square[0], -square[1]), keep)
+    want = np.asarray(canvas.resize((224, 224), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    loc = Location("found", None, box, mask, 1.0)
+    got = np.asarray(
+        square_crop(DecodedImage(image, 3000, 100, "PNG"), loc, margin=0.08, grey_outside=greyed)
+    )
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.mean() < 0.5
+    assert (diff.max(axis=2) > 8).sum() <= 2 * 224  # the band's two edge rows at most

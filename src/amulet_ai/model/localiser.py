@@ -57,6 +57,9 @@ LOCALISER_FILE: Final = "amulet_localiser.onnx"
 LOCALISER_METADATA: Final = "localiser.json"
 Status = Literal["found", "no_amulet", "too_small", "too_blurred"]
 ZOOM_MARGIN: Final = 0.25  # the second pass's square: first box + a quarter each side
+# Pixels of the largest canvas a crop's square is drawn on before its resize (12 MB in
+# RGB); a photo's crops are far under it, a strip's box can make it its length squared.
+MAX_CROP_CANVAS: Final = 2048 * 2048
 
 
 class HeadSpec(BaseModel):
@@ -257,6 +260,34 @@ def crop_square(box: tuple[int, int, int, int], margin: float) -> tuple[int, int
     return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
 
 
+def _inner(size: tuple[int, int], square: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The part of ``square`` inside a picture of ``size`` (left, top, right, bottom)."""
+    left, top = min(size[0], max(0, square[0])), min(size[1], max(0, square[1]))
+    return left, top, max(left, min(size[0], square[2])), max(top, min(size[1], square[3]))
+
+
+def _into_square(
+    part: Image.Image,
+    fill: int | tuple[int, int, int],
+    square: tuple[int, int, int, int],
+    inner: tuple[int, int, int, int],
+    size: int,
+) -> Image.Image:
+    """``part`` (the ``inner`` pixels of ``square``) resized and pasted where it lies on a
+    ``size`` px square of ``fill``: what resizing the whole square's canvas gives, within
+    the edge pixels, without a canvas of the square's size (:data:`MAX_CROP_CANVAS`)."""
+    out = Image.new(part.mode, (size, size), fill)
+    sx, sy = size / (square[2] - square[0]), size / (square[3] - square[1])
+    x0, y0 = round((inner[0] - square[0]) * sx), round((inner[1] - square[1]) * sy)
+    x1, y1 = round((inner[2] - square[0]) * sx), round((inner[3] - square[1]) * sy)
+    if inner[2] > inner[0] and inner[3] > inner[1]:
+        scaled = part.resize(
+            (max(1, x1 - x0), max(1, y1 - y0)), Image.Resampling.BILINEAR, reducing_gap=2.0
+        )
+        out.paste(scaled, (min(x0, size - 1), min(y0, size - 1)))
+    return out
+
+
 def _crop_padded(
     image: Image.Image,
     square: tuple[int, int, int, int],
@@ -265,21 +296,21 @@ def _crop_padded(
 ) -> Image.Image:
     """``square`` of ``image`` at ``size`` px; where it leaves the picture, neutral grey
     (Pillow's own crop would fill black); with ``grey_outside`` (a bool mask of ``image``)
-    every pixel outside it too, greyed before the resize as on the whole picture."""
+    every pixel outside it too, greyed before the resize as on the whole picture.
+
+    A square over :data:`MAX_CROP_CANVAS` pixels (a strip's box is its whole length, and
+    the square that long both ways) is resized from its part inside the picture alone."""
     fill = NEUTRAL_BACKGROUND if image.mode == "RGB" else 0
-    canvas = Image.new(image.mode, (square[2] - square[0], square[3] - square[1]), fill)
-    inner = (
-        max(0, square[0]),
-        max(0, square[1]),
-        min(image.size[0], square[2]),
-        min(image.size[1], square[3]),
-    )
-    at = (inner[0] - square[0], inner[1] - square[1])
-    if grey_outside is None:
-        canvas.paste(image.crop(inner), at)
-    else:
+    inner = _inner(image.size, square)
+    part = image.crop(inner)
+    if grey_outside is not None:
         keep = grey_outside[inner[1] : inner[3], inner[0] : inner[2]].astype(np.uint8) * 255
-        canvas.paste(image.crop(inner), at, Image.fromarray(keep))
+        part = Image.composite(part, Image.new(image.mode, part.size, fill), Image.fromarray(keep))
+    width, height = square[2] - square[0], square[3] - square[1]
+    if width * height > MAX_CROP_CANVAS:
+        return _into_square(part, fill, square, inner, size)
+    canvas = Image.new(image.mode, (width, height), fill)
+    canvas.paste(part, (inner[0] - square[0], inner[1] - square[1]))
     return canvas.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
@@ -287,11 +318,14 @@ def _mask_crop(mask: np.ndarray, square: tuple[int, int, int, int], size: int) -
     """``square`` of a bool mask at ``size`` px (0 / 255, outside the mask's bounds 0):
     what :func:`_crop_padded` gives for the mask as an image, without converting it whole."""
     height, width = mask.shape
-    left, top = max(0, square[0]), max(0, square[1])
-    part = mask[top : max(top, min(height, square[3])), left : max(left, min(width, square[2]))]
-    canvas = np.zeros((square[3] - square[1], square[2] - square[0]), np.uint8)
-    at_y, at_x = top - square[1], left - square[0]
-    canvas[at_y : at_y + part.shape[0], at_x : at_x + part.shape[1]] = part.astype(np.uint8) * 255
+    inner = _inner((width, height), square)
+    part = mask[inner[1] : inner[3], inner[0] : inner[2]].astype(np.uint8) * 255
+    side_w, side_h = square[2] - square[0], square[3] - square[1]
+    if side_w * side_h > MAX_CROP_CANVAS:
+        return _into_square(Image.fromarray(part), 0, square, inner, size)
+    canvas = np.zeros((side_h, side_w), np.uint8)
+    at_y, at_x = inner[1] - square[1], inner[0] - square[0]
+    canvas[at_y : at_y + part.shape[0], at_x : at_x + part.shape[1]] = part
     return Image.fromarray(canvas).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
