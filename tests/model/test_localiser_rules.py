@@ -210,3 +210,57 @@ def test_a_square_over_the_canvas_bound_crops_as_the_canvas_would(greyed: bool) 
     diff = np.abs(got.astype(int) - want.astype(int))
     assert diff.mean() < 0.5
     assert (diff.max(axis=2) > 8).sum() <= 2 * 224  # the band's two edge rows at most
+
+
+RULE = META.model_copy(update={"small_threshold": 0.2, "min_small_peak": 0.8})
+
+
+@pytest.mark.parametrize(
+    ("blob", "meta", "status"),
+    [
+        ((8, 8, 9, 10, -1.0), META, "no_amulet"),  # faint (0.27), nothing looked for under 0.5
+        ((8, 8, 9, 10, -1.0), RULE, "too_small"),  # faint and small: far away, move closer
+        ((4, 4, 16, 16, -1.0), RULE, "no_amulet"),  # faint and of an amulet's size
+        ((8, 8, 9, 10, -2.0), RULE, "no_amulet"),  # under the lower threshold (0.12)
+        ((8, 8, 9, 9, 0.5), META, "too_small"),  # small, weak (0.62)
+        ((8, 8, 9, 9, 0.5), RULE, "no_amulet"),  # ... under min_small_peak
+        ((8, 8, 9, 9, 5.0), RULE, "too_small"),  # small and strong (0.99)
+        ((5, 5, 15, 15, 0.5), RULE, "found"),  # weak but large: judged as before
+    ],
+)
+def test_small_and_faint_regions_are_told_apart(
+    blob: tuple[int, int, int, int, float], meta: LocaliserMetadata, status: str
+) -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    loc = locate_from_logits(_grid(blob), letterbox(picture.image, 320), picture, meta)
+    assert loc.status == status, loc.confidence
+    assert (loc.box is None) == (status == "no_amulet")
+    if status == "too_small":
+        assert loc.box is not None and loc.box.width < 0.1 * 640 + 32
+
+
+def test_a_small_region_among_others_is_no_amulet_when_it_must_be_alone() -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    boxed = letterbox(picture.image, 320)
+    alone = META.model_copy(update={"small_alone": True})
+    two = _grid((8, 8, 9, 9, 5.0), (12, 14, 13, 15, 3.0))
+    assert locate_from_logits(two, boxed, picture, META).status == "too_small"
+    assert locate_from_logits(two, boxed, picture, alone).status == "no_amulet"
+    one = _grid((8, 8, 9, 9, 5.0))
+    assert locate_from_logits(one, boxed, picture, alone).status == "too_small"
+
+
+@pytest.mark.parametrize(("value", "status"), [(3.0, "no_amulet"), (6.0, "too_small")])
+def test_a_region_too_small_by_its_pixels_alone_needs_the_low_resolution_peak(
+    value: float, status: str
+) -> None:
+    # 3 x 2 cells of a 224 px picture: 15 % of the frame across, but 34 px, under 112.
+    picture = DecodedImage(_textured(224, 224), 224, 224, "PNG")
+    boxed = letterbox(picture.image, 320)
+    lowres = META.model_copy(update={"min_lowres_peak": 0.99})
+    grid = _grid((8, 8, 10, 11, value))
+    assert locate_from_logits(grid, boxed, picture, META).status == "too_small"
+    assert locate_from_logits(grid, boxed, picture, lowres).status == status
+    far = DecodedImage(_textured(640, 480), 4000, 3000, "JPEG")  # one cell: far, not low-res
+    one = _grid((8, 8, 9, 9, value))
+    assert locate_from_logits(one, letterbox(far.image, 320), far, lowres).status == "too_small"

@@ -102,6 +102,19 @@ class LocaliserMetadata(BaseModel):
     min_box_fraction: float = 0.1  # box's long side / draft's long side
     min_box_pixels: int = 112  # box's long side in the original's pixels
     min_sharpness: float = 0.0  # see :func:`sharpness`
+    # Where no cell passes ``threshold``: a region above this lower one whose box is too
+    # small (``min_box_fraction``, ``min_box_pixels``) is an amulet too far away, answered
+    # ``too_small`` ("move closer"), not ``no_amulet``. None: not looked for.
+    small_threshold: float | None = None
+    # A too-small region above ``threshold`` whose strongest cell is under this is answered
+    # ``no_amulet``: small, weak regions are more often a thing on the photo than an amulet.
+    min_small_peak: float = 0.0
+    # True: a too-small region is answered ``no_amulet`` where it is not the only region
+    # above ``threshold`` (a far amulet is one spot; a busy picture has several).
+    small_alone: bool = False
+    # A too-small region whose box is at least ``min_box_fraction`` of the frame (too few
+    # pixels because the photo has few, not because the amulet is far) needs this peak.
+    min_lowres_peak: float = 0.0
     margin: float = 0.08  # crop margin around the box, share of its long side
     head: HeadSpec | None = None
     metrics: dict[str, object] = {}
@@ -589,10 +602,25 @@ def carried_to(location: Location, draft: DecodedImage, detail: DecodedImage,
 def locate_from_logits(
     logits: np.ndarray, boxed: Letterbox, picture: DecodedImage, meta: LocaliserMetadata
 ) -> Location:
-    """The decision rules on one photo's grid of mask logits (training measures with this)."""
+    """The decision rules on one photo's grid of mask logits (training measures with this).
+
+    The strongest region above ``meta.threshold`` is judged (:func:`_judged`). Where there
+    is none, a region above ``meta.small_threshold`` is looked for: when its box is too
+    small it is answered ``too_small``, else ``no_amulet``. A too-small region above the
+    threshold is answered ``no_amulet`` where its peak is weak or it is one region of
+    several (:func:`_small_amulet`). As shipped before these rules (``small_threshold``
+    None, the rest off) only the first sentence holds."""
     canvas_h, canvas_w = boxed.tensor.shape[1:]
+    inside = (
+        slice(boxed.top, boxed.top + boxed.height),
+        slice(boxed.left, boxed.left + boxed.width),
+    )
     draft, confidence = region_mask(logits, (canvas_w, canvas_h), meta.threshold)
-    draft = draft[boxed.top : boxed.top + boxed.height, boxed.left : boxed.left + boxed.width]
+    draft = draft[inside]
+    faint = False
+    if not draft.any() and meta.small_threshold is not None:
+        draft = region_mask(logits, (canvas_w, canvas_h), meta.small_threshold)[0][inside]
+        faint = True
     if not draft.any():
         return Location("no_amulet", None, None, None, confidence)
     ys, xs = np.nonzero(draft)
@@ -605,15 +633,54 @@ def locate_from_logits(
         (pic_w, pic_h), Image.Resampling.BILINEAR
     )
     mask = np.asarray(mask_img) >= 128
-    return _judged(
-        picture,
-        picture_box,
-        mask,
-        confidence,
-        meta,
-        draft_long=max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-        / max(boxed.width, boxed.height),
+    draft_long = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / max(
+        boxed.width, boxed.height
     )
+    box = _original_box(picture, picture_box)
+    if _too_small(box, draft_long, meta):
+        if faint or _small_amulet(logits, confidence, draft_long, meta):
+            return Location("too_small", box, picture_box, mask, confidence)
+        return Location("no_amulet", None, None, None, confidence)
+    if faint:  # a faint region of an amulet's size is no amulet
+        return Location("no_amulet", None, None, None, confidence)
+    return _judged(picture, picture_box, mask, confidence, meta, draft_long=draft_long)
+
+
+def _small_amulet(
+    logits: np.ndarray, confidence: float, draft_long: float, meta: LocaliserMetadata
+) -> bool:
+    """Whether a too-small region above the threshold is answered ``too_small`` (else
+    ``no_amulet``): its peak, the other regions, and why it is too small."""
+    if confidence < meta.min_small_peak:
+        return False
+    if draft_long >= meta.min_box_fraction and confidence < meta.min_lowres_peak:
+        return False
+    if meta.small_alone:
+        prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return len(_components(prob > meta.threshold)) == 1
+    return True
+
+
+def _original_box(picture: DecodedImage, picture_box: tuple[int, int, int, int]) -> Box:
+    """``picture_box`` (in the decoded picture's pixels) in the oriented original's."""
+    pic_w, pic_h = picture.image.size
+    left_p, top_p, right, bottom = picture_box
+    to_orig_x, to_orig_y = picture.width / pic_w, picture.height / pic_h
+    left, top = round(left_p * to_orig_x), round(top_p * to_orig_y)
+    return Box(
+        x=left,
+        y=top,
+        width=round(right * to_orig_x) - left,
+        height=round(bottom * to_orig_y) - top,
+        image_width=picture.width,
+        image_height=picture.height,
+    )
+
+
+def _too_small(box: Box, draft_long: float, meta: LocaliserMetadata) -> bool:
+    """Too few pixels to judge: under ``min_box_fraction`` of the draft's long side or
+    ``min_box_pixels`` of the original's."""
+    return draft_long < meta.min_box_fraction or max(box.width, box.height) < meta.min_box_pixels
 
 
 def _judged(
@@ -627,19 +694,10 @@ def _judged(
     """The box in original pixels and the status: too small, too blurred or found."""
     pic_w, pic_h = picture.image.size
     left_p, top_p, right, bottom = picture_box
-    to_orig_x, to_orig_y = picture.width / pic_w, picture.height / pic_h
-    left, top = round(left_p * to_orig_x), round(top_p * to_orig_y)
-    box = Box(
-        x=left,
-        y=top,
-        width=round(right * to_orig_x) - left,
-        height=round(bottom * to_orig_y) - top,
-        image_width=picture.width,
-        image_height=picture.height,
-    )
+    box = _original_box(picture, picture_box)
     if draft_long is None:
         draft_long = max(right - left_p, bottom - top_p) / max(pic_w, pic_h)
-    if draft_long < meta.min_box_fraction or max(box.width, box.height) < meta.min_box_pixels:
+    if _too_small(box, draft_long, meta):
         return Location("too_small", box, picture_box, mask, confidence)
     square = crop_square(picture_box, meta.margin)
     crop = _crop_padded(picture.image, square, 224)
