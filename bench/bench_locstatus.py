@@ -41,7 +41,7 @@ import logging
 import pickle
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -70,6 +70,9 @@ MIN_SMALL_PEAKS: Final = (0.0, 0.6, 0.7, 0.8, 0.9)
 SMALL_ALONE: Final = (False, True)
 MIN_LOWRES_PEAKS: Final = (0.0, 0.9, 0.99, 1.01)  # 1.01: never too small by pixels alone
 RULE_FIELDS: Final = ("small_threshold", "min_small_peak", "small_alone", "min_lowres_peak")
+
+
+Picture = tuple[str, str, str, str, float, bytes]  # group, split, kind, canvas, fraction, bytes
 
 
 @dataclass(slots=True)
@@ -107,7 +110,7 @@ def _png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _pictures(step: int) -> Iterator[tuple[str, str, str, str, float, bytes]]:
+def _pictures(step: int) -> Iterator[Picture]:
     """(group, split, kind, canvas, fraction, bytes) of every picture measured."""
     from amulet_ai.training.backdrops import FAMILIES, TEST_FAMILIES
     from amulet_ai.training.cutout import cut_out_all
@@ -150,14 +153,15 @@ def _pictures(step: int) -> Iterator[tuple[str, str, str, str, float, bytes]]:
                 yield group, split, family, canvas, scene.fraction, scene.jpeg
 
 
-def collect(classifier: AmuletClassifier, step: int) -> list[Case]:
-    """Every picture through ``prepare`` and through the localiser's first pass alone."""
+def collect(classifier: AmuletClassifier, pictures: Iterable[Picture]) -> list[Case]:
+    """Every picture (group, split, kind, canvas, fraction, bytes) through ``prepare`` and
+    through the localiser's first pass alone."""
     localiser = classifier.localiser
     assert localiser is not None
     meta = localiser.metadata
     cases = []
     started = time.monotonic()
-    for group, split, kind, canvas, fraction, data in _pictures(step):
+    for group, split, kind, canvas, fraction, data in pictures:
         served = prepare(classifier, functools.partial(bytes, data), "auto").location.status
         draft = classifier.decode_draft_and_detail(
             data, draft_side=DRAFT_SIDE, detail_side=FIRST_DETAIL_SIDE
@@ -287,7 +291,7 @@ def bench_locstatus(step: int = 1, cache: Path | None = None) -> dict[str, Any]:
         with cache.open("rb") as file:
             cases: list[Case] = pickle.load(file)  # noqa: S301 (the bench's own file)
     else:
-        cases = collect(classifier, step)
+        cases = collect(classifier, _pictures(step))
         if cache is not None:
             with cache.open("wb") as file:
                 pickle.dump(cases, file)
