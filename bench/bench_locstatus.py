@@ -24,10 +24,11 @@ Then the status rule (:func:`~amulet_ai.model.localiser.locate_from_logits`, its
 searched on the ``tune`` split, on the first pass's cached logits: a rule that changes
 only what the first pass answers ``no_amulet`` or ``too_small`` leaves every other answer
 as served, so each candidate's answers are exact without running the graph again. The
-candidate kept is the one with the most small amulets answered ``too_small`` whose
-``no_amulet`` share on pictures without an amulet, and ``found`` share on usual scenes,
-are at least the rule's before these fields; its figures on the ``report`` split are the
-result (``with_chosen_rule``), and ``with_models_rule`` those of the rule in models/.
+candidate kept is the one with the most small amulets answered ``too_small`` where no
+picture without an amulet that the rule before these fields answered ``no_amulet`` is
+answered otherwise, and no fewer usual scenes are ``found``; its figures on the
+``report`` split are the result (``with_chosen_rule``), and ``with_models_rule`` those of
+the rule in models/.
 """
 
 from __future__ import annotations
@@ -231,45 +232,48 @@ def table(cases: Sequence[Case], statuses: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _score(cases: Sequence[Case], statuses: Sequence[str]) -> tuple[float, float, float]:
-    """(small answered too_small, none answered no_amulet, usual answered found)."""
+def _score(cases: Sequence[Case], statuses: Sequence[str]) -> tuple[float, float, float, int]:
+    """(small answered too_small, none answered no_amulet, usual answered found, pictures
+    without an amulet answered no_amulet before and otherwise now)."""
 
     def share(group: str, status: str) -> float:
         picked = [s for c, s in zip(cases, statuses, strict=True) if c.group == group]
         return sum(s == status for s in picked) / max(1, len(picked))
 
-    return share("small", "too_small"), share("none", "no_amulet"), share("usual", "found")
+    lost = sum(
+        c.group == "none" and c.served == "no_amulet" and s != "no_amulet"
+        for c, s in zip(cases, statuses, strict=True)
+    )
+    return share("small", "too_small"), share("none", "no_amulet"), share("usual", "found"), lost
 
 
 def search(cases: Sequence[Case], meta: LocaliserMetadata) -> dict[str, Any]:
     """Every candidate rule's figures on ``cases`` (the tune split), and the one chosen:
-    the most small amulets answered ``too_small`` with no fewer pictures without an amulet
-    answered ``no_amulet`` and no fewer usual scenes ``found`` than as shipped (ties: the
-    most ``no_amulet``, then the first in the grid, which tries the fewest rules first)."""
+    the most small amulets answered ``too_small`` where no picture without an amulet that
+    was answered ``no_amulet`` is answered otherwise and no fewer usual scenes are
+    ``found`` (ties: the most ``no_amulet``, then the first in the grid, which tries the
+    fewest rules first)."""
     shipped = _score(cases, [c.served for c in cases])
+    names = ("small_too_small", "none_no_amulet", "usual_found", "none_no_amulet_lost")
     rows = []
     best: tuple[tuple[float, float], dict[str, Any]] | None = None
     for values in itertools.product(SMALL_THRESHOLDS, MIN_SMALL_PEAKS, SMALL_ALONE,
                                     MIN_LOWRES_PEAKS):  # fmt: skip
         update = dict(zip(RULE_FIELDS, values, strict=True))
         rule = meta.model_copy(update=update)
-        small, none, usual = _score(cases, [answered(c, rule) for c in cases])
-        row = {
-            **update,
-            "small_too_small": round(small, 3),
-            "none_no_amulet": round(none, 3),
-            "usual_found": round(usual, 3),
-        }
+        small, none, usual, lost = _score(cases, [answered(c, rule) for c in cases])
+        row = {**update, **dict(zip(names, (round(small, 3), round(none, 3), round(usual, 3),
+                                            lost), strict=True))}  # fmt: skip
         rows.append(row)
-        if none >= shipped[1] and usual >= shipped[2]:
+        if lost == 0 and usual >= shipped[2]:
             key = (small, none)
             if best is None or key > best[0]:
                 best = (key, row)
     return {
         "shipped": dict(
             zip(
-                ("small_too_small", "none_no_amulet", "usual_found"),
-                (round(v, 3) for v in shipped),
+                names,
+                (round(shipped[0], 3), round(shipped[1], 3), round(shipped[2], 3), shipped[3]),
                 strict=True,
             )
         ),  # fmt: skip
