@@ -419,6 +419,13 @@ def demo_api(base_url: str, api_key: str | None) -> None:
         again.raise_for_status()
         show_prediction("the same photo again", again.json())
 
+        # The photo alone as the body: an image type, an alias (image/jpg) or
+        # application/octet-stream; the server tells the format from the bytes.
+        for media_type in ("image/jpg", "application/octet-stream"):
+            raw = http.post("/v1/predict", content=photo, headers={"Content-Type": media_type})
+            raw.raise_for_status()
+            show_prediction(f"the same photo as the raw body, {media_type}", raw.json())
+
         # locate=auto (the default) finds the amulet and judges its crop; off judges the
         # whole photo, for photos already cropped tight.
         table = {"front": ("table.jpg", on_a_table(photo), "image/jpeg")}

@@ -30,9 +30,6 @@ from typing import Any
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from amulet_ai.model.enrolment import EnrolledClass, EnrolledIndex, EnrolmentRule
 from amulet_ai.serving.owner_indexes import CollectionIndex
 from amulet_ai.store.collection import PhotoRef

@@ -130,7 +130,12 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         20.0, ge=0, description="Seconds requests in flight get to finish on SIGTERM."
     )
-    request_timeout_s: float = Field(30.0, gt=0, description="Upper bound on one request's work.")
+    request_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Upper bound on one request's waits: for the model lock, and for a "
+        "decode's turn in the decode memory budget (503 memory_pressure past it).",
+    )
     upload_idle_timeout_s: float = Field(
         15.0, gt=0, description="Longest pause inside an upload body before 408 (a stalled client)."
     )

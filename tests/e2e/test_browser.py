@@ -42,7 +42,7 @@ from amulet_ai.ops.api_process import ApiProcess, free_port
 from amulet_ai.ops.serve import child_env, frontend_command
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Route
+    from playwright.sync_api import Browser, Locator, Page, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -213,10 +213,12 @@ def save_shot(page: Page, tmp_path: Path, repo_root: Path, name: str) -> None:
         shutil.copyfile(shot, repo_root / "docs" / name)
 
 
-# Every text a person can see: not icon ligatures, not screen-reader-only labels.
-_VISIBLE_TEXT = """() => {
+# Every text a person can see (on the page, or under the element it is given): not icon
+# ligatures, not screen-reader-only labels.
+_VISIBLE_TEXT = """(root) => {
+  root = root || document.body;
   const said = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode, parent = node.parentElement;
     if (!parent || !node.textContent.trim()) continue;
@@ -227,7 +229,7 @@ _VISIBLE_TEXT = """() => {
     if (!parent.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
     said.push(node.textContent);
   }
-  document.querySelectorAll('*').forEach((element) => {
+  root.querySelectorAll('*').forEach((element) => {
     const after = getComputedStyle(element, '::after').content;
     if (after && after !== 'none' && after !== 'normal') said.push(after);
   });
@@ -235,8 +237,9 @@ _VISIBLE_TEXT = """() => {
 }"""
 
 
-def english_left(page: Page, names: list[str]) -> list[str]:
-    """Latin words on screen once the names that are English by nature are taken out."""
+def english_left(page: Page | Locator, names: list[str]) -> list[str]:
+    """Latin words on screen (on the page, or in one part of it) once the names that are
+    English by nature are taken out."""
     shown: str = page.evaluate(_VISIBLE_TEXT)
     for allowed in sorted(names, key=len, reverse=True):
         shown = shown.replace(allowed, "")
@@ -342,8 +345,11 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         said += [text("unknown_front", "en"), text("unknown_back", "en")]
         pattern = "|".join(re.escape(s) for s in said) + "|The two sides disagree"
         main.get_by_text(re.compile(pattern)).first.wait_for(timeout=5_000)
-        # Each side's photo with its box, beside the crop judged, explained in English.
-        found = main.get_by_text(text("found_caption", "en"))
+        # Each side's photo with its box, beside the picture judged (the crop, or the photo
+        # judged whole where the amulet fills it, as a tight development photo may),
+        # explained in English.
+        explained = [text(k, "en") for k in ("found_caption", "filled_caption")]
+        found = main.get_by_text(re.compile("|".join(re.escape(e) for e in explained)))
         found.first.wait_for(timeout=5_000)
         assert found.count() == 2
         verdict_box = main.locator("h3").or_(main.get_by_text(text("unknown_title", "en")))
@@ -361,6 +367,11 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         main.get_by_text(calibrated).first.wait_for(timeout=5_000)
         main.get_by_text(text("show_heatmap", "en")).click()
         main.locator("img[src^='data:image/png']").first.wait_for(timeout=10_000)
+        # Each heatmap says what it is drawn on: the judged crop, or the photo judged whole.
+        drawn_on = [text(k, "en") for k in ("heatmap_on_crop", "heatmap_on_photo")]
+        captions = main.get_by_text(re.compile("|".join(re.escape(d) for d in drawn_on)))
+        captions.first.wait_for(timeout=5_000)
+        assert captions.count() == 2
         save_shot(page, tmp_path, repo_root, "page-desktop.png")
 
 
@@ -527,3 +538,76 @@ def test_a_check_is_in_my_checks_with_its_thumbnail_after_a_reload(
         thumbnail.wait_for(timeout=10_000)
         assert thumbnail.is_visible()
         assert panel.get_by_role("button", name=text("delete", "th")).count() == 1
+
+
+def located_photo(page: Page, language: Language) -> Locator:
+    """The front photo drawn with its box (not a thumbnail of the closest photos)."""
+    caption = page.get_by_text(text("front", language), exact=True)
+    return page.get_by_test_id("stMain").get_by_test_id("stImage").filter(has=caption).first
+
+
+def test_on_a_phone_the_photo_comes_between_the_verdict_and_what_to_do_with_it(
+    api: ApiProcess,
+    saving_page_url: str,
+    browser: Browser,
+    photo: Path,
+    scene_photo: Path | None,
+) -> None:
+    """Verdict, then the photo with its box, the crop and the heatmap switch, then "this
+    answer is wrong", "save to my collection" and the closest photos; on a desktop those
+    stay under the verdict, beside the photos. "About", opened on the Thai page, is Thai
+    around its identifiers."""
+    photo = scene_photo or photo
+    with tab(browser, PHONE, is_mobile=True, has_touch=True) as page:
+        open_page(page, saving_page_url)
+        upload(page, "front_photo", photo)
+        wait_for_answer(page)
+        main = page.get_by_test_id("stMain")
+        actions = [text(k, "th") for k in ("saved_as_history", "wrong_answer", "closest")]
+        actions.append(text("save_to_collection", "th"))
+        for said in actions:
+            main.get_by_text(said, exact=True).wait_for(state="visible", timeout=10_000)
+        verdict = main.locator("h3").or_(main.get_by_text(text("unknown_title", "th"))).first
+        switch = main.get_by_text(text("show_heatmap", "th"), exact=True)
+        about = main.get_by_text(text("about", "th"), exact=True)
+
+        def top_and_bottom(element: Locator) -> tuple[float, float]:
+            box = element.bounding_box()
+            assert box is not None
+            return box["y"], box["y"] + box["height"]
+
+        verdict_end = top_and_bottom(verdict)[1]
+        boxed = located_photo(page, "th")
+        photo_top, photo_end = top_and_bottom(boxed)
+        pictures_end = max(photo_end, top_and_bottom(switch)[1])
+        assert verdict_end <= photo_top, "the verdict first"
+        for said in actions:
+            action_top = top_and_bottom(main.get_by_text(said, exact=True))[0]
+            assert pictures_end <= action_top, f"{said} after the photo and its switch"
+            assert action_top < top_and_bottom(about)[0]
+
+        # "About" in Thai: every label and sentence, around the operator's identifiers.
+        about.click()
+        main.get_by_text(text("api_url", "th"), exact=False).wait_for(timeout=10_000)
+        section = main.get_by_test_id("stExpander").filter(has_text=text("about", "th"))
+        model = httpx.get(api.url + "/v1/model", timeout=10).json()
+        identifiers = [model["name"], model["version"], model["onnx_file"]]
+        shown = section.inner_text()
+        assert all(identifier in shown for identifier in identifiers)
+        assert re.search(r"http://127\.0\.0\.1:\d+", shown)
+        words = english_left(section, identifiers + ["http://127.0.0.1"])
+        assert words == [], words
+
+    with tab(browser, DESKTOP) as page:
+        open_page(page, saving_page_url)
+        upload(page, "front_photo", photo)
+        wait_for_answer(page)
+        main = page.get_by_test_id("stMain")
+        wrong = main.get_by_text(text("wrong_answer", "th"), exact=True)
+        wrong.wait_for(state="visible", timeout=10_000)
+        verdict_box = main.locator("h3").or_(main.get_by_text(text("unknown_title", "th")))
+        verdict_at, wrong_at = verdict_box.first.bounding_box(), wrong.bounding_box()
+        picture = located_photo(page, "th").bounding_box()
+        assert verdict_at is not None and wrong_at is not None and picture is not None
+        assert verdict_at["y"] < wrong_at["y"], "under the verdict"
+        assert wrong_at["x"] + wrong_at["width"] <= picture["x"], "left of the photos"

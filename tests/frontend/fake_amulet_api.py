@@ -21,6 +21,7 @@ from amulet_ai.api.schemas import (
 )
 from amulet_ai.model.metadata import ClassInfo
 from amulet_ai.model.results import (
+    ClassificationStatus,
     ClassScore,
     PhotoLocation,
     PhotoResult,
@@ -149,7 +150,7 @@ class FakeApi:
         heatmap: dict[str, str] | None = None,
         front_location: PhotoLocation | None = None,
         back_location: PhotoLocation | None = None,
-        status: str = "ok",
+        status: ClassificationStatus = "ok",
     ) -> None:
         """Make /v1/predict answer with this result (``back``: the back photo's scores).
 
@@ -163,7 +164,7 @@ class FakeApi:
         )
         response = prediction(probabilities, unknown=unknown, back=back_result, heatmap=heatmap)
         response.images.front.location = front_location
-        response.status = status  # type: ignore[assignment]
+        response.status = status
         if front_unknown is not None:
             response.images.front.unknown.is_unknown = front_unknown
         self.predict = httpx.Response(200, json=response.model_dump(mode="json"))

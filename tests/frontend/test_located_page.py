@@ -15,9 +15,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from amulet_ai.frontend.i18n import text
-from amulet_ai.frontend.located import PixelBox, advice, located_pictures
+from amulet_ai.frontend.i18n import Language, text
+from amulet_ai.frontend.located import PixelBox, advice, judged_crop, located_pictures
 from amulet_ai.frontend.views import LOCATE_ON
+from amulet_ai.imaging.decode import decode_picture
+from amulet_ai.model.results import ClassificationStatus
 
 Upload = Callable[..., None]
 KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
@@ -82,7 +84,12 @@ def test_the_photo_shows_its_box_beside_the_crop_that_was_judged(
 @pytest.mark.parametrize("status", ["no_amulet", "too_small", "too_blurred"])
 @pytest.mark.parametrize("language", ["th", "en"])
 def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
-    page: AppTest, fake_api: FakeApi, upload: Upload, photo: bytes, status: str, language: str
+    page: AppTest,
+    fake_api: FakeApi,
+    upload: Upload,
+    photo: bytes,
+    status: ClassificationStatus,
+    language: Language,
 ) -> None:
     box = None if status == "no_amulet" else BOX
     fake_api.answer_with(unknown=True, front_location=location(status, box), status=status)
@@ -91,7 +98,7 @@ def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
         page.radio(key="language").set_value("en").run()
     upload(page, photo)
     assert not page.exception
-    title, what_to_do = advice(status, language)  # type: ignore[arg-type]
+    title, what_to_do = advice(status, language)
     (warning,) = page.main.warning
     assert title in warning.value and what_to_do in warning.value
     shown = main_text(page)
@@ -99,13 +106,13 @@ def test_a_photo_that_cannot_be_judged_gets_advice_instead_of_a_verdict(
     assert "### " not in shown and "badge" not in shown
     for info in CATALOG:
         assert info.name_en not in shown and info.name_th not in shown
-    assert text("unknown_title", language) not in shown  # type: ignore[arg-type]
-    assert not [e for e in page.main.expander if e.label == text("details", language)]  # type: ignore[arg-type]
-    hint = text("retake_tight_crop", language)  # type: ignore[arg-type]
+    assert text("unknown_title", language) not in shown
+    assert not [e for e in page.main.expander if e.label == text("details", language)]
+    hint = text("retake_tight_crop", language)
     assert (hint in shown) == (status == "no_amulet")
     # Where something was found is drawn; nothing was judged, so no crop.
-    assert [caption for _, caption in pictures(page)] == [text("front", language)]  # type: ignore[arg-type]
-    boxed = text("retake_found_caption", language) in page.main.caption.values  # type: ignore[arg-type]
+    assert [caption for _, caption in pictures(page)] == [text("front", language)]
+    boxed = text("retake_found_caption", language) in page.main.caption.values
     assert boxed == (status != "no_amulet")
     history = "\n".join(str(m.value) for m in page.sidebar.markdown)
     assert title in history
@@ -166,17 +173,61 @@ def test_locate_off_is_chosen_under_about_and_each_mode_is_remembered(
     assert [p["locate"] for p in predicts(fake_api)] == ["auto", "off"]
 
 
-def test_the_heatmap_takes_the_crops_place(
-    page: AppTest, fake_api: FakeApi, upload: Upload, photo: bytes
+FILLING = (8, 6, 620, 466)  # a box that fills the 640 x 480 photo: judged whole
+
+
+@pytest.mark.parametrize(
+    ("status", "box", "drawn_on", "explained"),
+    [
+        ("found", BOX, "heatmap_on_crop", "found"),  # locate=auto, the crop around the box
+        ("found", FILLING, "heatmap_on_photo", "filled"),  # auto, the amulet fills the photo
+        ("whole_photo", None, "heatmap_on_photo", "whole"),  # locate=off
+    ],
+)
+@pytest.mark.parametrize("language", ["th", "en"])
+def test_the_heatmap_takes_the_judged_pictures_place_and_says_what_it_is_drawn_on(
+    page: AppTest,
+    fake_api: FakeApi,
+    upload: Upload,
+    photo: bytes,
+    status: str,
+    box: tuple[int, int, int, int] | None,
+    drawn_on: str,
+    explained: str,
+    language: Language,
 ) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), "orange").save(buffer, "PNG")
     overlay = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    fake_api.answer_with(front_location=location("found", BOX), heatmap={"front": overlay})
+    fake_api.answer_with(front_location=location(status, box), heatmap={"front": overlay})
     page.run()
+    page.radio(key="language").set_value(language).run()
     upload(page, photo)
+    # Without the heatmap: the picture judged, the crop around the box or the photo's
+    # centre square where the photo was judged whole, as the serving path cuts it.
+    (_, boxed_caption), (crop, crop_caption) = pictures(page)
+    assert boxed_caption == text("front", language)
+    assert crop_caption == text("crop_caption", language)
+    placed = None if box is None else PixelBox(*box, image_width=640, image_height=480)
+    expected = located_pictures(photo, status, placed)
+    assert expected is not None and expected.crop is not None
+    assert shows(crop, expected.crop)
+    whole = jpeg(judged_crop(decode_picture(photo), None))
+    assert shows(crop, whole) == (explained != "found")
+    assert text(f"{explained}_caption", language) in page.main.caption.values
+    # With it: the API's overlay in that picture's place, captioned with what it is drawn on.
     page.toggle(key="show_heatmap").set_value(True).run()
     (_, boxed_caption), (url, caption) = pictures(page)
-    assert caption == text("heatmap_caption", "th", side=text("front", "th"))
     assert url == overlay
-    assert boxed_caption == text("front", "th")
+    assert caption == text(drawn_on, language)
+    assert boxed_caption == text("front", language)
+    captions = page.main.caption.values
+    assert text(f"{explained}_heatmap_caption", language) in captions
+    assert text(f"{explained}_caption", language) not in captions
+
+
+def jpeg(image: Image.Image) -> bytes:
+    """``image`` as :mod:`amulet_ai.frontend.located` encodes the pictures it shows."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()

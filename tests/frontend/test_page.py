@@ -14,21 +14,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 from fake_amulet_api import CATALOG, UPLOAD_LIMIT_MB, Clock, FakeApi
+from page_nodes import elements, texts
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block
+from streamlit.testing.v1.element_tree import Block, FileUploader, Markdown, Toggle
+from streamlit.testing.v1.element_tree import Image as ImageElement
 
 from amulet_ai.frontend.failures import MESSAGES, message
-from amulet_ai.frontend.i18n import LABELS, text
+from amulet_ai.frontend.i18n import LABELS, Language, text
 from amulet_ai.frontend.views import NARROW_SCREEN_CSS
 
 Upload = Callable[..., None]
-KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
-
-
-def texts(node: AppTest | Block) -> list[str]:
-    """Every visible text under ``node``, in page order within each kind."""
-    return [str(element.value) for kind in KINDS for element in node.get(kind)]
 
 
 def all_text(app: AppTest) -> str:
@@ -48,8 +44,8 @@ def about(app: AppTest) -> Block:
     return section
 
 
-def details(app: AppTest, language: str = "th") -> Block:
-    (section,) = [e for e in app.main.expander if e.label == text("details", language)]  # type: ignore[arg-type]
+def details(app: AppTest, language: Language = "th") -> Block:
+    (section,) = [e for e in app.main.expander if e.label == text("details", language)]
     return section
 
 
@@ -82,7 +78,7 @@ def test_nothing_uploaded_asks_for_a_photo_in_thai_with_the_servers_limit(
     ) == 1
     # The language switch is on the page, not only in the sidebar.
     assert page.main.radio(key="language").value == "th"
-    sidebar = "\n".join(str(e.value) for e in page.sidebar.get("markdown"))
+    sidebar = "\n".join(e.value for e in elements(page.sidebar, "markdown", Markdown))
     for info in CATALOG:  # catalog names come from the API, in both languages
         assert info.name_th in sidebar and info.name_en in sidebar
 
@@ -127,9 +123,9 @@ def test_the_verdict_comes_first_in_plain_words_with_the_probability_one_click_a
     assert text("unknown_title", "th") not in all_text(page)
     request = [r for r in fake_api.requests if r.url.path == "/v1/predict"][0]
     assert request.url.params["explain"] == "true" and request.url.params["top_k"] == "3"
-    history = page.sidebar.get("markdown")
-    assert any("พระทดสอบหนึ่ง" in str(m.value) and "82%" in str(m.value) for m in history)
-    (thumbnail,) = page.sidebar.get("image")
+    history = elements(page.sidebar, "markdown", Markdown)
+    assert any("พระทดสอบหนึ่ง" in m.value and "82%" in m.value for m in history)
+    (thumbnail,) = elements(page.sidebar, "image", ImageElement)
     assert thumbnail.proto.imgs[0].url.startswith("data:image/jpeg;base64,")
 
 
@@ -210,8 +206,8 @@ def test_the_thai_page_has_no_english_but_names(
     operator = ["http://api.test", "amulet-test 9.9.9", "amulet_test.onnx", "blue-badge"]
     words = [
         *texts(page),
-        *(u.label for u in page.get("file_uploader")),
-        *(t.label for t in page.get("toggle")),
+        *(u.label for u in elements(page, "file_uploader", FileUploader)),
+        *(t.label for t in elements(page, "toggle", Toggle)),
         *(e.label for e in page.main.expander),
         *(b.label for b in page.button),
     ]
@@ -461,7 +457,7 @@ def test_a_camera_photo_is_classified_as_the_front(
 
 
 @pytest.mark.parametrize("language", ["th", "en"])
-def test_every_label_and_message_exists_in_both_languages(language: str) -> None:
+def test_every_label_and_message_exists_in_both_languages(language: Language) -> None:
     for table in (LABELS, MESSAGES):
         for key, versions in table.items():
-            assert versions.get(language), f"{key} lacks {language}"  # type: ignore[call-overload]
+            assert versions.get(language), f"{key} lacks {language}"

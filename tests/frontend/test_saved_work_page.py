@@ -300,8 +300,8 @@ def test_a_type_is_added_from_previewed_photos_listed_and_deleted(
     retake = f"**{text('retake_no_amulet_title', 'th')}**  \n  {text('retake_no_amulet', 'th')}"
     assert f"- grey.jpg: {retake}" in listed
     (mine,) = [t for t in client.types().items if t.mine]
-    listed = words(open_tab(new_page(client), 3))
-    assert f"**สีวลีของฉัน (My Sivali)**  \n{text('type_photo_count', 'th', count=4)}" in listed
+    types_listed = words(open_tab(new_page(client), 3))
+    assert f"**สีวลีของฉัน (My Sivali)**  \n{text('type_photo_count', 'th', count=4)}" in types_listed
     reloaded = new_page(client)
     open_tab(reloaded, 3)
     reloaded.button(key=f"delete_type_{mine.type_id}").click().run()

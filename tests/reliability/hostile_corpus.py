@@ -47,6 +47,7 @@ from PIL import Image
 BOUNDARY = "amulet-hostile-7f3a"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 UPLOAD_CEILING_MB = 20  # the server's AMULET_MAX_UPLOAD_MB in the corpus run (the default)
+ADMIN_KEY = "hostile-corpus-admin-key"  # the server's AMULET_ADMIN_KEY in the corpus run
 _MB = 1024 * 1024
 
 SendMode = Literal["plain", "chunked", "declared", "expect", "stall"]
@@ -565,6 +566,38 @@ def _form_cases() -> list[HostileCase]:
             content_type="image/jpeg",
         ),
         case(
+            "raw_body_image_jpg_alias",
+            "the photo as the raw body, image/jpg (an alias of image/jpeg)",
+            200,
+            None,
+            lambda: [good],
+            content_type="image/jpg",
+        ),
+        case(
+            "raw_body_octet_stream",
+            "the photo as the raw body, application/octet-stream (the bytes decide)",
+            200,
+            None,
+            lambda: [good],
+            content_type="application/octet-stream",
+        ),
+        case(
+            "raw_body_octet_stream_not_an_image",
+            "an HTML page as the raw body, application/octet-stream",
+            415,
+            "unsupported_media_type",
+            lambda: [b"<!doctype html><html><body>" + b"x" * 2048 + b"</body></html>"],
+            content_type="application/octet-stream",
+        ),
+        case(
+            "raw_body_octet_stream_bomb",
+            "a PNG that inflates to 10000x10000 as the raw body, application/octet-stream",
+            413,
+            "image_too_large",
+            lambda: [img.png_zero_bomb(10_000, 10_000)],
+            content_type="application/octet-stream",
+        ),
+        case(
             "raw_body_to_batch",
             "a raw image body sent to the batch route",
             415,
@@ -862,11 +895,13 @@ def _query_cases() -> list[HostileCase]:
 
 
 def _json_cases() -> list[HostileCase]:
-    """JSON bodies to the routes that take one: unparseable is 400, ill-typed 422."""
+    """JSON bodies to the routes that take one: unparseable is 400, ill-typed 422 (the admin
+    route with its key; without it every one is 401, the key checked before the body)."""
+    admin = (("X-Admin-Key", ADMIN_KEY),)
     routes = (
-        ("feedback", "POST", "/v1/history/1/feedback"),
-        ("piece_update", "PATCH", "/v1/pieces/1"),
-        ("publish", "PUT", "/v1/types/phra_sivali/published"),
+        ("feedback", "POST", "/v1/history/1/feedback", ()),
+        ("piece_update", "PATCH", "/v1/pieces/1", ()),
+        ("publish", "PUT", "/v1/types/1/published", admin),
     )
     bodies = (
         (
@@ -899,7 +934,7 @@ def _json_cases() -> list[HostileCase]:
         ),
         ("malformed", "a body that is not JSON", 422, "validation_error", b"{not json"),
     )
-    return [
+    keyed = [
         HostileCase(
             f"json_{route}_{name}",
             f"{method} {path}: {what}",
@@ -909,11 +944,27 @@ def _json_cases() -> list[HostileCase]:
             path=path,
             method=method,
             content_type="application/json",
+            headers=headers,
             group="json",
         )
-        for route, method, path in routes
+        for route, method, path, headers in routes
         for name, what, status, code, content in bodies
     ]
+    unkeyed = [
+        HostileCase(
+            f"json_publish_no_admin_key_{name}",
+            f"PUT /v1/types/1/published without X-Admin-Key: {what}",
+            401,
+            "unauthorized",
+            (lambda content=content: [content]),
+            path="/v1/types/1/published",
+            method="PUT",
+            content_type="application/json",
+            group="json",
+        )
+        for name, what, _, _, content in bodies
+    ]
+    return keyed + unkeyed
 
 
 def _protocol_cases() -> list[HostileCase]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import hostile_images as img
 import httpx
 import pytest
-from hostile_corpus import UPLOAD_CEILING_MB, HostileCase, build_corpus
+from hostile_corpus import ADMIN_KEY, UPLOAD_CEILING_MB, HostileCase, build_corpus
 from live_server import StartApi, answer_problems, leaks
 from PIL import Image
 from raw_http import exchange
@@ -122,6 +122,7 @@ def corpus_run(start_module_api: StartApi) -> Iterator[CorpusRun]:
             "AMULET_MEMORY_LIMIT_MB": str(MEMORY_CEILING_MB),
             "AMULET_MAX_UPLOAD_MB": str(UPLOAD_CEILING_MB),
             "AMULET_UPLOAD_IDLE_TIMEOUT_S": str(BODY_TIMEOUT_S),
+            "AMULET_ADMIN_KEY": ADMIN_KEY,
         }
     )
     with httpx.Client(base_url=api.url, timeout=30.0) as good_client:

@@ -114,15 +114,17 @@ class Services:
                 settings,
                 {"front": 1, "back": 1, "name": 1, "notes": 1, "confirmed_class_id": 1},
                 ["front"],
+                text=["name", "notes", "confirmed_class_id"],
             ),
             types=FormRules.for_settings(
                 settings,
                 {"name_en": 1, "name_th": 1, "description": 1, "photos": MAX_TYPE_PHOTOS},
                 ["name_en", "photos"],
+                text=["name_en", "name_th", "description"],
             ),
             type_photos=FormRules.for_settings(settings, {"photos": MAX_TYPE_PHOTOS}, ["photos"]),
             similar=FormRules.for_settings(
-                settings, {"front": 1, "back": 1, "limit": 1}, ["front"]
+                settings, {"front": 1, "back": 1, "limit": 1}, ["front"], text=["limit"]
             ),
         )
         self.gc = GarbageCollectionManager(

@@ -17,10 +17,11 @@ Limits, each a clean 4xx in the error envelope:
   batch), an oversized part is skipped and kept as its own :class:`RejectedFile` instead,
   and only the body ceiling refuses the whole request;
 * not ``multipart/form-data`` (nor, where the route takes one, a photo sent as the raw
-  body with an image ``Content-Type``): 415; no boundary, a malformed body, oversized or too many
+  body as one of :data:`RAW_BODY_TYPES`): 415; no boundary, a malformed body, oversized or too many
   part headers, a body that ends early: 400 ``invalid_input``;
-* a field the route does not take, a field sent too often, a required field missing:
-  422 ``validation_error``, before the next part is read;
+* a field the route does not take, a file field sent too often ("at most N files"), a text
+  field sent twice ("repeated", ``details.repeated``), a required field missing: 422
+  ``validation_error`` naming the field in ``details.field``, before the next part is read;
 * no piece of the body for ``idle_timeout_s`` (a stalled or slowloris client): 408
   ``request_timeout``, so a silent connection does not hold a request open for ever.
 """
@@ -63,6 +64,8 @@ class FormRules:
     fields: Mapping[str, int]
     required: frozenset[str]
     max_file_bytes: int
+    # Fields that carry one text value, not files: sent twice is "repeated", not "too many files".
+    text: frozenset[str] = frozenset()
     spool_bytes: int = 2 * 1024 * 1024
     mmap_bytes: int = 50 * 1024 * 1024
     idle_timeout_s: float | None = None
@@ -80,12 +83,15 @@ class FormRules:
         fields: Mapping[str, int],
         required: Iterable[str],
         *,
+        text: Iterable[str] = (),
         file_errors: bool = False,
     ) -> FormRules:
-        """A route's form with the upload limits of ``settings``."""
+        """A route's form with the upload limits of ``settings``; ``text`` names the fields
+        that hold one text value each."""
         return cls(
             fields=fields,
             required=frozenset(required),
+            text=frozenset(text),
             file_errors=file_errors,
             max_file_bytes=settings.max_upload_bytes,
             spool_bytes=int(settings.stream_spool_mb * _MB),
@@ -355,6 +361,11 @@ def _accept_field(name: str, form: Form, rules: FormRules) -> None:
     if limit is None:
         expected = ", ".join(sorted(rules.fields))
         raise ValidationFailed(f"Unexpected form field; this route takes: {expected}.")
+    if name in rules.text and name in form.parts:
+        raise ValidationFailed(
+            f"{name}: the field is repeated; send it once.",
+            details={"field": name, "repeated": True},
+        )
     if len(form.entries(name)) >= limit:
         raise ValidationFailed(
             f"{name}: at most {limit} file{'s' if limit > 1 else ''} per request.",
@@ -420,8 +431,17 @@ async def read_form(request: Request, rules: FormRules) -> Form:
     return form
 
 
-# A photo may also be the whole request body, with its own media type (front only).
+# A photo may also be the whole request body, with its own media type (front only). Whatever
+# the type says, the decoder tells the format from the bytes, as it does for a multipart part
+# (whose own Content-Type is never read): a body that is not a supported format is 415.
 RAW_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+# Other names clients and shop systems give the same formats.
+RAW_PHOTO_ALIASES = frozenset(
+    {"image/jpg", "image/pjpeg", "image/x-citrix-jpeg", "image/x-png", "image/x-citrix-png"}
+)
+# "Some bytes": what many SDKs send when nobody set a type; the content decides.
+UNTYPED_BODY = "application/octet-stream"
+RAW_BODY_TYPES = RAW_PHOTO_TYPES | RAW_PHOTO_ALIASES | {UNTYPED_BODY}
 
 
 async def _raw_chunks(request: Request, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
@@ -458,7 +478,7 @@ def _media_type(request: Request) -> str:
 
 async def read_upload(request: Request, rules: FormRules, *, raw_field: str) -> Form:
     """A multipart form, or one photo sent as the raw body (it becomes ``raw_field``)."""
-    if _media_type(request) in RAW_PHOTO_TYPES:
+    if _media_type(request) in RAW_BODY_TYPES:
         return await read_photo_body(request, rules, raw_field)
     try:
         return await read_form(request, rules)

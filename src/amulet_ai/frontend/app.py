@@ -96,27 +96,30 @@ def classify(
     if photos.front is None:
         st.info(text("nothing_uploaded", language))
         return None
-    # Columns stack on a narrow screen in this order: the verdict comes first.
+    # Columns stack on a narrow screen in this order: the verdict comes first, the actions
+    # under it go after the photos there.
     answer_column, pictures_column = st.columns(2, gap="large")
     with pictures_column:
         sides = {"front": photos.front}
         if photos.back is not None:
             sides["back"] = photos.back
         picture_slots = views.previews(sides, language)
-    with answer_column, st.container(key=views.ANSWER_KEY):
-        question = photo_key(photos.front, photos.back, explain=True, locate=locate)
-        views.answer_into_view(question, "asked")  # the spinner, while the API works
-        try:
-            with st.spinner(text("classifying", language)):
-                result = connection.ask(
-                    client, session, photos.front, photos.back, headers, locate=locate
-                )
-        except AmuletError as exc:
-            views.failure(exc, language, limit_mb)
-            return None
-        verdict(result.response, language)
-        actions = st.container()
-        views.answer_into_view(question, "answered")  # the page below it is drawn now
+    with answer_column:
+        with st.container(key=views.ANSWER_KEY):
+            question = photo_key(photos.front, photos.back, explain=True, locate=locate)
+            views.answer_into_view(question, "asked")  # the spinner, while the API works
+            try:
+                with st.spinner(text("classifying", language)):
+                    result = connection.ask(
+                        client, session, photos.front, photos.back, headers, locate=locate
+                    )
+            except AmuletError as exc:
+                views.failure(exc, language, limit_mb)
+                return None
+            verdict(result.response, language)
+            views.answer_into_view(question, "answered")  # the page below it is drawn now
+        # Under the verdict; on a phone after the photos (see views.NARROW_SCREEN_CSS).
+        actions = st.container(key=views.ACTIONS_KEY)
     show_heatmap = False
     # The heatmap explains a verdict: none is offered for a photo to retake or a failure.
     if result.response.status == "ok":

@@ -103,12 +103,39 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "th": "{side}: จุดที่โมเดลสนใจ",
         "en": "{side}: where the model looked",
     },
+    # Under the heatmap in the judged picture's place: what it is drawn on.
+    "heatmap_on_crop": {
+        "th": "ส่วนที่ใช้ตัดสิน กับจุดที่โมเดลสนใจ",
+        "en": "Judged crop: where the model looked",
+    },
+    "heatmap_on_photo": {
+        "th": "ทั้งรูป กับจุดที่โมเดลสนใจ",
+        "en": "Whole photo: where the model looked",
+    },
     "retry": {"th": "ลองใหม่", "en": "Try again"},
     # --- where the amulet was found, and how to retake a photo that could not be judged
     "found_caption": {
         "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ ภาพเล็กคือส่วนที่ระบบใช้ตัดสิน",
         "en": "The yellow box is where the amulet was found; the small picture is the part "
         "that was judged.",
+    },
+    "found_heatmap_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ ภาพเล็กคือส่วนที่ระบบใช้ตัดสิน ระบายสีตรงจุดที่โมเดลสนใจ",
+        "en": "The yellow box is where the amulet was found; the small picture is the part "
+        "that was judged, coloured where the model looked.",
+    },
+    "filled_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ องค์พระเต็มรูปแล้ว ระบบจึงใช้ทั้งรูปตัดสิน "
+        "ภาพเล็กคือส่วนกลางของรูปที่ระบบอ่าน",
+        "en": "The yellow box is where the amulet was found; it fills the photo, so the photo "
+        "was judged whole: the small picture is the square the model read.",
+    },
+    "filled_heatmap_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ องค์พระเต็มรูปแล้ว ระบบจึงใช้ทั้งรูปตัดสิน "
+        "ภาพเล็กคือส่วนกลางของรูปที่ระบบอ่าน ระบายสีตรงจุดที่โมเดลสนใจ",
+        "en": "The yellow box is where the amulet was found; it fills the photo, so the photo "
+        "was judged whole: the small picture is the square the model read, coloured "
+        "where the model looked.",
     },
     "retake_found_caption": {
         "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ",
@@ -118,6 +145,12 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
     "whole_caption": {
         "th": "ใช้ทั้งรูปตามที่ส่งมา ไม่ได้ค้นหาองค์พระในรูป",
         "en": "The photo was judged whole, as sent: the amulet was not looked for.",
+    },
+    "whole_heatmap_caption": {
+        "th": "ใช้ทั้งรูปตามที่ส่งมา ไม่ได้ค้นหาองค์พระในรูป ภาพเล็กคือส่วนกลางของรูปที่ระบบอ่าน "
+        "ระบายสีตรงจุดที่โมเดลสนใจ",
+        "en": "The photo was judged whole, as sent: the amulet was not looked for. The small "
+        "picture is the square the model read, coloured where the model looked.",
     },
     "retake_no_amulet_title": {"th": "ไม่เห็นองค์พระในรูปนี้", "en": "No amulet found in this photo"},
     "retake_no_amulet": {

@@ -7,7 +7,10 @@ the photo is decoded upright through the one decoding path
 (:func:`~amulet_ai.imaging.decode.decode_picture`), the box is scaled to that decode, drawn
 on it, and the square the classifier judged is cut from it with the serving path's own
 :func:`~amulet_ai.model.localiser.square_crop` (box plus :data:`CROP_MARGIN`), so the page
-shows the crop the model saw, less the greyed backdrop (the mask is not sent).
+shows the crop the model saw, less the greyed backdrop (the mask is not sent). A photo judged
+whole (``locate=off``, or a box that fills the frame: :func:`judged_whole`) shows the centre
+square the classifier read instead. The API's heatmap is drawn on that same picture: the
+crop, or the photo judged whole.
 
 The box is a bright line between two dark ones: on a white table the dark edges show, on a
 black cloth the bright core does, and it stays thin at the size a phone shows the photo
@@ -38,7 +41,7 @@ from PIL import Image, ImageDraw
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend.i18n import Language, text
 from amulet_ai.imaging.decode import DecodedImage, decode_picture
-from amulet_ai.model.localiser import Location, square_crop
+from amulet_ai.model.localiser import FILLS_FRAME, Location, square_crop
 
 PHOTO_PX: Final = 360  # long side of the photo drawn with its box (2x and more as shown)
 CROP_PX: Final = 224  # the classifier's input size
@@ -85,11 +88,33 @@ class PixelBox:
 
 @dataclass(frozen=True, slots=True)
 class LocatedPictures:
-    """JPEGs for the page: the photo (with its box when one is drawn) and the judged crop."""
+    """JPEGs for the page: the photo (with its box when one is drawn) and the judged crop;
+    ``whole``: the photo was judged whole, so the crop is its centre square."""
 
     photo: bytes
     crop: bytes | None
     boxed: bool
+    whole: bool = False
+
+
+def judged_whole(status: str, box: BoxLike | None) -> bool:
+    """Whether the classifier judged the photo whole rather than the crop around its box:
+    ``locate=off`` (``whole_photo``), or a ``found`` box that fills :data:`FILLS_FRAME` of
+    the photo both ways (the serving path's rule: such a photo is already a tight crop, and
+    its ``location`` still says ``found``).
+
+    >>> judged_whole("found", PixelBox(10, 10, 600, 450, 640, 480))
+    True
+    >>> judged_whole("found", PixelBox(160, 120, 240, 200, 640, 480))
+    False
+    """
+    if status == "whole_photo":
+        return True
+    if status != "found" or box is None:
+        return False
+    width = box.width / max(1, box.image_width)
+    height = box.height / max(1, box.image_height)
+    return min(width, height) >= FILLS_FRAME
 
 
 def box_in_picture(box: BoxLike, picture: DecodedImage) -> tuple[int, int, int, int]:
@@ -166,15 +191,17 @@ def located_pictures(
     photo: bytes, status: str, box: BoxLike | None, *, long_side: int = PHOTO_PX
 ) -> LocatedPictures | None:
     """The photo with its box (none for ``no_amulet`` or the whole photo) and, when the
-    photo was judged, its crop; None when the photo cannot be decoded (the API says why).
+    photo was judged, its crop (the centre square where it was :func:`judged_whole`); None
+    when the photo cannot be decoded (the API says why).
     """
     try:
         picture = decode_picture(photo)
     except AmuletError:
         return None
     crop = None
+    whole = judged_whole(status, box)
     if status in JUDGED:
-        crop = _jpeg(judged_crop(picture, box if status == "found" else None))
+        crop = _jpeg(judged_crop(picture, None if whole else box))
     image = picture.image
     scale = long_side / max(image.size)
     if scale < 1.0:
@@ -189,7 +216,7 @@ def located_pictures(
     boxed = box is not None and status not in ("no_amulet", "whole_photo")
     if boxed and box is not None:
         shown = draw_box(shown, box_in_picture(box, small))
-    return LocatedPictures(photo=_jpeg(shown), crop=crop, boxed=boxed)
+    return LocatedPictures(photo=_jpeg(shown), crop=crop, boxed=boxed, whole=whole)
 
 
 def advice(status: str, language: Language) -> tuple[str, str]:

@@ -78,13 +78,18 @@ def closest(
     if not hits:
         st.caption(text("closest_none", language))
         return
-    for column, hit in zip(st.columns(CLOSEST_COUNT), hits, strict=False):
-        thumb = connection.saved_photo(
-            session, hit.thumbnail_url, partial(client.photo, hit.thumbnail_url, headers=headers)
-        )
-        if thumb is not None:
-            column.image(thumb, width=THUMB_PX)
-        column.caption(text(f"kind_{hit.kind}", language))
+    # One row, on a phone too: columns would stack there, a thumbnail a line.
+    with st.container(horizontal=True, gap="small"):
+        for hit in hits:
+            thumb = connection.saved_photo(
+                session,
+                hit.thumbnail_url,
+                partial(client.photo, hit.thumbnail_url, headers=headers),
+            )
+            with st.container(width=THUMB_PX, gap="small"):
+                if thumb is not None:
+                    st.image(thumb, width=THUMB_PX)
+                st.caption(text(f"kind_{hit.kind}", language))
 
 
 def _delete_type(

@@ -1,10 +1,11 @@
 """The page's other pieces: the photos, a failure, the session's history, the catalog, "about".
 
 Once the API has answered, each photo is shown with the box where the amulet was found and,
-beside it, the crop that was judged (:mod:`amulet_ai.frontend.located`); the heatmap, when
-switched on, takes the crop's place. "About" holds the one setting a collector may want:
-whether the API finds the amulet in the photo (``locate=auto``, the default) or takes the
-photo as already cropped to it (``off``).
+beside it, the crop that was judged, or the photo's square where it was judged whole
+(:mod:`amulet_ai.frontend.located`); the heatmap, when switched on, takes that picture's
+place (the API draws it on what it judged), and the captions say which it is. "About" holds
+the one setting a collector may want: whether the API finds the amulet in the photo
+(``locate=auto``, the default) or takes the photo as already cropped to it (``off``).
 
 Each function draws one part of the page with Streamlit and holds no state of its own;
 labels come from :mod:`amulet_ai.frontend.i18n`, type names from the API's answers. The
@@ -47,11 +48,24 @@ LOCATE_MODES: Final[tuple[LocateMode, ...]] = ("auto", "off")
 # The locate choice, kept outside its widget (see ``app.HEATMAP_ON`` for why).
 LOCATE_ON: Final = "locate_on"
 _LOCATE_WIDGET: Final = "locate_choice"
+ANSWER_KEY: Final = "answer"
+ACTIONS_KEY: Final = "answer_actions"
 # Streamlit keeps its tabs on one line and scrolls them: at 390 px the Thai labels overflow
 # and the last tab is cut off behind an arrow. On a narrow screen they wrap instead.
+# The verdict's column holds the verdict and, under it, what to do with it (correct, save,
+# similar); the photos are the column beside it. Streamlit stacks columns on a narrow
+# screen, which would put the actions before the photos: there the verdict's column gives
+# its two parts to the row (``display: contents``) and the actions go last.
+_ROW: Final = f"[data-testid=stHorizontalBlock]:has(.st-key-{ANSWER_KEY})"
+_VERDICT_COLUMN: Final = f"{_ROW} > [data-testid=stColumn]:has(.st-key-{ANSWER_KEY})"
 NARROW_SCREEN_CSS: Final = (
     "@media (max-width: 640px) {"
-    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; } }"
+    " [data-testid=stTabs] [role=tablist] { flex-wrap: wrap; row-gap: 0.25rem; }"
+    f" {_ROW} {{ flex-direction: column; gap: 1.5rem; }}"
+    f" {_ROW} > [data-testid=stColumn] {{ width: 100%; }}"
+    f" {_VERDICT_COLUMN}, {_VERDICT_COLUMN} > [data-testid=stVerticalBlock]"
+    " { display: contents; }"
+    f" {_ROW} [data-testid=stLayoutWrapper]:has(> .st-key-{ACTIONS_KEY}) {{ order: 1; }} }}"
 )
 
 
@@ -60,7 +74,6 @@ def narrow_screen_layout() -> None:
     st.html(f"<style>{NARROW_SCREEN_CSS}</style>")
 
 
-ANSWER_KEY: Final = "answer"
 VERDICT_ROOM_PX: Final = 240  # the type's names and the confidence, in CSS pixels
 # On a phone the title, the tabs and three photo inputs fill the first screen: the answer
 # starts below it and the collector would see nothing happen. A new question whose answer
@@ -252,26 +265,39 @@ def located(
         pictures = _pictures(photos[side], location.status, corners)
         if pictures is None:
             continue
-        if location.status == "whole_photo":
-            explained: str | None = text("whole_caption", language)
-        elif pictures.boxed:
-            judged = pictures.crop is not None
-            explained = text("found_caption" if judged else "retake_found_caption", language)
-        else:
-            explained = None
+        shows_heatmap = side in overlays and pictures.crop is not None
+        explained = _explained(location.status, pictures, shows_heatmap, language)
         with slot.container():
             # Fixed widths: small on a phone, side by side in the desktop's column too.
             with st.container(horizontal=True, wrap=False, gap="small"):
                 photo = _data_url(pictures.photo)
                 st.image(photo, caption=side_name, width=SHOWN_WIDTH_PX)
-                if side in overlays:
-                    st.image(overlays[side], caption=heatmap_caption, width=CROP_SHOWN_PX)
+                if shows_heatmap:
+                    # The API draws it on what it judged: the crop, or the photo whole.
+                    on = "heatmap_on_photo" if pictures.whole else "heatmap_on_crop"
+                    st.image(overlays[side], caption=text(on, language), width=CROP_SHOWN_PX)
                 elif pictures.crop is not None:
                     crop_caption = text("crop_caption", language)
                     crop = _data_url(pictures.crop)
                     st.image(crop, caption=crop_caption, width=CROP_SHOWN_PX)
             if explained is not None:
                 st.caption(explained)
+
+
+def _explained(
+    status: str, pictures: LocatedPictures, heatmap: bool, language: Language
+) -> str | None:
+    """The line under a photo and its judged picture: what the box and the small picture
+    are (the crop around the box, or the photo judged whole; the heatmap on it when on)."""
+    if status == "whole_photo":
+        key = "whole"
+    elif pictures.boxed and pictures.crop is None:
+        return text("retake_found_caption", language)
+    elif pictures.boxed:
+        key = "filled" if pictures.whole else "found"
+    else:
+        return None
+    return text(f"{key}_heatmap_caption" if heatmap else f"{key}_caption", language)
 
 
 def about(

@@ -102,6 +102,7 @@ class AmuletClassifier:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
         localiser: Localiser | None = None,
+        decode_wait_s: float | None = None,
     ) -> None:
         self.session = session
         # Loaded, reloaded and pinned with the classifier: a request finishes on the pair
@@ -109,8 +110,9 @@ class AmuletClassifier:
         self.localiser = localiser
         self.max_pixels = max_pixels
         self.max_decode_mb = max_decode_mb
-        # What this classifier's decodes at once may hold together: one decode's bound.
-        self.decode_budget = MemoryBudget(int(max_decode_mb * 1024 * 1024))
+        # What this classifier's decodes at once may hold together: one decode's bound,
+        # handed out in arrival order; a decode not let in within decode_wait_s is a 503.
+        self.decode_budget = MemoryBudget(int(max_decode_mb * 1024 * 1024), wait_s=decode_wait_s)
         self.busy_session = busy_session
         self.metadata = metadata
         self._running = AtomicCounter()
@@ -154,12 +156,15 @@ class AmuletClassifier:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_decode_mb: float = DEFAULT_MAX_DECODE_MB,
         with_localiser: bool = False,
+        decode_wait_s: float | None = None,
     ) -> AmuletClassifier:
         """Load model and metadata from ``model_dir`` (default: the repository's models/).
 
         ``busy_intra_op_threads``, when given and different from ``intra_op_threads``,
         loads a second session with that many threads for runs that overlap another.
-        ``max_pixels`` and ``max_decode_mb`` bound every decode of bytes (:meth:`decode`).
+        ``max_pixels`` and ``max_decode_mb`` bound every decode of bytes (:meth:`decode`);
+        ``decode_wait_s`` bounds a decode's wait for its share of the decode memory budget
+        (:class:`~amulet_ai.imaging.budget.MemoryBudget`; None: no bound).
         ``with_localiser`` also loads the localiser of the same folder
         (:data:`~amulet_ai.model.localiser.LOCALISER_METADATA`) when the folder has one.
 
@@ -198,6 +203,7 @@ class AmuletClassifier:
                 max_pixels=max_pixels,
                 max_decode_mb=max_decode_mb,
                 localiser=localiser,
+                decode_wait_s=decode_wait_s,
             )
             classifier.warm_up(warmup_runs)
         except ModelUnavailable:
@@ -228,6 +234,7 @@ class AmuletClassifier:
             max_pixels=settings.max_image_pixels,
             max_decode_mb=settings.decode_memory_limit_mb,
             with_localiser=True,
+            decode_wait_s=settings.request_timeout_s,
         )
 
     def warm_up(self, runs: int) -> None:

@@ -50,7 +50,13 @@ import numpy as np
 
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
-from amulet_ai.model.localiser import Localiser, Location, carried_to, square_crop
+from amulet_ai.model.localiser import FILLS_FRAME as FILLS_FRAME
+from amulet_ai.model.localiser import (
+    Localiser,
+    Location,
+    carried_to,
+    square_crop,
+)
 from amulet_ai.model.results import (
     Classification,
     ClassificationStatus,
@@ -84,12 +90,6 @@ MIN_ZOOM: Final = 1.5
 # 12 MP photo without an amulet took 14-25 ms longer at p50. So the first decode stays at
 # the draft's side, and a crop the draft is short of gets a second decode.
 FIRST_DETAIL_SIDE: Final = DRAFT_SIDE
-# A box this share of the photo's width and height or more: the photo is already a tight
-# crop and is classified whole, as with ``locate=off`` (model 2 is trained on such photos as
-# they are, too). In 5-fold CV on the development photos, all of them tight crops, 0.876 of
-# them pass it and tight top-1 is 0.876 (the located, greyed crop: 0.832), as the train
-# command's cross-validation prints.
-FILLS_FRAME: Final = 0.7
 
 SourceFn = Callable[[], ImageSource]
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from amulet_ai.api.deps import CollectionCallerDep, ModelDep, StoreDep
 from amulet_ai.api.docs import error_responses
+from amulet_ai.api.json_body import json_body_doc, read_json
 from amulet_ai.api.saved_schemas import (
     FeedbackBody,
     FeedbackRequest,
@@ -36,7 +37,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Most items in one page."
 Before = Annotated[
     int | None, Query(ge=1, le=2**31 - 1, description="Only items older than this id.")
 ]
-_ERRORS = error_responses(401, 403, 404, 422, 429, 503)
+_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 503)
 JPEG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "The kept photo (JPEG)."}
 }
@@ -122,15 +123,21 @@ async def history_photo(
     return Response(data, media_type="image/jpeg", headers=PHOTO_HEADERS)
 
 
-@router.post("/{item_id}/feedback", response_model=FeedbackBody, responses=_ERRORS)
+@router.post(
+    "/{item_id}/feedback",
+    response_model=FeedbackBody,
+    responses=_ERRORS,
+    openapi_extra=json_body_doc(FeedbackRequest),
+)
 async def give_feedback(
     item_id: ItemId,
-    body: FeedbackRequest,
+    request: Request,
     caller: CollectionCallerDep,
     store: StoreDep,
     classifier: ModelDep,
 ) -> FeedbackBody:
     """Say the answer was right, or what it should have been; a second one replaces it."""
+    body = await read_json(request, FeedbackRequest)  # once the key has passed
     check_class_id(classifier, body.class_id)
     record = await asyncio.to_thread(
         store.history.set_feedback,

@@ -27,6 +27,7 @@ from amulet_ai.api.deps import (
 )
 from amulet_ai.api.docs import error_responses, multipart_body
 from amulet_ai.api.form_text import form_text
+from amulet_ai.api.json_body import json_body_doc, read_json
 from amulet_ai.api.routes.history import JPEG, PHOTO_HEADERS, Before, Limit, check_class_id
 from amulet_ai.api.routes.predict import Locate
 from amulet_ai.api.saved_schemas import (
@@ -171,15 +172,21 @@ async def get_piece(piece_id: PieceId, caller: CollectionCallerDep, store: Store
     return _body(await asyncio.to_thread(store.pieces.get, caller.owner, piece_id))
 
 
-@router.patch("/{piece_id}", response_model=PieceBody, responses=_ERRORS)
+@router.patch(
+    "/{piece_id}",
+    response_model=PieceBody,
+    responses=_ERRORS,
+    openapi_extra=json_body_doc(PieceUpdate),
+)
 async def update_piece(
     piece_id: PieceId,
-    body: PieceUpdate,
+    request: Request,
     caller: CollectionCallerDep,
     store: StoreDep,
     classifier: ModelDep,
 ) -> PieceBody:
     """Change the name, the notes or the confirmed type (``null`` clears it)."""
+    body = await read_json(request, PieceUpdate)  # once the key has passed
     given = body.model_fields_set
     if "name" in given and body.name is None:
         raise ValidationFailed("name: cannot be null.", details={"field": "name"})

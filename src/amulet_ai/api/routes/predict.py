@@ -32,7 +32,14 @@ from amulet_ai.api.schemas import (
     PredictResponse,
     Timing,
 )
-from amulet_ai.api.uploads import RAW_PHOTO_TYPES, RejectedFile, read_form, read_upload
+from amulet_ai.api.uploads import (
+    RAW_PHOTO_ALIASES,
+    RAW_PHOTO_TYPES,
+    UNTYPED_BODY,
+    RejectedFile,
+    read_form,
+    read_upload,
+)
 from amulet_ai.errors import AmuletError
 from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.model.results import Classification, LocateMode
@@ -74,6 +81,14 @@ def _predict_body() -> dict[str, Any]:
     )
     raw = {"schema": {"type": "string", "format": "binary"}}
     extra["requestBody"]["content"].update(dict.fromkeys(sorted(RAW_PHOTO_TYPES), raw))
+    aliases = ", ".join(sorted(RAW_PHOTO_ALIASES))
+    extra["requestBody"]["description"] = (
+        "A multipart form (front, optional back), or the front photo alone as the request "
+        f"body. Besides the types listed, a raw body may be sent as {aliases} "
+        f"or {UNTYPED_BODY}: the format is told from the bytes in every case (a multipart "
+        "part's own Content-Type is not read either), and a body that is not JPEG, PNG, "
+        "WebP or HEIC is 415 unsupported_media_type."
+    )
     return extra
 
 

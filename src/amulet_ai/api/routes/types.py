@@ -29,6 +29,7 @@ from amulet_ai.api.deps import (
 )
 from amulet_ai.api.docs import error_responses, multipart_body
 from amulet_ai.api.form_text import form_text
+from amulet_ai.api.json_body import json_body_doc, read_json
 from amulet_ai.api.routes.history import JPEG, PHOTO_HEADERS
 from amulet_ai.api.saved_schemas import PhotoSize
 from amulet_ai.api.services import MAX_TYPE_PHOTOS as MAX_PHOTOS
@@ -342,10 +343,16 @@ async def type_photo(
     return Response(data, media_type="image/jpeg", headers=PHOTO_HEADERS)
 
 
-@router.put("/{type_id}/published", response_model=TypeBody, responses=_ERRORS)
+@router.put(
+    "/{type_id}/published",
+    response_model=TypeBody,
+    responses=_ERRORS,
+    openapi_extra=json_body_doc(PublishRequest),
+)
 async def publish_type(
-    type_id: TypeId, body: PublishRequest, admin: AdminDep, store: StoreDep
+    type_id: TypeId, request: Request, admin: AdminDep, store: StoreDep
 ) -> TypeBody:
     """Publish an enrolled type to every owner, or take it back (admin)."""
+    body = await read_json(request, PublishRequest)  # once the admin key has passed
     record = await asyncio.to_thread(store.types.set_published, _number(type_id), body.published)
     return _body(record, record.owner)
