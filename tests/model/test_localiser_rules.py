@@ -264,3 +264,19 @@ def test_a_region_too_small_by_its_pixels_alone_needs_the_low_resolution_peak(
     far = DecodedImage(_textured(640, 480), 4000, 3000, "JPEG")  # one cell: far, not low-res
     one = _grid((8, 8, 9, 9, value))
     assert locate_from_logits(one, letterbox(far.image, 320), far, lowres).status == "too_small"
+
+
+def test_the_zoom_pass_answers_as_before_the_small_region_rules() -> None:
+    # The first pass finds a mid-size region; the zoom pass sees a small one among others.
+    # The small-region rules are the first pass's: the answer is the same with them.
+    grids = iter([_grid((7, 5, 13, 15, 5.0)), _grid((9, 9, 10, 10, 5.0), (2, 2, 3, 3, 5.0))] * 2)
+
+    def two_passes(batch: np.ndarray) -> np.ndarray:
+        return next(grids)[None]
+
+    picture = DecodedImage(_textured(1000, 750), 4000, 3000, "JPEG")
+    rule = META.model_copy(update={"small_threshold": 0.3, "small_alone": True})
+    plain = locate_with(two_passes, picture, META, min_zoom=1.0)
+    ruled = locate_with(two_passes, picture, rule, min_zoom=1.0)
+    assert plain.status == "too_small"  # the zoomed box is under 10 % of the draft
+    assert (ruled.status, ruled.box) == (plain.status, plain.box)

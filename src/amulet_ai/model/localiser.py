@@ -544,7 +544,10 @@ def locate_with(
     zoom_img = _crop_padded(picture.image, square, zoom_in)
     zoom = DecodedImage(zoom_img, side, side, picture.format)
     zoomed = letterbox(zoom_img, zoom_in, meta.multiple)
-    inner = locate_from_logits(logits_fn(zoomed.tensor[None])[0], zoomed, zoom, meta)
+    # The zoom pass refines a box the first pass judged: the rules for small and faint
+    # regions are the first pass's alone, so every answer it judged stays as before them.
+    zoom_logits = logits_fn(zoomed.tensor[None])[0]
+    inner = locate_from_logits(zoom_logits, zoomed, zoom, meta, small_rules=False)
     if inner.picture_box is None:
         return first
     to_pic = side / zoom_in
@@ -607,7 +610,12 @@ def carried_to(location: Location, draft: DecodedImage, detail: DecodedImage,
 
 
 def locate_from_logits(
-    logits: np.ndarray, boxed: Letterbox, picture: DecodedImage, meta: LocaliserMetadata
+    logits: np.ndarray,
+    boxed: Letterbox,
+    picture: DecodedImage,
+    meta: LocaliserMetadata,
+    *,
+    small_rules: bool = True,
 ) -> Location:
     """The decision rules on one photo's grid of mask logits (training measures with this).
 
@@ -616,7 +624,8 @@ def locate_from_logits(
     small it is answered ``too_small``, else ``no_amulet``. A too-small region above the
     threshold is answered ``no_amulet`` where its peak is weak or it is one region of
     several (:func:`_small_amulet`). As shipped before these rules (``small_threshold``
-    None, the rest off) only the first sentence holds."""
+    None, the rest off), or with ``small_rules`` False (the zoom pass), only the first
+    sentence holds."""
     canvas_h, canvas_w = boxed.tensor.shape[1:]
     inside = (
         slice(boxed.top, boxed.top + boxed.height),
@@ -625,6 +634,8 @@ def locate_from_logits(
     draft, confidence = region_mask(logits, (canvas_w, canvas_h), meta.threshold)
     draft = draft[inside]
     faint = False
+    if not small_rules:
+        meta = meta.model_copy(update=_RULES_OFF)
     if not draft.any() and meta.small_threshold is not None:
         draft = region_mask(logits, (canvas_w, canvas_h), meta.small_threshold)[0][inside]
         faint = True
@@ -651,6 +662,14 @@ def locate_from_logits(
     if faint:  # a faint region of an amulet's size is no amulet
         return Location("no_amulet", None, None, None, confidence)
     return _judged(picture, picture_box, mask, confidence, meta, draft_long=draft_long)
+
+
+_RULES_OFF: Final = {
+    "small_threshold": None,
+    "min_small_peak": 0.0,
+    "small_alone": False,
+    "min_lowres_peak": 0.0,
+}
 
 
 def _small_amulet(
