@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 
 import numpy as np
@@ -10,9 +11,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage
 from amulet_ai.model.localiser import (
+    MAX_CROP_CANVAS,
     LocaliserMetadata,
     Location,
     carried_to,
+    crop_square,
     letterbox,
     locate_from_logits,
     locate_with,
@@ -158,3 +161,122 @@ def test_a_location_carried_to_a_larger_decode_keeps_its_box_and_scales_its_mask
     assert [round(v / 2) for v in carried.picture_box] == [round(v) for v in found.picture_box]
     assert carried.mask is not None and carried.mask.shape == (750, 1000)
     assert carried.sharpness is not None and carried.status == "found"
+
+
+def _everywhere(batch: np.ndarray) -> np.ndarray:
+    """A stand-in graph that marks every cell of every draft as the amulet."""
+    grids = np.full((len(batch), batch.shape[2] // 16, batch.shape[3] // 16), 5.0, np.float32)
+    return grids
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_strip_whose_box_is_its_length_is_cropped_without_a_canvas_that_long() -> None:
+    # 20000 x 1: the box covers the strip, its crop's square is 23200 px a side; drawn on
+    # a canvas of its own size the crop alone would take 1.6 GB.
+    row = np.random.default_rng(3).integers(0, 256, (1, 20000, 3), dtype=np.uint8)
+    picture = DecodedImage(Image.fromarray(row), 20000, 1, "PNG")
+    before = _peak_rss_mb()
+    location = locate_with(_everywhere, picture, META)
+    crop = np.asarray(square_crop(picture, location))
+    assert _peak_rss_mb() - before < 200
+    assert location.status in ("found", "too_blurred") and location.box is not None
+    assert (location.box.width, location.box.height) == (20000, 1)
+    assert crop.shape == (224, 224, 3)
+    assert tuple(crop[20, 112]) == NEUTRAL_BACKGROUND  # above the strip: grey
+    assert not (crop[112, 30:190] == NEUTRAL_BACKGROUND).all()  # the strip, across the middle
+
+
+@pytest.mark.parametrize("greyed", [False, True])
+def test_a_square_over_the_canvas_bound_crops_as_the_canvas_would(greyed: bool) -> None:
+    # 3000 x 100, boxed whole: a 3480 px square, over MAX_CROP_CANVAS, against the canvas
+    # the crop was drawn on before the bound.
+    image = _textured(3000, 100, seed=4).filter(ImageFilter.GaussianBlur(2))
+    mask = np.zeros((100, 3000), bool)
+    mask[10:90, 200:2800] = True
+    box = (0, 0, 3000, 100)
+    square = crop_square(box, 0.08)
+    assert (square[2] - square[0]) ** 2 > MAX_CROP_CANVAS
+    canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), NEUTRAL_BACKGROUND)
+    keep = Image.fromarray(mask.astype(np.uint8) * 255) if greyed else None
+    canvas.paste(image, (-square[0], -square[1]), keep)
+    want = np.asarray(canvas.resize((224, 224), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    loc = Location("found", None, box, mask, 1.0)
+    got = np.asarray(
+        square_crop(DecodedImage(image, 3000, 100, "PNG"), loc, margin=0.08, grey_outside=greyed)
+    )
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.mean() < 0.5
+    assert (diff.max(axis=2) > 8).sum() <= 2 * 224  # the band's two edge rows at most
+
+
+RULE = META.model_copy(update={"small_threshold": 0.2, "min_small_peak": 0.8})
+
+
+@pytest.mark.parametrize(
+    ("blob", "meta", "status"),
+    [
+        ((8, 8, 9, 10, -1.0), META, "no_amulet"),  # faint (0.27), nothing looked for under 0.5
+        ((8, 8, 9, 10, -1.0), RULE, "too_small"),  # faint and small: far away, move closer
+        ((4, 4, 16, 16, -1.0), RULE, "no_amulet"),  # faint and of an amulet's size
+        ((8, 8, 9, 10, -2.0), RULE, "no_amulet"),  # under the lower threshold (0.12)
+        ((8, 8, 9, 9, 0.5), META, "too_small"),  # small, weak (0.62)
+        ((8, 8, 9, 9, 0.5), RULE, "no_amulet"),  # ... under min_small_peak
+        ((8, 8, 9, 9, 5.0), RULE, "too_small"),  # small and strong (0.99)
+        ((5, 5, 15, 15, 0.5), RULE, "found"),  # weak but large: judged as before
+    ],
+)
+def test_small_and_faint_regions_are_told_apart(
+    blob: tuple[int, int, int, int, float], meta: LocaliserMetadata, status: str
+) -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    loc = locate_from_logits(_grid(blob), letterbox(picture.image, 320), picture, meta)
+    assert loc.status == status, loc.confidence
+    assert (loc.box is None) == (status == "no_amulet")
+    if status == "too_small":
+        assert loc.box is not None and loc.box.width < 0.1 * 640 + 32
+
+
+def test_a_small_region_among_others_is_no_amulet_when_it_must_be_alone() -> None:
+    picture = DecodedImage(_textured(640, 480), 640, 480, "JPEG")
+    boxed = letterbox(picture.image, 320)
+    alone = META.model_copy(update={"small_alone": True})
+    two = _grid((8, 8, 9, 9, 5.0), (12, 14, 13, 15, 3.0))
+    assert locate_from_logits(two, boxed, picture, META).status == "too_small"
+    assert locate_from_logits(two, boxed, picture, alone).status == "no_amulet"
+    one = _grid((8, 8, 9, 9, 5.0))
+    assert locate_from_logits(one, boxed, picture, alone).status == "too_small"
+
+
+@pytest.mark.parametrize(("value", "status"), [(3.0, "no_amulet"), (6.0, "too_small")])
+def test_a_region_too_small_by_its_pixels_alone_needs_the_low_resolution_peak(
+    value: float, status: str
+) -> None:
+    # 3 x 2 cells of a 224 px picture: 15 % of the frame across, but 34 px, under 112.
+    picture = DecodedImage(_textured(224, 224), 224, 224, "PNG")
+    boxed = letterbox(picture.image, 320)
+    lowres = META.model_copy(update={"min_lowres_peak": 0.99})
+    grid = _grid((8, 8, 10, 11, value))
+    assert locate_from_logits(grid, boxed, picture, META).status == "too_small"
+    assert locate_from_logits(grid, boxed, picture, lowres).status == status
+    far = DecodedImage(_textured(640, 480), 4000, 3000, "JPEG")  # one cell: far, not low-res
+    one = _grid((8, 8, 9, 9, value))
+    assert locate_from_logits(one, letterbox(far.image, 320), far, lowres).status == "too_small"
+
+
+def test_the_zoom_pass_answers_as_before_the_small_region_rules() -> None:
+    # The first pass finds a mid-size region; the zoom pass sees a small one among others.
+    # The small-region rules are the first pass's: the answer is the same with them.
+    grids = iter([_grid((7, 5, 13, 15, 5.0)), _grid((9, 9, 10, 10, 5.0), (2, 2, 3, 3, 5.0))] * 2)
+
+    def two_passes(batch: np.ndarray) -> np.ndarray:
+        return next(grids)[None]
+
+    picture = DecodedImage(_textured(1000, 750), 4000, 3000, "JPEG")
+    rule = META.model_copy(update={"small_threshold": 0.3, "small_alone": True})
+    plain = locate_with(two_passes, picture, META, min_zoom=1.0)
+    ruled = locate_with(two_passes, picture, rule, min_zoom=1.0)
+    assert plain.status == "too_small"  # the zoomed box is under 10 % of the draft
+    assert (ruled.status, ruled.box) == (plain.status, plain.box)

@@ -94,3 +94,22 @@ def test_specs_cycle_families_over_the_given_photos_only() -> None:
 def test_unknown_family_is_refused(cut: CutOut) -> None:
     with pytest.raises(ValueError, match="unknown backdrop family"):
         make_scene(cut, photo=0, number=0, family="marble", seed=0)
+
+
+def test_a_size_range_places_the_amulet_at_that_size_and_nothing_else_moves(cut: CutOut) -> None:
+    usual = make_scene(cut, photo=1, number=0, family="paper", seed=3, canvas="phone")
+    small = make_scene(
+        cut, photo=1, number=0, family="paper", seed=3, canvas="phone", size_range=(0.03, 0.25)
+    )
+    assert SIZE_RANGE[0] <= usual.fraction <= SIZE_RANGE[1] + 0.01
+    assert 0.03 <= small.fraction <= 0.25 + 0.01
+    assert small.fraction < usual.fraction  # the same draw, mapped onto the smaller range
+    assert small.image.size == usual.image.size
+    short = min(small.image.size)
+    left, top, right, bottom = small.box
+    # ``fraction`` is the posed cut-out's side, turned corners included: the mask within it.
+    assert (
+        0.6 * small.fraction * short
+        <= max(right - left, bottom - top)
+        <= small.fraction * short + 2
+    )

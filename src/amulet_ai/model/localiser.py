@@ -57,6 +57,9 @@ LOCALISER_FILE: Final = "amulet_localiser.onnx"
 LOCALISER_METADATA: Final = "localiser.json"
 Status = Literal["found", "no_amulet", "too_small", "too_blurred"]
 ZOOM_MARGIN: Final = 0.25  # the second pass's square: first box + a quarter each side
+# Pixels of the largest canvas a crop's square is drawn on before its resize (12 MB in
+# RGB); a photo's crops are far under it, a strip's box can make it its length squared.
+MAX_CROP_CANVAS: Final = 2048 * 2048
 # A box this share of the photo's width and height or more: the photo is already a tight
 # crop and is classified whole, as with ``locate=off`` (model 2 is trained on such photos as
 # they are, too). In 5-fold CV on the development photos, all of them tight crops, 0.876 of
@@ -106,6 +109,19 @@ class LocaliserMetadata(BaseModel):
     min_box_fraction: float = 0.1  # box's long side / draft's long side
     min_box_pixels: int = 112  # box's long side in the original's pixels
     min_sharpness: float = 0.0  # see :func:`sharpness`
+    # Where no cell passes ``threshold``: a region above this lower one whose box is too
+    # small (``min_box_fraction``, ``min_box_pixels``) is an amulet too far away, answered
+    # ``too_small`` ("move closer"), not ``no_amulet``. None: not looked for.
+    small_threshold: float | None = None
+    # A too-small region above ``threshold`` whose strongest cell is under this is answered
+    # ``no_amulet``: small, weak regions are more often a thing on the photo than an amulet.
+    min_small_peak: float = 0.0
+    # True: a too-small region is answered ``no_amulet`` where it is not the only region
+    # above ``threshold`` (a far amulet is one spot; a busy picture has several).
+    small_alone: bool = False
+    # A too-small region whose box is at least ``min_box_fraction`` of the frame (too few
+    # pixels because the photo has few, not because the amulet is far) needs this peak.
+    min_lowres_peak: float = 0.0
     margin: float = 0.08  # crop margin around the box, share of its long side
     head: HeadSpec | None = None
     metrics: dict[str, object] = {}
@@ -264,6 +280,34 @@ def crop_square(box: tuple[int, int, int, int], margin: float) -> tuple[int, int
     return round(cx - half), round(cy - half), round(cx + half), round(cy + half)
 
 
+def _inner(size: tuple[int, int], square: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The part of ``square`` inside a picture of ``size`` (left, top, right, bottom)."""
+    left, top = min(size[0], max(0, square[0])), min(size[1], max(0, square[1]))
+    return left, top, max(left, min(size[0], square[2])), max(top, min(size[1], square[3]))
+
+
+def _into_square(
+    part: Image.Image,
+    fill: int | tuple[int, int, int],
+    square: tuple[int, int, int, int],
+    inner: tuple[int, int, int, int],
+    size: int,
+) -> Image.Image:
+    """``part`` (the ``inner`` pixels of ``square``) resized and pasted where it lies on a
+    ``size`` px square of ``fill``: what resizing the whole square's canvas gives, within
+    the edge pixels, without a canvas of the square's size (:data:`MAX_CROP_CANVAS`)."""
+    out = Image.new(part.mode, (size, size), fill)
+    sx, sy = size / (square[2] - square[0]), size / (square[3] - square[1])
+    x0, y0 = round((inner[0] - square[0]) * sx), round((inner[1] - square[1]) * sy)
+    x1, y1 = round((inner[2] - square[0]) * sx), round((inner[3] - square[1]) * sy)
+    if inner[2] > inner[0] and inner[3] > inner[1]:
+        scaled = part.resize(
+            (max(1, x1 - x0), max(1, y1 - y0)), Image.Resampling.BILINEAR, reducing_gap=2.0
+        )
+        out.paste(scaled, (min(x0, size - 1), min(y0, size - 1)))
+    return out
+
+
 def _crop_padded(
     image: Image.Image,
     square: tuple[int, int, int, int],
@@ -272,21 +316,21 @@ def _crop_padded(
 ) -> Image.Image:
     """``square`` of ``image`` at ``size`` px; where it leaves the picture, neutral grey
     (Pillow's own crop would fill black); with ``grey_outside`` (a bool mask of ``image``)
-    every pixel outside it too, greyed before the resize as on the whole picture."""
+    every pixel outside it too, greyed before the resize as on the whole picture.
+
+    A square over :data:`MAX_CROP_CANVAS` pixels (a strip's box is its whole length, and
+    the square that long both ways) is resized from its part inside the picture alone."""
     fill = NEUTRAL_BACKGROUND if image.mode == "RGB" else 0
-    canvas = Image.new(image.mode, (square[2] - square[0], square[3] - square[1]), fill)
-    inner = (
-        max(0, square[0]),
-        max(0, square[1]),
-        min(image.size[0], square[2]),
-        min(image.size[1], square[3]),
-    )
-    at = (inner[0] - square[0], inner[1] - square[1])
-    if grey_outside is None:
-        canvas.paste(image.crop(inner), at)
-    else:
+    inner = _inner(image.size, square)
+    part = image.crop(inner)
+    if grey_outside is not None:
         keep = grey_outside[inner[1] : inner[3], inner[0] : inner[2]].astype(np.uint8) * 255
-        canvas.paste(image.crop(inner), at, Image.fromarray(keep))
+        part = Image.composite(part, Image.new(image.mode, part.size, fill), Image.fromarray(keep))
+    width, height = square[2] - square[0], square[3] - square[1]
+    if width * height > MAX_CROP_CANVAS:
+        return _into_square(part, fill, square, inner, size)
+    canvas = Image.new(image.mode, (width, height), fill)
+    canvas.paste(part, (inner[0] - square[0], inner[1] - square[1]))
     return canvas.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
@@ -294,11 +338,14 @@ def _mask_crop(mask: np.ndarray, square: tuple[int, int, int, int], size: int) -
     """``square`` of a bool mask at ``size`` px (0 / 255, outside the mask's bounds 0):
     what :func:`_crop_padded` gives for the mask as an image, without converting it whole."""
     height, width = mask.shape
-    left, top = max(0, square[0]), max(0, square[1])
-    part = mask[top : max(top, min(height, square[3])), left : max(left, min(width, square[2]))]
-    canvas = np.zeros((square[3] - square[1], square[2] - square[0]), np.uint8)
-    at_y, at_x = top - square[1], left - square[0]
-    canvas[at_y : at_y + part.shape[0], at_x : at_x + part.shape[1]] = part.astype(np.uint8) * 255
+    inner = _inner((width, height), square)
+    part = mask[inner[1] : inner[3], inner[0] : inner[2]].astype(np.uint8) * 255
+    side_w, side_h = square[2] - square[0], square[3] - square[1]
+    if side_w * side_h > MAX_CROP_CANVAS:
+        return _into_square(Image.fromarray(part), 0, square, inner, size)
+    canvas = np.zeros((side_h, side_w), np.uint8)
+    at_y, at_x = inner[1] - square[1], inner[0] - square[0]
+    canvas[at_y : at_y + part.shape[0], at_x : at_x + part.shape[1]] = part
     return Image.fromarray(canvas).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
@@ -497,7 +544,10 @@ def locate_with(
     zoom_img = _crop_padded(picture.image, square, zoom_in)
     zoom = DecodedImage(zoom_img, side, side, picture.format)
     zoomed = letterbox(zoom_img, zoom_in, meta.multiple)
-    inner = locate_from_logits(logits_fn(zoomed.tensor[None])[0], zoomed, zoom, meta)
+    # The zoom pass refines a box the first pass judged: the rules for small and faint
+    # regions are the first pass's alone, so every answer it judged stays as before them.
+    zoom_logits = logits_fn(zoomed.tensor[None])[0]
+    inner = locate_from_logits(zoom_logits, zoomed, zoom, meta, small_rules=False)
     if inner.picture_box is None:
         return first
     to_pic = side / zoom_in
@@ -560,12 +610,35 @@ def carried_to(location: Location, draft: DecodedImage, detail: DecodedImage,
 
 
 def locate_from_logits(
-    logits: np.ndarray, boxed: Letterbox, picture: DecodedImage, meta: LocaliserMetadata
+    logits: np.ndarray,
+    boxed: Letterbox,
+    picture: DecodedImage,
+    meta: LocaliserMetadata,
+    *,
+    small_rules: bool = True,
 ) -> Location:
-    """The decision rules on one photo's grid of mask logits (training measures with this)."""
+    """The decision rules on one photo's grid of mask logits (training measures with this).
+
+    The strongest region above ``meta.threshold`` is judged (:func:`_judged`). Where there
+    is none, a region above ``meta.small_threshold`` is looked for: when its box is too
+    small it is answered ``too_small``, else ``no_amulet``. A too-small region above the
+    threshold is answered ``no_amulet`` where its peak is weak or it is one region of
+    several (:func:`_small_amulet`). As shipped before these rules (``small_threshold``
+    None, the rest off), or with ``small_rules`` False (the zoom pass), only the first
+    sentence holds."""
     canvas_h, canvas_w = boxed.tensor.shape[1:]
+    inside = (
+        slice(boxed.top, boxed.top + boxed.height),
+        slice(boxed.left, boxed.left + boxed.width),
+    )
     draft, confidence = region_mask(logits, (canvas_w, canvas_h), meta.threshold)
-    draft = draft[boxed.top : boxed.top + boxed.height, boxed.left : boxed.left + boxed.width]
+    draft = draft[inside]
+    faint = False
+    if not small_rules:
+        meta = meta.model_copy(update=_RULES_OFF)
+    if not draft.any() and meta.small_threshold is not None:
+        draft = region_mask(logits, (canvas_w, canvas_h), meta.small_threshold)[0][inside]
+        faint = True
     if not draft.any():
         return Location("no_amulet", None, None, None, confidence)
     ys, xs = np.nonzero(draft)
@@ -578,15 +651,62 @@ def locate_from_logits(
         (pic_w, pic_h), Image.Resampling.BILINEAR
     )
     mask = np.asarray(mask_img) >= 128
-    return _judged(
-        picture,
-        picture_box,
-        mask,
-        confidence,
-        meta,
-        draft_long=max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-        / max(boxed.width, boxed.height),
+    draft_long = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / max(
+        boxed.width, boxed.height
     )
+    box = _original_box(picture, picture_box)
+    if _too_small(box, draft_long, meta):
+        if faint or _small_amulet(logits, confidence, draft_long, meta):
+            return Location("too_small", box, picture_box, mask, confidence)
+        return Location("no_amulet", None, None, None, confidence)
+    if faint:  # a faint region of an amulet's size is no amulet
+        return Location("no_amulet", None, None, None, confidence)
+    return _judged(picture, picture_box, mask, confidence, meta, draft_long=draft_long)
+
+
+_RULES_OFF: Final = {
+    "small_threshold": None,
+    "min_small_peak": 0.0,
+    "small_alone": False,
+    "min_lowres_peak": 0.0,
+}
+
+
+def _small_amulet(
+    logits: np.ndarray, confidence: float, draft_long: float, meta: LocaliserMetadata
+) -> bool:
+    """Whether a too-small region above the threshold is answered ``too_small`` (else
+    ``no_amulet``): its peak, the other regions, and why it is too small."""
+    if confidence < meta.min_small_peak:
+        return False
+    if draft_long >= meta.min_box_fraction and confidence < meta.min_lowres_peak:
+        return False
+    if meta.small_alone:
+        prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return len(_components(prob > meta.threshold)) == 1
+    return True
+
+
+def _original_box(picture: DecodedImage, picture_box: tuple[int, int, int, int]) -> Box:
+    """``picture_box`` (in the decoded picture's pixels) in the oriented original's."""
+    pic_w, pic_h = picture.image.size
+    left_p, top_p, right, bottom = picture_box
+    to_orig_x, to_orig_y = picture.width / pic_w, picture.height / pic_h
+    left, top = round(left_p * to_orig_x), round(top_p * to_orig_y)
+    return Box(
+        x=left,
+        y=top,
+        width=round(right * to_orig_x) - left,
+        height=round(bottom * to_orig_y) - top,
+        image_width=picture.width,
+        image_height=picture.height,
+    )
+
+
+def _too_small(box: Box, draft_long: float, meta: LocaliserMetadata) -> bool:
+    """Too few pixels to judge: under ``min_box_fraction`` of the draft's long side or
+    ``min_box_pixels`` of the original's."""
+    return draft_long < meta.min_box_fraction or max(box.width, box.height) < meta.min_box_pixels
 
 
 def _judged(
@@ -600,19 +720,10 @@ def _judged(
     """The box in original pixels and the status: too small, too blurred or found."""
     pic_w, pic_h = picture.image.size
     left_p, top_p, right, bottom = picture_box
-    to_orig_x, to_orig_y = picture.width / pic_w, picture.height / pic_h
-    left, top = round(left_p * to_orig_x), round(top_p * to_orig_y)
-    box = Box(
-        x=left,
-        y=top,
-        width=round(right * to_orig_x) - left,
-        height=round(bottom * to_orig_y) - top,
-        image_width=picture.width,
-        image_height=picture.height,
-    )
+    box = _original_box(picture, picture_box)
     if draft_long is None:
         draft_long = max(right - left_p, bottom - top_p) / max(pic_w, pic_h)
-    if draft_long < meta.min_box_fraction or max(box.width, box.height) < meta.min_box_pixels:
+    if _too_small(box, draft_long, meta):
         return Location("too_small", box, picture_box, mask, confidence)
     square = crop_square(picture_box, meta.margin)
     crop = _crop_padded(picture.image, square, 224)

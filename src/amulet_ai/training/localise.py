@@ -247,6 +247,12 @@ def box_iou(a: tuple[int, ...] | np.ndarray, b: tuple[int, ...] | np.ndarray) ->
 # (224 px, sharp) measure 1.00 - 3.76, the same blurred with a 2 px Gaussian 0.05 - 0.17
 # and with 1 px 0.16 - 0.55 (:func:`amulet_ai.model.localiser.sharpness`).
 MIN_SHARPNESS: Final = 0.12
+# The status rule for small and faint regions (``LocaliserMetadata.small_threshold``,
+# ``small_alone``), chosen for localiser 1.1.0 by ``python -m bench.bench_locstatus`` on
+# its tune split: a faint spot above 0.3 whose box is too small is a far amulet, and a
+# too-small region must be the only one. A new fit has other logits: run the bench again.
+SMALL_THRESHOLD: Final = 0.3
+SMALL_ALONE: Final = True
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -507,7 +513,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         train = _joined(train, extra)
         train_specs = train_specs + texture_specs
     meta = LocaliserMetadata(
-        name=NAME, version=VERSION, size=SIZE, stride=STRIDE, min_sharpness=MIN_SHARPNESS
+        name=NAME,
+        version=VERSION,
+        size=SIZE,
+        stride=STRIDE,
+        min_sharpness=MIN_SHARPNESS,
+        small_threshold=SMALL_THRESHOLD,
+        small_alone=SMALL_ALONE,
     )
     train_fold = _fold_rows(train_specs, fold_of, args.folds)
     test_fold = _fold_rows(test_specs, fold_of, args.folds)

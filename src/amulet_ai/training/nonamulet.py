@@ -84,11 +84,16 @@ def _crops(img: Image.Image) -> list[Image.Image]:
     return [img.crop((0, 0, half_w, half_h)), img.crop((half_w, half_h, width, height))]
 
 
+def sample_pictures() -> list[Image.Image]:
+    """The sample photos shipped inside scikit-image and scikit-learn, at their own size
+    (what a collector would upload: scikit-image's ``coffee`` is 600 x 400)."""
+    return [Image.fromarray(arr) for arr in _sample_arrays()]
+
+
 def non_amulet_images(seed: int = 0) -> list[Image.Image]:
     """Decoded 224 px pictures that are not amulets (sample photos, crops, synthetic)."""
     pictures: list[Image.Image] = []
-    for arr in _sample_arrays():
-        img = Image.fromarray(arr)
+    for img in sample_pictures():
         pictures.append(img)
         pictures.extend(_crops(img))
     pictures.extend(Image.fromarray(arr) for arr in _synthetic(np.random.default_rng(seed)))

@@ -103,10 +103,13 @@ def _pose_amulet(cut: CutOut, rng: np.random.Generator) -> Image.Image:
 
 
 def _place(
-    amulet: Image.Image, size: tuple[int, int], rng: np.random.Generator
+    amulet: Image.Image,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    size_range: tuple[float, float] = SIZE_RANGE,
 ) -> tuple[Image.Image, tuple[int, int], float]:
     width, height = size
-    fraction = float(rng.uniform(*SIZE_RANGE))
+    fraction = float(rng.uniform(*size_range))
     scale = fraction * min(width, height) / max(amulet.size)
     scale = min(scale, 0.98 * width / amulet.size[0], 0.98 * height / amulet.size[1])
     new = (max(4, round(amulet.size[0] * scale)), max(4, round(amulet.size[1] * scale)))
@@ -158,9 +161,21 @@ def _encode(img: Image.Image, rng: np.random.Generator) -> tuple[bytes, Image.Im
 
 
 def make_scene(
-    cut: CutOut | None, *, photo: int, number: int, family: str, seed: int, canvas: Canvas = "small"
+    cut: CutOut | None,
+    *,
+    photo: int,
+    number: int,
+    family: str,
+    seed: int,
+    canvas: Canvas = "small",
+    size_range: tuple[float, float] = SIZE_RANGE,
 ) -> Scene:
-    """One seeded scene of ``cut`` (or of the bare backdrop when ``cut`` is None)."""
+    """One seeded scene of ``cut`` (or of the bare backdrop when ``cut`` is None).
+
+    ``size_range``: the amulet's long side over the canvas's short side is drawn from it
+    (the default is the training range; smaller amulets measure the localiser's statuses
+    below it, ``bench.bench_locstatus``). The same seed draws the same numbers whatever the
+    range, so only the amulet's size changes."""
     if family not in FAMILIES:
         raise ValueError(f"unknown backdrop family {family!r}")
     rng = np.random.default_rng([seed, photo + 1, number, canvas == "12mp"])
@@ -169,7 +184,7 @@ def make_scene(
     mask = np.zeros((size[1], size[0]), dtype=bool)
     fraction = 0.0
     if cut is not None:
-        amulet, xy, fraction = _place(_pose_amulet(cut, rng), size, rng)
+        amulet, xy, fraction = _place(_pose_amulet(cut, rng), size, rng, size_range)
         alpha = amulet.getchannel("A")
         base = _shadow(base, alpha, xy, rng)
         base.paste(amulet.convert("RGB"), xy, alpha)
