@@ -58,7 +58,7 @@ from amulet_ai.training.scenes import Canvas, Scene, make_scene, scene_specs
 logger = logging.getLogger(__name__)
 
 NAME: Final = "amulet-localiser-lite0"
-VERSION: Final = "1.1.0"
+VERSION: Final = "1.1.1"
 SIZE: Final = 320
 STRIDE: Final = 16
 GRID: Final = SIZE // STRIDE
@@ -248,9 +248,10 @@ def box_iou(a: tuple[int, ...] | np.ndarray, b: tuple[int, ...] | np.ndarray) ->
 # and with 1 px 0.16 - 0.55 (:func:`amulet_ai.model.localiser.sharpness`).
 MIN_SHARPNESS: Final = 0.12
 # The status rule for small and faint regions (``LocaliserMetadata.small_threshold``,
-# ``small_alone``), chosen for localiser 1.1.0 by ``python -m bench.bench_locstatus`` on
-# its tune split: a faint spot above 0.3 whose box is too small is a far amulet, and a
-# too-small region must be the only one. A new fit has other logits: run the bench again.
+# ``small_alone``), chosen for localiser 1.1.1 (1.1.0's weights) by
+# ``python -m bench.bench_locstatus`` on its tune split: a faint spot above 0.3 whose box
+# is too small is a far amulet, and a too-small region must be the only one. A new fit has
+# other logits: run the bench again.
 SMALL_THRESHOLD: Final = 0.3
 SMALL_ALONE: Final = True
 
