@@ -121,12 +121,16 @@ def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
 
 
 def _cache_file(args: argparse.Namespace, fp: str, backbone: BackboneSpec) -> Path:
-    # The scene crops are the localiser's: its graph and the input it runs at are in the key.
+    # The scene crops and statuses are the localiser's: its graph, the input it runs at and
+    # the rules that decide its statuses and boxes are in the key.
     folder = Path(args.localiser) if args.localiser is not None else DEFAULT_MODEL_DIR
     meta = LocaliserMetadata.load(folder / LOCALISER_METADATA)
     runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
+    decides = (meta.threshold, meta.min_box_fraction, meta.min_box_pixels, meta.min_sharpness,
+               meta.small_threshold, meta.min_small_peak, meta.small_alone,
+               meta.min_lowres_peak, meta.margin)  # fmt: skip
     key: tuple[object, ...] = (CACHE_VERSION, fp, args.seed, args.views, args.composites,
-                               args.scenes, runs_at)  # fmt: skip
+                               args.scenes, runs_at, decides)  # fmt: skip
     if backbone.name != DEFAULT_BACKBONE:  # Lite0's key is the one model 2.0.0's cache has
         key = (*key, backbone.name)
     name = f"crops-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
