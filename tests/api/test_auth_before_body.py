@@ -50,18 +50,25 @@ def _code(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
+def _refused_without_the_key(
+    http: httpx.Client, method: str, path: str, content: bytes, key_header: str
+) -> None:
+    """No key is 401 and a wrong one 403, whatever the body."""
+    assert _code(http.request(method, path, content=content, headers=JSON)) == (
+        401,
+        "unauthorized",
+    )
+    wrong = {**JSON, key_header: "not-it"}
+    assert _code(http.request(method, path, content=content, headers=wrong)) == (403, "forbidden")
+
+
 @pytest.mark.parametrize("body", BAD_BODIES, ids=list(BAD_BODIES))
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
 def test_an_admin_route_answers_a_bad_body_without_the_key_with_the_auth_error(
     http: httpx.Client, method: str, path: str, body: str
 ) -> None:
     content = BAD_BODIES[body]
-    assert _code(http.request(method, path, content=content, headers=JSON)) == (
-        401,
-        "unauthorized",
-    )
-    wrong = {**JSON, "X-Admin-Key": "not-it"}
-    assert _code(http.request(method, path, content=content, headers=wrong)) == (403, "forbidden")
+    _refused_without_the_key(http, method, path, content, "X-Admin-Key")
     # A user key without the admin scope is refused for the scope, not for the body.
     user = {**JSON, **USER}
     r = http.request(method, path, content=content, headers=user)
@@ -74,13 +81,7 @@ def test_an_admin_route_answers_a_bad_body_without_the_key_with_the_auth_error(
 def test_a_keyed_json_route_answers_a_bad_body_without_the_key_with_the_auth_error(
     http: httpx.Client, method: str, path: str, body: str
 ) -> None:
-    content = BAD_BODIES[body]
-    assert _code(http.request(method, path, content=content, headers=JSON)) == (
-        401,
-        "unauthorized",
-    )
-    wrong = {**JSON, "X-API-Key": "not-it"}
-    assert _code(http.request(method, path, content=content, headers=wrong)) == (403, "forbidden")
+    _refused_without_the_key(http, method, path, BAD_BODIES[body], "X-API-Key")
 
 
 @pytest.mark.parametrize(
