@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from amulet_ai.errors import AmuletError, HistoryDisabled, StorageUnavailable
 from amulet_ai.model.classifier import AmuletClassifier
@@ -26,9 +26,17 @@ logger = logging.getLogger(__name__)
 HistoryMode = Literal["off", "results", "photos"]
 
 
+# What an answer keeps out of the history: large, and recomputable from the photo.
+_NOT_KEPT: Final[dict[str, Any]] = {
+    "heatmap": True,
+    "images": {side: {"location": {"mask"}} for side in ("front", "back")},
+}
+
+
 def stored_result(classification: Classification) -> dict[str, Any]:
-    """The answer as it is kept: its JSON without the heatmaps (large, and recomputable)."""
-    return classification.model_dump(mode="json", exclude={"heatmap"})
+    """The answer as it is kept: its JSON without the heatmaps and the localiser's masks
+    (large, and recomputable)."""
+    return classification.model_dump(mode="json", exclude=_NOT_KEPT)
 
 
 def keep_or_none(photo: StreamedFile | None, max_pixels: int) -> KeptPhoto | None:

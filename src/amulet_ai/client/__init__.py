@@ -41,6 +41,7 @@ from amulet_ai.api.schemas import (
     ModelInfo,
     PhotoBox,
     PhotoLocation,
+    PhotoMask,
     PredictResponse,
 )
 from amulet_ai.api.types_schemas import (
@@ -80,6 +81,7 @@ __all__ = [
     "Photo",
     "PhotoBox",
     "PhotoLocation",
+    "PhotoMask",
     "PieceBody",
     "PiecePage",
     "PieceUpdate",

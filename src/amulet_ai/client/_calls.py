@@ -130,6 +130,7 @@ def predict_call(
     save: bool = False,
     headers: Mapping[str, str] | None = None,
     locate: LocateMode | None = None,
+    mask: bool = False,
 ) -> Call[PredictResponse]:
     files = _sides(front, back)
     params: dict[str, Any] = {"top_k": top_k, "explain": "true" if explain else "false"}
@@ -137,6 +138,8 @@ def predict_call(
         params["save"] = "true"
     if locate is not None:
         params["locate"] = locate
+    if mask:  # sent only when asked: a request without it is as before the option
+        params["mask"] = "true"
     return Call(
         "POST",
         "/v1/predict",
@@ -153,6 +156,7 @@ def predict_batch_call(
     top_k: int,
     explain: bool,
     locate: LocateMode | None = None,
+    mask: bool = False,
 ) -> Call[BatchResponse]:
     if isinstance(sources, bytes | bytearray | memoryview | str):
         raise TypeError("predict_batch takes a sequence of photos, not one photo")
@@ -163,6 +167,8 @@ def predict_batch_call(
     params = {"top_k": top_k, "explain": "true" if explain else "false"}
     if locate is not None:
         params["locate"] = locate
+    if mask:
+        params["mask"] = "true"
     return Call("POST", "/v1/predict/batch", BatchResponse, params=params, files=files)
 
 

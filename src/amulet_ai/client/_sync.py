@@ -149,6 +149,7 @@ class AmuletClient:
         save: bool = False,
         headers: Mapping[str, str] | None = None,
         locate: LocateMode | None = None,
+        mask: bool = False,
     ) -> PredictResponse:
         """Classify one amulet from its front photo, and its back photo when given.
 
@@ -156,10 +157,20 @@ class AmuletClient:
         ``history_id`` names it (None when the database is unavailable). ``locate``:
         ``"auto"`` finds the amulet on each photo and judges its crop (each photo's
         ``location`` says where, and ``status`` whether it could be judged), ``"off"``
-        judges the whole photo (already a tight crop); None: the server's default.
+        judges the whole photo (already a tight crop); None: the server's default. With
+        ``mask=True`` each located photo's ``location.mask`` is the localiser's mask
+        (:func:`amulet_ai.imaging.masks.mask_from_data_url` reads its ``image``); an older
+        server leaves it None.
         """
         call = predict_call(
-            front, back, top_k=top_k, explain=explain, save=save, headers=headers, locate=locate
+            front,
+            back,
+            top_k=top_k,
+            explain=explain,
+            save=save,
+            headers=headers,
+            locate=locate,
+            mask=mask,
         )
         return self._send(call)
 
@@ -170,9 +181,11 @@ class AmuletClient:
         top_k: int = 3,
         explain: bool = False,
         locate: LocateMode | None = None,
+        mask: bool = False,
     ) -> BatchResponse:
-        """Classify several photos independently; a bad file gets its own error entry."""
-        call = predict_batch_call(files, top_k=top_k, explain=explain, locate=locate)
+        """Classify several photos independently; a bad file gets its own error entry
+        (``mask`` as in :meth:`predict`)."""
+        call = predict_batch_call(files, top_k=top_k, explain=explain, locate=locate, mask=mask)
         return self._send(call)
 
     def health(self, *, headers: Mapping[str, str] | None = None) -> HealthReport:

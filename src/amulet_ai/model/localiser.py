@@ -49,6 +49,7 @@ from amulet_ai.imaging.decode import (
     DecodedImage,
     to_tensor,
 )
+from amulet_ai.imaging.masks import scaled_mask
 from amulet_ai.model.sessions import cpu_session
 
 logger = logging.getLogger(__name__)
@@ -598,12 +599,7 @@ def carried_to(location: Location, draft: DecodedImage, detail: DecodedImage,
         min(pic_w, int(np.ceil(right * sx))),
         min(pic_h, int(np.ceil(bottom * sy))),
     )
-    mask = None
-    if location.mask is not None:
-        scaled = Image.fromarray(location.mask.astype(np.uint8) * 255).resize(
-            (pic_w, pic_h), Image.Resampling.BILINEAR
-        )
-        mask = np.asarray(scaled) >= 128
+    mask = None if location.mask is None else scaled_mask(location.mask, (pic_w, pic_h))
     judged = _judged(detail, box, mask, location.confidence, meta, draft_long=1.0)
     # The box in original pixels stays the draft's: the scale changes its rounding only.
     return Location(judged.status, location.box, box, mask, location.confidence, judged.sharpness)

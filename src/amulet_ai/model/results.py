@@ -52,6 +52,26 @@ class PhotoBox(BaseModel):
     image_height: int = Field(gt=0, examples=[4032])
 
 
+class PhotoMask(BaseModel):
+    """The localiser's mask over the whole oriented photo, at the draft's small resolution.
+
+    ``image`` is a 1-bit PNG of ``width`` x ``height`` pixels: white is the amulet, black
+    the backdrop. It covers the same photo as the box, stretched: mask pixel ``(i, j)``
+    lies over photo pixel ``(i * image_width / width, j * image_height / height)`` of the
+    box's ``image_width`` x ``image_height``. The serving path scales it to the decode it
+    crops from bilinear and keeps pixels of at least half; a model whose ``backdrop`` is
+    ``grey_outside_mask`` (``GET /v1/model``) judges the crop with everything outside it
+    neutral grey (127, 127, 127).
+    """
+
+    image: str = Field(
+        examples=["data:image/png;base64,iVBORw0KGgo..."],
+        description="A data:image/png;base64 URL of the 1-bit mask.",
+    )
+    width: int = Field(gt=0, examples=[500])
+    height: int = Field(gt=0, examples=[375])
+
+
 class PhotoLocation(BaseModel):
     """Where the amulet was found on one photo, and whether it can be judged.
 
@@ -69,6 +89,12 @@ class PhotoLocation(BaseModel):
     box: PhotoBox | None = None
     confidence: float | None = Field(
         None, ge=0.0, le=1.0, examples=[0.97], description="The localiser's; null with off."
+    )
+    mask: PhotoMask | None = Field(
+        None,
+        exclude_if=lambda mask: mask is None,
+        description="Only with mask=true, where the localiser found something (a box, "
+        "method localiser): absent otherwise, and with locate=off or no_amulet.",
     )
 
     @property

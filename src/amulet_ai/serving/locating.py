@@ -49,6 +49,7 @@ from typing import Final
 import numpy as np
 
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
+from amulet_ai.imaging.masks import mask_data_url
 from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
 from amulet_ai.model.localiser import FILLS_FRAME as FILLS_FRAME
 from amulet_ai.model.localiser import (
@@ -63,6 +64,7 @@ from amulet_ai.model.results import (
     LocateMode,
     PhotoBox,
     PhotoLocation,
+    PhotoMask,
     PhotoResult,
 )
 
@@ -130,7 +132,17 @@ def whole_photo(decoded: DecodedImage) -> PhotoLocation:
     return PhotoLocation(status="whole_photo", method="off", box=box, confidence=None)
 
 
-def _answer(location: Location) -> PhotoLocation:
+def photo_mask(location: Location) -> PhotoMask | None:
+    """The localiser's mask as an answer carries it (``mask=true``): a 1-bit PNG at the
+    resolution of the picture ``location`` was found on (the draft); None where it has none
+    (``no_amulet``)."""
+    if location.mask is None or location.box is None or location.status == "no_amulet":
+        return None
+    height, width = location.mask.shape
+    return PhotoMask(image=mask_data_url(location.mask), width=width, height=height)
+
+
+def _answer(location: Location, mask: PhotoMask | None = None) -> PhotoLocation:
     box = location.box
     return PhotoLocation(
         status=location.status,
@@ -146,6 +158,7 @@ def _answer(location: Location) -> PhotoLocation:
             image_height=box.image_height,
         ),
         confidence=round(min(1.0, max(0.0, location.confidence)), 4),
+        mask=mask,
     )
 
 
@@ -170,11 +183,15 @@ def detail_side(location: Location, draft: DecodedImage, size: int) -> int | Non
     return math.ceil(min(draft.width, draft.height) * size / crop)
 
 
-def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) -> PreparedPhoto:
+def prepare(
+    classifier: AmuletClassifier, source: SourceFn, mode: LocateMode, *, mask: bool = False
+) -> PreparedPhoto:
     """Decode one photo and, with ``mode="auto"``, find the amulet and crop it.
 
     ``source()`` returns the photo's content afresh for each decode (bytes, or a file
-    rewound). Raises what the guarded decodes raise (unsupported, corrupt, too large).
+    rewound). With ``mask`` the location carries the localiser's mask on the draft
+    (:func:`photo_mask`; encoded only then). Raises what the guarded decodes raise
+    (unsupported, corrupt, too large).
     """
     localiser = classifier.localiser
     size = classifier.input_size
@@ -196,25 +213,27 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
         location = localiser.locate(draft, min_zoom=MIN_ZOOM, first_logits=first_logits)
     else:
         location = localiser.locate(draft, min_zoom=MIN_ZOOM)
+    # The draft's mask: the one the crop's mask is scaled from, whatever decode it is cut from.
+    shape = photo_mask(location) if mask else None
     locate_s = time.perf_counter() - mark
 
     def whole_draft(location: Location) -> PreparedPhoto:
         picture = _whole(draft, size) if ready is None else ready.decoded
         return PreparedPhoto(
-            picture, _answer(location), decode_s, locate_s, scores=ready, score_s=score_s
+            picture, _answer(location, shape), decode_s, locate_s, scores=ready, score_s=score_s
         )
 
     if location.status in ("no_amulet", "too_small"):
         return whole_draft(location)
     if fills_frame(location):
         if detail is not draft:  # resized from the finer first decode: no second decode
-            return PreparedPhoto(_whole(detail, size), _answer(location), decode_s, locate_s)
+            return PreparedPhoto(_whole(detail, size), _answer(location, shape), decode_s, locate_s)
         if decodes_alike(draft, size):  # the very pixels locate=off reads
             return whole_draft(location)
         mark = time.perf_counter()
         decoded = classifier.decode(source())
         decode_s += time.perf_counter() - mark
-        return PreparedPhoto(decoded, _answer(location), decode_s, locate_s)
+        return PreparedPhoto(decoded, _answer(location, shape), decode_s, locate_s)
     if detail_side(location, draft, size) is None:
         detail = draft  # the crop has its pixels on the draft: no carrying over
     need = detail_side(location, detail, size)
@@ -231,7 +250,7 @@ def prepare(classifier: AmuletClassifier, source: SourceFn, mode: LocateMode) ->
     crop = square_crop(detail, location, size=size, margin=CROP_MARGIN, grey_outside=grey)
     picture = DecodedImage(crop, draft.width, draft.height, draft.format)
     locate_s += time.perf_counter() - mark
-    return PreparedPhoto(picture, _answer(location), decode_s, locate_s, score_s=score_s)
+    return PreparedPhoto(picture, _answer(location, shape), decode_s, locate_s, score_s=score_s)
 
 
 def shared_first_pass(classifier: AmuletClassifier, draft: DecodedImage) -> bool:

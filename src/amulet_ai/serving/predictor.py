@@ -104,10 +104,16 @@ class Predictor:
         return classifier.decode(_content(source))
 
     def prepare(
-        self, classifier: AmuletClassifier, source: StreamedFile | bytes, locate: LocateMode
+        self,
+        classifier: AmuletClassifier,
+        source: StreamedFile | bytes,
+        locate: LocateMode,
+        *,
+        mask: bool = False,
     ) -> PreparedPhoto:
-        """Decode one photo and, with ``locate="auto"``, find and crop the amulet."""
-        return prepare(classifier, lambda: _content(source), locate)
+        """Decode one photo and, with ``locate="auto"``, find and crop the amulet (with
+        ``mask``, its location carries the localiser's mask)."""
+        return prepare(classifier, lambda: _content(source), locate, mask=mask)
 
     def predict(
         self,
@@ -119,12 +125,14 @@ class Predictor:
         explain: bool,
         enrolled: EnrolledIndex | None = None,
         locate: LocateMode = "off",
+        mask: bool = False,
     ) -> Prediction:
-        """Classify a front photo, or a front and back pair (with ``enrolled`` types)."""
+        """Classify a front photo, or a front and back pair (with ``enrolled`` types; with
+        ``mask`` each location carries the localiser's mask)."""
         started = time.perf_counter()
-        photos = [self.prepare(classifier, front, locate)]
+        photos = [self.prepare(classifier, front, locate, mask=mask)]
         if back is not None:
-            photos.append(self.prepare(classifier, back, locate))
+            photos.append(self.prepare(classifier, back, locate, mask=mask))
         prepared = time.perf_counter()
         scores = scores_of(classifier, photos)
         verdict = classifier.classify_scores(
@@ -152,13 +160,14 @@ class Predictor:
         explain: bool,
         enrolled: EnrolledIndex | None = None,
         locate: LocateMode = "off",
+        mask: bool = False,
     ) -> BatchPrediction:
         """Classify independent photos in one model run; a bad file fails only itself."""
         started = time.perf_counter()
         items: list[PreparedPhoto | AmuletError] = []
         for upload in uploads:
             try:
-                items.append(self.prepare(classifier, upload, locate))
+                items.append(self.prepare(classifier, upload, locate, mask=mask))
             except AmuletError as exc:
                 items.append(exc)
         prepared = time.perf_counter()

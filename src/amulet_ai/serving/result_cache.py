@@ -3,7 +3,7 @@
 Key: the SHA-256 of each photo's bytes (computed while the upload streams in), the model's
 identity (version, plus its file's checksum when the metadata has one, so a retrained model
 under an old version string never reads stale results), the options (``top_k``,
-``explain``, the locate mode with the localiser's identity) and, for an owner who sees
+``explain``, the locate mode with the localiser's identity, ``mask``) and, for an owner who sees
 enrolled types, the owner and the types' revisions (so a new type is seen at once and one
 owner's verdicts never reach another). Value: the
 verdict as compact JSON text, so the store may be the in-process
@@ -99,15 +99,27 @@ class ResultCache:
         explain: bool,
         types: str = "",
         locate: str = "off",
+        mask: bool = False,
     ) -> str:
         """The key of one verdict; a pair's key names both photos, front first.
 
         ``types`` names the enrolled types the verdict considered (the owner and revisions,
         :class:`~amulet_ai.serving.owner_indexes.OwnerIndexes`); empty when there are none.
-        ``locate`` is :func:`locate_tag`'s.
+        ``locate`` is :func:`locate_tag`'s. ``mask`` (the localiser's masks asked for) is
+        part of the key only where the photo is located: without it a key is as before the
+        option existed, and with ``locate`` off both answers are the same.
+
+        >>> plain = ResultCache.key("m", "f", None, top_k=3, explain=False, locate="auto:1")
+        >>> masked = ResultCache.key(
+        ...     "m", "f", None, top_k=3, explain=False, locate="auto:1", mask=True
+        ... )
+        >>> plain == masked, ResultCache.key("m", "f", None, top_k=3, explain=False, mask=True)
+        (False, 'm:f:back=-,top_k=3,explain=0,locate=off')
         """
         options = f"back={back_sha256 or '-'},top_k={top_k},explain={int(explain)}"
         options += f",locate={locate}"
+        if mask and locate != "off":
+            options += ",mask=1"
         if types:
             options += f",{types}"
         return result_key(model, front_sha256, options)

@@ -191,11 +191,13 @@ class PredictionService:
         explain: bool,
         owner: str | None = None,
         locate: LocateMode = "off",
+        mask: bool = False,
     ) -> PredictOutcome:
         """Classify a front photo, or a front and back pair, from the cache when it can.
 
         With ``owner``, the enrolled types that owner sees compete with the model's classes;
-        with ``locate="auto"`` each photo's amulet is found and cropped first.
+        with ``locate="auto"`` each photo's amulet is found and cropped first, and with
+        ``mask`` its location carries the localiser's mask too.
         """
         types = await self.enrolled_types(owner, classifier)
         key = ResultCache.key(
@@ -206,6 +208,7 @@ class PredictionService:
             explain=explain,
             types=types.cache_part,
             locate=locate_tag(classifier, locate),
+            mask=mask,
         )
         verdict = self.cache.get(key)
         if verdict is not None:
@@ -219,6 +222,7 @@ class PredictionService:
             explain=explain,
             enrolled=types.index,
             locate=locate,
+            mask=mask,
         )
         done = await self.pool.run(job)
         self.cache.put(key, done.classification)
@@ -236,6 +240,7 @@ class PredictionService:
         explain: bool,
         owner: str | None = None,
         locate: LocateMode = "off",
+        mask: bool = False,
     ) -> BatchOutcome:
         """Classify independent photos: cached ones from the cache, the rest in one job."""
         tag = model_tag(classifier)
@@ -250,6 +255,7 @@ class PredictionService:
                 explain=explain,
                 types=types.cache_part,
                 locate=located,
+                mask=mask,
             )
             for photo in photos
         ]
@@ -266,6 +272,7 @@ class PredictionService:
             explain=explain,
             enrolled=types.index,
             locate=locate,
+            mask=mask,
         )
         done = await self.pool.run(job)
         verdicts = []

@@ -2,7 +2,9 @@
 
 With ``save=true`` (needs the ``collection`` scope too) each answer is also kept in the
 caller's history (:mod:`amulet_ai.api.saving`) and the response carries its
-``history_id``.
+``history_id``. With ``mask=true`` each located photo's ``location`` carries the
+localiser's mask (:class:`~amulet_ai.model.results.PhotoMask`), the result cache keeping
+those answers apart from the others.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 
 TopK = Annotated[int, Query(ge=1, le=6, description="How many classes to list.")]
 Explain = Annotated[bool, Query(description="Add class-activation heatmaps (PNG data URLs).")]
+Mask = Annotated[
+    bool,
+    Query(
+        description="Add each located photo's localiser mask (location.mask: a small 1-bit "
+        "PNG over the whole photo, to be stretched onto it). Only where the localiser "
+        "found something: never with locate=off or for no_amulet."
+    ),
+]
 Save = Annotated[
     bool,
     Query(description="Keep the answer in the caller's history (needs the collection scope)."),
@@ -127,6 +137,7 @@ async def predict(
     explain: Explain = False,
     save: Save = False,
     locate: Locate = None,
+    mask: Mask = False,
 ) -> Response:
     """Classify a front photo, or a front and back pair of one piece."""
     _check_save(save, caller, saver)
@@ -144,6 +155,7 @@ async def predict(
             explain=explain,
             owner=caller.owner,
             locate=locate or settings.locate,
+            mask=mask,
         )
         if save:
             history_id = await saver.save(
@@ -197,6 +209,7 @@ async def predict_batch(
     explain: Explain = False,
     save: Save = False,
     locate: Locate = None,
+    mask: Mask = False,
 ) -> Response:
     """Classify several independent photos; a bad or oversized file gets its own error entry."""
     _check_save(save, caller, saver)
@@ -212,6 +225,7 @@ async def predict_batch(
             explain=explain,
             owner=caller.owner,
             locate=locate or settings.locate,
+            mask=mask,
         )
         for upload, found in zip(files, outcome.items, strict=True):
             saved = None
