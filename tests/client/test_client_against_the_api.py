@@ -25,6 +25,7 @@ from amulet_ai.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from amulet_ai.imaging.masks import mask_from_data_url
 from amulet_ai.ops.api_process import ApiProcess, free_port
 
 
@@ -125,6 +126,30 @@ async def test_the_locate_option_and_each_photos_location(
     assert result is not None and result.images.front.location is not None
     assert result.images.front.location.status == "no_amulet"
     assert result.status == "no_amulet" and result.unknown.is_unknown
+
+
+async def test_the_mask_option_gives_each_located_photo_its_localiser_mask(
+    asgi_client: AsyncAmuletClient, amulet_photo: bytes, make_photo: Callable[..., bytes]
+) -> None:
+    plain = await asgi_client.predict(amulet_photo, locate="auto")
+    assert plain.images.front.location is not None and plain.images.front.location.mask is None
+    masked = await asgi_client.predict(amulet_photo, locate="auto", mask=True)
+    assert not masked.cached  # asked for, so not the mask-less answer from the cache
+    location = masked.images.front.location
+    assert location is not None and location.status == "found" and location.mask is not None
+    shape = mask_from_data_url(location.mask.image)
+    assert shape.shape == (location.mask.height, location.mask.width) and shape.mean() > 0.3
+    assert masked.top1 == plain.top1
+    again = await asgi_client.predict(amulet_photo, locate="auto", mask=True)
+    assert again.cached and again.images.front.location == location
+    batch = await asgi_client.predict_batch(
+        [amulet_photo, make_photo(640, 480, seed=77)], locate="auto", mask=True
+    )
+    found, nothing = (item.result for item in batch.results)
+    assert found is not None and found.images.front.location == location
+    assert nothing is not None and nothing.images.front.location is not None
+    assert nothing.images.front.location.status == "no_amulet"
+    assert nothing.images.front.location.mask is None
 
 
 async def test_a_batch_keeps_order_and_isolates_a_bad_file(

@@ -63,6 +63,35 @@ def test_predict_returns_the_api_schema(predict_json: dict[str, Any]) -> None:
     assert b'name="back"' not in body
 
 
+def test_the_mask_is_asked_for_only_when_wanted_and_an_older_answer_parses(
+    predict_json: dict[str, Any],
+) -> None:
+    # An older server's location: no mask key at all.
+    predict_json["images"]["front"]["location"] = {
+        "status": "found",
+        "method": "localiser",
+        "box": {"x": 1, "y": 1, "width": 6, "height": 6, "image_width": 8, "image_height": 8},
+        "confidence": 0.9,
+    }
+    batch_json = {
+        "request_id": "req-2",
+        "model": predict_json["model"],
+        "results": [{"index": 0, "filename": "a.jpg", "result": dict(predict_json)}],
+        "timing_ms": predict_json["timing_ms"],
+    }
+    answer = httpx.Response(200, json=predict_json)
+    handler = Recorder(answer, answer, httpx.Response(200, json=batch_json))
+    with make_client(handler) as client:
+        result = client.predict(b"\xff\xd8\xff front", mask=True)
+        client.predict(b"\xff\xd8\xff front")
+        client.predict_batch([b"\xff\xd8\xff a"], mask=True)
+    location = result.images.front.location
+    assert location is not None and location.status == "found" and location.mask is None
+    asked, plain, batch = (request.url.params for request in handler.requests)
+    assert asked["mask"] == "true" and batch["mask"] == "true"
+    assert "mask" not in plain  # a request without the option is as before it existed
+
+
 def test_bytes_paths_and_file_objects_send_the_same_content(
     tmp_path: Path, predict_json: dict[str, Any], make_photo: Callable[..., bytes]
 ) -> None:
