@@ -3,6 +3,8 @@ schemas over a catalog the page can only learn from the API; every request is ke
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 
 from amulet_ai.api.schemas import (
@@ -24,6 +26,7 @@ from amulet_ai.model.results import (
     ClassificationStatus,
     ClassScore,
     PhotoLocation,
+    PhotoMask,
     PhotoResult,
     SideResults,
     UnknownVerdict,
@@ -35,6 +38,7 @@ CATALOG = [
     ClassInfo(id="phra_test_two", name_en="Test Buddha Two", name_th="พระทดสอบสอง"),
     ClassInfo(id="phra_test_three", name_en="Test Buddha Three", name_th="พระทดสอบสาม"),
 ]
+Backdrop = Literal["as_is", "grey_outside_mask"]
 MODEL = ModelRef(name="amulet-test", version="9.9.9")
 UPLOAD_LIMIT_MB = 7.5  # not the default 20: the page must show the server's own figure
 
@@ -47,8 +51,9 @@ def _scores(probabilities: list[float]) -> list[ClassScore]:
     return sorted(scores, key=lambda score: -score.probability)
 
 
-def model_info() -> ModelInfo:
+def model_info(backdrop: Backdrop = "as_is") -> ModelInfo:
     return ModelInfo(
+        backdrop=backdrop,
         name=MODEL.name,
         version=MODEL.version,
         architecture="test",
@@ -63,8 +68,11 @@ def model_info() -> ModelInfo:
     )
 
 
-def location(status: str, box: tuple[int, int, int, int] | None = None) -> PhotoLocation:
-    """A photo's ``location`` on a 640 x 480 photo; ``box`` is x, y, width, height."""
+def location(
+    status: str, box: tuple[int, int, int, int] | None = None, mask: PhotoMask | None = None
+) -> PhotoLocation:
+    """A photo's ``location`` on a 640 x 480 photo; ``box`` is x, y, width, height; ``mask``
+    the localiser's (as ``mask=true`` answers it)."""
     whole = status == "whole_photo"
     placed = (0, 0, 640, 480) if whole else box
     return PhotoLocation.model_validate(
@@ -76,6 +84,7 @@ def location(status: str, box: tuple[int, int, int, int] | None = None) -> Photo
             else dict(zip(("x", "y", "width", "height"), placed, strict=True))
             | {"image_width": 640, "image_height": 480},
             "confidence": None if whole else 0.97,
+            "mask": mask,
         }
     )
 
@@ -138,6 +147,8 @@ class FakeApi:
             200, json=prediction().model_dump(mode="json")
         )
         self.down = False
+        # What /v1/model says the served model judges around the amulet.
+        self.backdrop: Backdrop = "as_is"
 
     def answer_with(
         self,
@@ -187,7 +198,7 @@ class FakeApi:
         if path == "/health":
             return httpx.Response(200, json=health_report().model_dump(mode="json"))
         if path == "/v1/model":
-            return httpx.Response(200, json=model_info().model_dump(mode="json"))
+            return httpx.Response(200, json=model_info(self.backdrop).model_dump(mode="json"))
         if path == "/v1/classes":
             catalog = ClassesResponse(model=MODEL, classes=CATALOG)
             return httpx.Response(200, json=catalog.model_dump(mode="json"))

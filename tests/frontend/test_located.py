@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from amulet_ai.frontend.i18n import text
 from amulet_ai.frontend.located import (
@@ -24,7 +24,9 @@ from amulet_ai.frontend.located import (
     located_pictures,
     stroke_px,
 )
-from amulet_ai.imaging.decode import decode_picture
+from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, decode_picture
+from amulet_ai.imaging.masks import scaled_mask
+from amulet_ai.model.localiser import crop_square
 
 BACKDROPS = {
     "white": (255, 255, 255),
@@ -138,6 +140,65 @@ def test_the_crop_is_the_servers_square_around_the_box() -> None:
     assert (
         abs((xs.min() + xs.max()) / 2 - 111.5) <= 2 and abs((ys.min() + ys.max()) / 2 - 111.5) <= 2
     )
+
+
+def _in_crop(mask: np.ndarray, rect: tuple[int, int, int, int], size: int = 224) -> np.ndarray:
+    """``mask`` (the picture's pixels) sampled at each pixel centre of the judged crop."""
+    left, top, right, _ = crop_square(rect, CROP_MARGIN)
+    centres = left + (np.arange(size) + 0.5) * (right - left) / size
+    rows = top + (np.arange(size) + 0.5) * (right - left) / size
+    xs = np.clip(centres.astype(int), 0, mask.shape[1] - 1)
+    ys = np.clip(rows.astype(int), 0, mask.shape[0] - 1)
+    inside = (centres >= 0) & (centres < mask.shape[1])
+    inside_rows = (rows >= 0) & (rows < mask.shape[0])
+    sampled: np.ndarray = mask[ys][:, xs] & inside_rows[:, None] & inside[None, :]
+    return sampled
+
+
+def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
+    image = Image.fromarray(mask.astype(np.uint8) * 255)
+    return np.asarray(image.filter(ImageFilter.MaxFilter(2 * pixels + 1))) > 0
+
+
+def test_the_crop_is_greyed_outside_the_mask_as_the_model_read_it() -> None:
+    rect = (300, 200, 700, 500)
+    picture = decode_picture(encoded(scene((1000, 800), rect)))
+    box = PixelBox(300, 200, 400, 300, image_width=1000, image_height=800)
+    # The API's mask, at a quarter of the photo (its draft): the amulet's left part only,
+    # as if the localiser had cut off its right side.
+    mask = np.zeros((200, 250), dtype=bool)
+    mask[50:125, 75:140] = True
+    greyed = np.asarray(judged_crop(picture, box, mask=mask))
+    plain = np.asarray(judged_crop(picture, box))
+    on_picture = scaled_mask(mask, picture.image.size)
+    far_off = ~_in_crop(_grown(on_picture, 6), rect)
+    well_in = _in_crop(~_grown(~on_picture, 6), rect)
+    assert far_off.mean() > 0.4 and well_in.mean() > 0.2
+    assert (greyed[far_off] == NEUTRAL_BACKGROUND).all(), "outside: the neutral grey exactly"
+    assert np.abs(greyed[well_in].astype(int) - plain[well_in]).max() <= 1, "inside: the photo"
+    # The cut-off part of the amulet is grey on the page, as the model saw it.
+    cut_off = difference(plain, (30, 60, 200)) < 90
+    assert (greyed[cut_off & far_off] == NEUTRAL_BACKGROUND).all() and (cut_off & far_off).any()
+
+
+def test_a_mask_greys_only_a_crop_around_a_found_box() -> None:
+    photo = encoded(scene((1000, 800), (300, 200, 700, 500)))
+    mask = np.zeros((200, 250), dtype=bool)
+    mask[50:125, 75:175] = True
+    box = PixelBox(300, 200, 400, 300, image_width=1000, image_height=800)
+    found = located_pictures(photo, "found", box, mask=mask)
+    plain = located_pictures(photo, "found", box)
+    assert found is not None and plain is not None
+    assert found.greyed and not plain.greyed and found.crop != plain.crop
+    # Judged whole (the box fills the frame): the centre square as the model read it.
+    filling = PixelBox(20, 20, 960, 760, image_width=1000, image_height=800)
+    whole = located_pictures(photo, "found", filling, mask=mask)
+    whole_plain = located_pictures(photo, "found", filling)
+    assert whole is not None and whole_plain is not None
+    assert whole.whole and not whole.greyed and whole.crop == whole_plain.crop
+    # Nothing judged: no crop to grey.
+    small = located_pictures(photo, "too_small", box, mask=mask)
+    assert small is not None and small.crop is None and not small.greyed
 
 
 def test_a_box_from_a_smaller_decode_of_the_same_photo_is_scaled() -> None:

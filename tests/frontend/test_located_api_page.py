@@ -3,7 +3,9 @@ process with the committed model and localiser), run by streamlit's AppTest.
 
 Scenes are made at run time: a development photo from ../shared pasted on a generated canvas
 (found), the same blurred (too blurred) or pasted small (too small), and a bare canvas (no
-amulet). Nothing is written to the repository.
+amulet). The judged crop is greyed outside the localiser's mask as the served model read it
+(the serving path's own crop of the same photo, compared). Nothing is written to the
+repository.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 from streamlit.testing.v1 import AppTest
@@ -20,8 +23,12 @@ from test_located_page import main_text, pictures, shows
 from amulet_ai.client import AmuletClient
 from amulet_ai.frontend.connection import CLIENT_STATE_KEY
 from amulet_ai.frontend.i18n import text
-from amulet_ai.frontend.located import advice, located_pictures
+from amulet_ai.frontend.located import advice, judged_crop, located_pictures
+from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, decode_picture
+from amulet_ai.imaging.masks import mask_from_data_url
+from amulet_ai.model.classifier import AmuletClassifier
 from amulet_ai.ops.api_process import ApiProcess, free_port
+from amulet_ai.serving.locating import prepare
 
 APP_PATH = Path(__file__).resolve().parents[2] / "src" / "amulet_ai" / "frontend" / "app.py"
 Upload = Callable[..., None]
@@ -79,9 +86,12 @@ def test_a_scene_shows_where_the_amulet_was_found_and_the_crop_judged(
     page = new_page(client)
     upload(page, scene)
     assert not page.exception
-    truth = client.predict(scene, top_k=3, explain=True)  # the API's own answer, cached
+    # The API's own answer, cached: the page asks with the heatmap and the mask.
+    truth = client.predict(scene, top_k=3, explain=True, mask=True)
+    assert truth.cached
     location = truth.images.front.location
     assert location is not None and location.status == "found" and location.box is not None
+    assert location.mask is not None
     box = location.box
     assert PASTED[0] <= box.x and box.x + box.width <= PASTED[2]
     assert PASTED[1] <= box.y and box.y + box.height <= PASTED[3]
@@ -89,11 +99,36 @@ def test_a_scene_shows_where_the_amulet_was_found_and_the_crop_judged(
     assert f"### {truth.top1.name_th}" in shown or text("unknown_title", "th") in shown
     (boxed, boxed_caption), (crop, crop_caption) = pictures(page)
     assert boxed_caption == text("front", "th")
-    assert text("found_caption", "th") in page.main.caption.values
+    # The committed model greys the backdrop: the crop is shown as it read it.
+    assert text("found_greyed_caption", "th") in page.main.caption.values
     assert crop_caption == text("crop_caption", "th")
-    expected = located_pictures(scene, "found", box)
-    assert expected is not None and expected.crop is not None
+    mask = mask_from_data_url(location.mask.image)
+    expected = located_pictures(scene, "found", box, mask=mask)
+    assert expected is not None and expected.crop is not None and expected.greyed
     assert shows(boxed, expected.photo) and shows(crop, expected.crop)
+
+
+def test_the_pages_greyed_crop_is_the_one_the_served_model_read(
+    client: AmuletClient, scene: bytes, model_dir: Path
+) -> None:
+    answer = client.predict(scene, mask=True)
+    location = answer.images.front.location
+    assert location is not None and location.box is not None and location.mask is not None
+    # What the serving path hands the classifier for this photo (the committed model greys).
+    classifier = AmuletClassifier.load(model_dir, with_localiser=True, warmup_runs=0)
+    assert classifier.metadata.input.backdrop == "grey_outside_mask"
+    served = np.asarray(prepare(classifier, lambda: scene, "auto").picture.image)
+    shown = np.asarray(
+        judged_crop(
+            decode_picture(scene), location.box, mask=mask_from_data_url(location.mask.image)
+        )
+    )
+    served_grey = (served == NEUTRAL_BACKGROUND).all(-1)
+    shown_grey = (shown == NEUTRAL_BACKGROUND).all(-1)
+    assert 0.2 < served_grey.mean() < 0.9, "the scene's backdrop is greyed"
+    assert (served_grey == shown_grey).mean() > 0.99, "grey in the same places"
+    amulet = ~served_grey & ~shown_grey
+    assert np.abs(served[amulet].astype(int) - shown[amulet]).mean() < 8
 
 
 def test_each_photo_that_cannot_be_judged_gets_its_advice(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from amulet_ai.frontend.i18n import Language, text
 from amulet_ai.frontend.located import PixelBox, advice, judged_crop, located_pictures
 from amulet_ai.frontend.views import LOCATE_ON
 from amulet_ai.imaging.decode import decode_picture
-from amulet_ai.model.results import ClassificationStatus
+from amulet_ai.imaging.masks import mask_data_url
+from amulet_ai.model.results import ClassificationStatus, PhotoMask
 
 Upload = Callable[..., None]
 KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
@@ -79,6 +81,39 @@ def test_the_photo_shows_its_box_beside_the_crop_that_was_judged(
     assert shows(boxed, expected.photo) and shows(crop, expected.crop)
     assert not shows(boxed, photo)
     assert predicts(fake_api)[0]["locate"] == "auto"
+
+
+@pytest.mark.parametrize("backdrop", ["grey_outside_mask", "as_is"])
+@pytest.mark.parametrize("language", ["th", "en"])
+def test_the_crop_is_greyed_outside_the_mask_where_the_model_greys_it(
+    page: AppTest,
+    fake_api: FakeApi,
+    upload: Upload,
+    photo: bytes,
+    backdrop: Literal["grey_outside_mask", "as_is"],
+    language: Language,
+) -> None:
+    # The localiser's mask at a quarter of the photo, cutting off the amulet's right part.
+    mask = np.zeros((120, 160), dtype=bool)
+    x, y, width, height = (v // 4 for v in BOX)
+    mask[y : y + height, x : x + width * 2 // 3] = True
+    shape = PhotoMask(image=mask_data_url(mask), width=160, height=120)
+    fake_api.backdrop = backdrop
+    fake_api.answer_with(front_location=location("found", BOX, mask=shape))
+    page.run()
+    page.radio(key="language").set_value(language).run()
+    upload(page, photo)
+    assert not page.exception
+    assert predicts(fake_api)[0]["mask"] == "true", "the page asks for the mask"
+    crop = pictures(page)[1][0]
+    box = PixelBox(*BOX, image_width=640, image_height=480)
+    greyed = backdrop == "grey_outside_mask"
+    expected = located_pictures(photo, "found", box, mask=mask if greyed else None)
+    assert expected is not None and expected.crop is not None and expected.greyed is greyed
+    assert shows(crop, expected.crop)
+    captions = page.main.caption.values
+    assert (text("found_greyed_caption", language) in captions) is greyed
+    assert (text("found_caption", language) in captions) is not greyed
 
 
 @pytest.mark.parametrize("status", ["no_amulet", "too_small", "too_blurred"])

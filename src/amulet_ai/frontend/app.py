@@ -89,8 +89,11 @@ def classify(
     limit_mb: float | None,
     locate: LocateMode,
     language: Language,
+    *,
+    greyed: bool = False,
 ) -> Shown | None:
-    """Photos in, verdict out; returns the answer shown, if any."""
+    """Photos in, verdict out; returns the answer shown, if any (``greyed``: the served
+    model greys the backdrop outside the localiser's mask, and the judged crop shows it)."""
     localise_uploaders(language, limit_mb)
     photos = photo_inputs(language, limit_mb)
     if photos.front is None:
@@ -130,7 +133,7 @@ def classify(
                 key="show_heatmap",
                 on_change=_remember_heatmap,
             )
-    views.located(picture_slots, sides, result.response, show_heatmap, language)
+    views.located(picture_slots, sides, result.response, show_heatmap, language, greyed=greyed)
     return Shown(result, photos.front, photos.back, locate, actions)
 
 
@@ -189,7 +192,8 @@ locate_default = get_settings().locate
 with check_tab:
     limit_mb = model.limits.max_upload_mb if model else None
     locate = views.locate_mode(locate_default)
-    shown = classify(client, session, headers, limit_mb, locate, language)
+    greyed = model is not None and model.backdrop == "grey_outside_mask"
+    shown = classify(client, session, headers, limit_mb, locate, language, greyed=greyed)
     report = views.about(
         client,
         session,

@@ -79,7 +79,9 @@ def ask(
     ``locate`` is the API's option: ``auto`` finds the amulet in the photo, ``off`` takes
     the photo as already cropped to it; answers are remembered per mode.
 
-    The heatmap is always requested, so switching the overlay on or off needs no new call.
+    The heatmap is always requested, so switching the overlay on or off needs no new call,
+    and so is each photo's localiser mask (the judged crop is shown greyed outside it, as a
+    model that greys the backdrop reads it; an older server sends none).
     The answer is saved in the owner's history unless saving was refused (module docstring).
     Failures propagate as :class:`~amulet_ai.errors.AmuletError` and are not
     remembered, so trying again really asks again.
@@ -92,14 +94,21 @@ def ask(
     save = not session.saving_refused
     try:
         response = client.predict(
-            front, back, top_k=TOP_K, explain=True, save=save, locate=locate, headers=headers
+            front,
+            back,
+            top_k=TOP_K,
+            explain=True,
+            save=save,
+            locate=locate,
+            headers=headers,
+            mask=True,
         )
     except (HistoryDisabled, Forbidden):
         if not save:
             raise
         session.saving_refused = True
         response = client.predict(
-            front, back, top_k=TOP_K, explain=True, locate=locate, headers=headers
+            front, back, top_k=TOP_K, explain=True, locate=locate, headers=headers, mask=True
         )
     answer = Answer(response, (time.perf_counter() - started) * 1000.0, from_session=False)
     session.remember(key, answer, front)

@@ -137,6 +137,12 @@ LABELS: Final[dict[str, dict[Language, str]]] = {
         "was judged whole: the small picture is the square the model read, coloured "
         "where the model looked.",
     },
+    "found_greyed_caption": {
+        "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ ภาพเล็กคือส่วนที่ระบบใช้ตัดสิน "
+        "ส่วนสีเทาในภาพเล็กคือส่วนที่โมเดลไม่ได้นำมาพิจารณา",
+        "en": "The yellow box is where the amulet was found; the small picture is the part "
+        "that was judged, and the grey in it is what the model ignored.",
+    },
     "retake_found_caption": {
         "th": "กรอบสีเหลืองคือตรงที่พบองค์พระ",
         "en": "The yellow box is where the amulet was found.",

@@ -7,8 +7,11 @@ the photo is decoded upright through the one decoding path
 (:func:`~amulet_ai.imaging.decode.decode_picture`), the box is scaled to that decode, drawn
 on it, and the square the classifier judged is cut from it with the serving path's own
 :func:`~amulet_ai.model.localiser.square_crop` (box plus :data:`CROP_MARGIN`), so the page
-shows the crop the model saw, less the greyed backdrop (the mask is not sent). A photo judged
-whole (``locate=off``, or a box that fills the frame: :func:`judged_whole`) shows the centre
+shows the crop the model saw. For a model that greys the backdrop (``backdrop:
+grey_outside_mask``) the page asks for the localiser's mask (``mask=true``), stretches it
+onto its decode as the serving path does (:func:`~amulet_ai.imaging.masks.scaled_mask`) and
+lets ``square_crop`` grey everything outside it, as the model read it. A photo judged whole
+(``locate=off``, or a box that fills the frame: :func:`judged_whole`) shows the centre
 square the classifier read instead. The API's heatmap is drawn on that same picture: the
 crop, or the photo judged whole.
 
@@ -36,11 +39,13 @@ import io
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from amulet_ai.errors import AmuletError
 from amulet_ai.frontend.i18n import Language, text
 from amulet_ai.imaging.decode import DecodedImage, decode_picture
+from amulet_ai.imaging.masks import scaled_mask
 from amulet_ai.model.localiser import FILLS_FRAME, Location, square_crop
 
 PHOTO_PX: Final = 360  # long side of the photo drawn with its box (2x and more as shown)
@@ -89,12 +94,14 @@ class PixelBox:
 @dataclass(frozen=True, slots=True)
 class LocatedPictures:
     """JPEGs for the page: the photo (with its box when one is drawn) and the judged crop;
-    ``whole``: the photo was judged whole, so the crop is its centre square."""
+    ``whole``: the photo was judged whole, so the crop is its centre square; ``greyed``:
+    the crop's backdrop outside the localiser's mask is neutral grey, as the model read it."""
 
     photo: bytes
     crop: bytes | None
     boxed: bool
     whole: bool = False
+    greyed: bool = False
 
 
 def judged_whole(status: str, box: BoxLike | None) -> bool:
@@ -177,22 +184,37 @@ def _jpeg(image: Image.Image, quality: int = 88) -> bytes:
 
 
 def judged_crop(
-    picture: DecodedImage, box: BoxLike | None, *, size: int = CROP_PX, margin: float = CROP_MARGIN
+    picture: DecodedImage,
+    box: BoxLike | None,
+    *,
+    mask: np.ndarray | None = None,
+    size: int = CROP_PX,
+    margin: float = CROP_MARGIN,
 ) -> Image.Image:
     """The square the classifier judged: ``box`` plus ``margin`` from ``picture``, as the
     serving path's :func:`~amulet_ai.model.localiser.square_crop` cuts it; the centre
-    square without a box (what ``locate=off`` classifies)."""
+    square without a box (what ``locate=off`` classifies). With ``mask`` (the API's
+    ``location.mask``, bool over the whole photo at any resolution) every pixel outside it
+    is neutral grey, by that same function on the mask stretched onto ``picture``."""
     rect = box_in_picture(box, picture) if box is not None else None
-    location = Location("found", None, rect, None, 1.0)
-    return square_crop(picture, location, size=size, margin=margin, grey_outside=False)
+    on_picture = None if mask is None or rect is None else scaled_mask(mask, picture.image.size)
+    location = Location("found", None, rect, on_picture, 1.0)
+    grey = on_picture is not None
+    return square_crop(picture, location, size=size, margin=margin, grey_outside=grey)
 
 
 def located_pictures(
-    photo: bytes, status: str, box: BoxLike | None, *, long_side: int = PHOTO_PX
+    photo: bytes,
+    status: str,
+    box: BoxLike | None,
+    *,
+    mask: np.ndarray | None = None,
+    long_side: int = PHOTO_PX,
 ) -> LocatedPictures | None:
     """The photo with its box (none for ``no_amulet`` or the whole photo) and, when the
     photo was judged, its crop (the centre square where it was :func:`judged_whole`); None
-    when the photo cannot be decoded (the API says why).
+    when the photo cannot be decoded (the API says why). With ``mask`` (for a model that
+    greys the backdrop) a crop around the box is greyed outside it (:func:`judged_crop`).
     """
     try:
         picture = decode_picture(photo)
@@ -200,8 +222,9 @@ def located_pictures(
         return None
     crop = None
     whole = judged_whole(status, box)
+    greyed = mask is not None and status == "found" and not whole and box is not None
     if status in JUDGED:
-        crop = _jpeg(judged_crop(picture, None if whole else box))
+        crop = _jpeg(judged_crop(picture, None if whole else box, mask=mask if greyed else None))
     image = picture.image
     scale = long_side / max(image.size)
     if scale < 1.0:
@@ -216,7 +239,7 @@ def located_pictures(
     boxed = box is not None and status not in ("no_amulet", "whole_photo")
     if boxed and box is not None:
         shown = draw_box(shown, box_in_picture(box, small))
-    return LocatedPictures(photo=_jpeg(shown), crop=crop, boxed=boxed, whole=whole)
+    return LocatedPictures(photo=_jpeg(shown), crop=crop, boxed=boxed, whole=whole, greyed=greyed)
 
 
 def advice(status: str, language: Language) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 Once the API has answered, each photo is shown with the box where the amulet was found and,
 beside it, the crop that was judged, or the photo's square where it was judged whole
-(:mod:`amulet_ai.frontend.located`); the heatmap, when switched on, takes that picture's
+(:mod:`amulet_ai.frontend.located`), greyed outside the localiser's mask where the served
+model judges it so; the heatmap, when switched on, takes that picture's
 place (the API draws it on what it judged), and the captions say which it is. "About" holds
 the one setting a collector may want: whether the API finds the amulet in the photo
 (``locate=auto``, the default) or takes the photo as already cropped to it (``off``).
@@ -39,6 +40,7 @@ from amulet_ai.frontend.located import (
     located_pictures,
 )
 from amulet_ai.frontend.state import Answer, PageSession, square_picture
+from amulet_ai.imaging.masks import mask_from_data_url
 from amulet_ai.model.results import LocateMode
 
 logger = logging.getLogger(__name__)
@@ -230,10 +232,20 @@ def _data_url(jpeg: bytes) -> str:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _pictures(
-    photo: bytes, status: str, box: tuple[int, int, int, int, int, int] | None
+    photo: bytes,
+    status: str,
+    box: tuple[int, int, int, int, int, int] | None,
+    mask_url: str | None = None,
 ) -> LocatedPictures | None:
     # Reruns (a switch, the language) redraw the page: decode and draw each photo once.
-    return located_pictures(photo, status, PixelBox(*box) if box is not None else None)
+    mask = None
+    if mask_url is not None:
+        try:
+            mask = mask_from_data_url(mask_url)
+        except ValueError as exc:
+            logger.warning("the answer's mask is not shown: %s", exc)
+    corners = PixelBox(*box) if box is not None else None
+    return located_pictures(photo, status, corners, mask=mask)
 
 
 def located(
@@ -242,9 +254,13 @@ def located(
     response: PredictResponse,
     heatmap: bool,
     language: Language,
+    *,
+    greyed: bool = False,
 ) -> None:
     """Each photo with its box and, beside it, the crop judged (or the heatmap, when on),
-    in place of the preview; an answer without a location keeps the preview."""
+    in place of the preview; an answer without a location keeps the preview. With
+    ``greyed`` (the served model greys the backdrop) a crop whose location has the
+    localiser's mask is shown greyed outside it, as the model read it."""
     overlays = (response.heatmap or {}) if heatmap else {}
     results = {"front": response.images.front, "back": response.images.back}
     for side, slot in slots.items():
@@ -262,7 +278,8 @@ def located(
             if box is not None
             else None
         )
-        pictures = _pictures(photos[side], location.status, corners)
+        mask_url = location.mask.image if greyed and location.mask is not None else None
+        pictures = _pictures(photos[side], location.status, corners, mask_url)
         if pictures is None:
             continue
         shows_heatmap = side in overlays and pictures.crop is not None
@@ -297,7 +314,9 @@ def _explained(
         key = "filled" if pictures.whole else "found"
     else:
         return None
-    return text(f"{key}_heatmap_caption" if heatmap else f"{key}_caption", language)
+    if heatmap:
+        return text(f"{key}_heatmap_caption", language)
+    return text("found_greyed_caption" if pictures.greyed else f"{key}_caption", language)
 
 
 def about(
