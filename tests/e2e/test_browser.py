@@ -301,9 +301,10 @@ def test_on_a_phone_the_verdict_comes_first_in_thai_only(
         assert 0 <= verdict_box["y"] and verdict_box["y"] + verdict_box["height"] <= PHONE["height"]
         if scene_photo is not None:
             # The scene's amulet is found: its photo with the box and the crop judged sit
-            # side by side under the verdict, small, so the phone's screen holds both.
+            # side by side under the verdict, small, so the phone's screen holds both; the
+            # committed model greys the backdrop, and the caption says the grey was ignored.
             main.get_by_text(text("crop_caption", "th")).wait_for(timeout=10_000)
-            found = text("found_caption", "th")
+            found = text("found_greyed_caption", "th")
             main.get_by_text(found).wait_for(timeout=5_000)
             images = main.get_by_test_id("stImage")
             assert images.count() == 2
@@ -348,7 +349,7 @@ def test_on_a_desktop_in_english_a_pair_says_how_its_sides_agree(
         # Each side's photo with its box, beside the picture judged (the crop, or the photo
         # judged whole where the amulet fills it, as a tight development photo may),
         # explained in English.
-        explained = [text(k, "en") for k in ("found_caption", "filled_caption")]
+        explained = [text(k, "en") for k in ("found_greyed_caption", "filled_caption")]
         found = main.get_by_text(re.compile("|".join(re.escape(e) for e in explained)))
         found.first.wait_for(timeout=5_000)
         assert found.count() == 2
