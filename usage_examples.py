@@ -466,6 +466,31 @@ def demo_client(base_url: str, api_key: str | None) -> None:
             f"client.model_info().limits -> {limits.max_upload_mb:g} MB per photo, "
             f"{limits.max_batch_files} files per batch"
         )
+        show_mask(client.predict(on_a_table(photo), mask=True))
+
+
+def show_mask(result: Any) -> None:
+    """The localiser's mask of a located photo (``mask=True``): a small 1-bit PNG over the
+    whole photo, stretched onto it; how much of the box it covers, and of the rest."""
+    from amulet_ai.imaging.masks import mask_from_data_url
+
+    location = result.images.front.location
+    if location is None or location.mask is None or location.box is None:
+        print(f"client.predict(table photo, mask=True) -> no mask ({location})")
+        return
+    shape, box = location.mask, location.box
+    mask = mask_from_data_url(shape.image)
+    sx, sy = shape.width / box.image_width, shape.height / box.image_height
+    left, top = round(box.x * sx), round(box.y * sy)
+    right, bottom = round((box.x + box.width) * sx), round((box.y + box.height) * sy)
+    inside = np.zeros_like(mask)
+    inside[top:bottom, left:right] = True
+    print(
+        f"client.predict(table photo, mask=True) -> location.mask {shape.width} x "
+        f"{shape.height} PNG ({len(shape.image):,} characters) over the "
+        f"{box.image_width} x {box.image_height} photo; on: {mask[inside].mean():.0%} of the "
+        f"box, {mask[~inside].mean():.1%} of the photo outside it"
+    )
 
 
 def demo_rate_limit(log: Any) -> None:

@@ -35,6 +35,7 @@ def test_usage_examples_run_and_exit_0(tmp_path: Path) -> None:
     assert "the non-amulet picture was flagged unknown" in out
     assert "the photo placed on a table, locate=auto: status ok;" in out
     assert "location found box {" in out and "location whole_photo box {" in out
+    assert "client.predict(table photo, mask=True) -> location.mask " in out
     assert "HTML posing as a JPEG -> 415" in out
     assert '"status": "ok"' in out
     assert "request 6: 429" in out, "the sixth request in a minute is refused at 5/minute"
