@@ -2,7 +2,7 @@
 
 A mask is a bool array ``[height, width]`` over the whole oriented photo, at the draft
 decode's resolution (a 12 MP JPEG's eighth, 500 x 375). :func:`mask_png` writes it as a
-1-bit PNG (a blob of an amulet compresses to well under a kilobyte or two);
+1-bit PNG (a blob of an amulet compresses to a kilobyte or two);
 :func:`mask_from_png` reads one back (any PNG mode: a pixel at 128 or more is inside), and
 :func:`scaled_mask` stretches a mask onto a picture of another size the way the serving
 path does before it greys the backdrop (bilinear, then at least half way).
@@ -38,7 +38,9 @@ MAX_MASK_PIXELS: Final = 4096 * 4096
 def mask_png(mask: np.ndarray) -> bytes:
     """``mask`` (bool ``[height, width]``) as a 1-bit PNG: white inside, black outside."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(mask, dtype=bool)).save(buffer, "PNG", optimize=True)
+    # Pillow's default compression: ``optimize`` saves few bytes of a mask at many times
+    # the time, paid on the inference worker.
+    Image.fromarray(np.ascontiguousarray(mask, dtype=bool)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
