@@ -28,6 +28,10 @@ inference worker:
    :func:`~amulet_ai.model.localiser.square_crop` as in training; ``as_is`` (model 1.2.0)
    keeps the photo's own backdrop.
 
+With ``mask`` (the API's ``mask=true``) the photo's location also carries the localiser's
+mask on the draft (:func:`photo_mask`, a 1-bit PNG), the one the crop's mask is scaled
+from; it is encoded only then.
+
 A photo that is not judged (``no_amulet``, ``too_small``, ``too_blurred``) is classified
 whole, from the draft (with the shared first pass, from that very run), so the answer still
 carries predictions, but the verdict names no
