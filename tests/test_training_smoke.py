@@ -98,7 +98,7 @@ def test_the_default_recipe_trains_model_2_on_located_greyed_views(
     trained_grey: Path, cloth_data: Path
 ) -> None:
     meta = json.loads((trained_grey / "metadata.json").read_text())
-    assert meta["version"] == "2.3.0"
+    assert meta["version"] == "2.4.0"
     assert meta["input"]["backdrop"] == "grey_outside_mask"
     assert meta["training"]["composites_per_photo"] == 1
     assert meta["metrics"]["parity_max_abs_logit_diff"] <= 1e-4

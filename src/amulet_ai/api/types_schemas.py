@@ -126,7 +126,7 @@ class SimilarResponse(BaseModel):
         "largest unknown score at which a prediction still names a known type. A hit no "
         "farther than this is alike; send it as max_distance to receive only those. "
         "Null only from servers before it was added.",
-        examples=[0.9839],
+        examples=[1.0179],
     )
     search_ms: float = Field(description="Time of the search itself (numpy, exact).")
     status: ClassificationStatus = Field(

@@ -75,7 +75,7 @@ from amulet_ai.training.report import format_confusion, format_per_class, format
 logger = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "amulet-effnet-lite0"
-MODEL_VERSION: Final = "2.3.0"
+MODEL_VERSION: Final = "2.4.0"
 AS_IS_VERSION: Final = "1.2.0"  # ``--backdrop as_is``: the recipe of model 1.2.0
 BACKDROPS: Final = ("grey_outside_mask", "as_is")
 AS_IS_VIEWS: Final = 16  # views per photo of the as_is recipe
