@@ -4,11 +4,13 @@ pictures whose letterbox, zoom square or DCT draft rounds the two sides differen
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from amulet_ai.imaging.decode import DecodedImage
+from amulet_ai.imaging.decode import DecodedImage, dct_scale
 from amulet_ai.model.localiser import (
     ZOOM_MARGIN,
     Box,
@@ -19,7 +21,7 @@ from amulet_ai.model.localiser import (
     locate_from_logits,
     locate_with,
 )
-from amulet_ai.serving.locating import detail_side
+from amulet_ai.serving.locating import DRAFT_SIDE, detail_side
 
 FREE = LocaliserMetadata(name="test", version="0", size=320, multiple=32, run_size=256)
 
@@ -66,6 +68,27 @@ def test_the_box_takes_each_axiss_own_scale_from_the_letterbox(
     assert loc.mask is not None and loc.mask.shape == (size[1], size[0])
     ys, xs = np.nonzero(loc.mask)
     assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == box
+
+
+@pytest.mark.parametrize(
+    ("photo", "equal"),
+    [
+        ((4000, 3000), True),  # 12 MP 4:3 at its DCT eighth: 500 x 375 -> 320 x 240
+        ((4032, 3024), True),
+        ((3024, 4032), True),
+        ((3024, 3024), True),
+        ((4000, 2250), False),  # 16:9: 500 x 282 -> 320 x 180, y 1.5667 against x 1.5625
+    ],
+)
+def test_a_phone_photos_draft_letterboxes_with_equal_scales_but_at_16_9(
+    model_dir: Path, photo: tuple[int, int], equal: bool
+) -> None:
+    # Where the two scales are equal, the per-axis first-pass box is the one-scale box.
+    meta = LocaliserMetadata.load(model_dir / "localiser.json")
+    eighth = dct_scale(photo, DRAFT_SIDE)
+    draft = (-(-photo[0] // eighth), -(-photo[1] // eighth))
+    boxed = letterbox(Image.new("RGB", draft), meta.input_side(max(draft)), meta.multiple)
+    assert (draft[0] / boxed.width == draft[1] / boxed.height) is equal
 
 
 def test_the_zoom_pass_maps_back_with_its_squares_own_height() -> None:
