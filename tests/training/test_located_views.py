@@ -12,10 +12,16 @@ pytest.importorskip("torch")
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND  # noqa: E402
 from amulet_ai.model.localiser import Localiser  # noqa: E402
 from amulet_ai.training.data import fingerprint, load_dataset  # noqa: E402
-from amulet_ai.training.features import FEATURE_DIM, load_backbone  # noqa: E402
+from amulet_ai.training.features import (  # noqa: E402
+    DEFAULT_BACKBONE,
+    FEATURE_DIM,
+    load_backbone,
+    spec,
+)
 from amulet_ai.training.located import (  # noqa: E402
     LocatedViews,
     ViewPlan,
+    _cache_file,
     extract_located_views,
     located_crop,
     training_views,
@@ -83,3 +89,17 @@ def test_views_of_each_kind_are_extracted_and_cached(
     again = extract_located_views(backbone, localiser, small, plan, **kwargs)
     assert np.array_equal(first.located, again.located)
     assert np.array_equal(first.composites, again.composites)
+
+
+def test_the_views_cache_key_holds_the_localisers_version(
+    localiser: Localiser, tmp_path: Path
+) -> None:
+    # The same graph and fields under another version (whose code maps boxes otherwise,
+    # as 1.1.2 against 1.1.1) must not read the views back.
+    older = Localiser(localiser.session, localiser.metadata.model_copy(update={"version": "1.1.1"}))
+    backbone = spec(DEFAULT_BACKBONE)
+    names = {
+        _cache_file(tmp_path, "fp", each, ViewPlan(), 0, backbone).name
+        for each in (localiser, older)
+    }
+    assert len(names) == 2

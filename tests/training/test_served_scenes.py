@@ -197,21 +197,32 @@ def test_served_is_refused_for_a_backbone_the_classifiers_pictures_do_not_fit(
     assert not list(tmp_path.iterdir())  # refused before any feature was made
 
 
-def test_command_cs_crop_cache_key_holds_the_localisers_status_rule(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("shipped_rule", "other_rule"),
+    [
+        ('"small_alone": true', '"small_alone": false'),
+        # The same graph and fields, a version whose code maps boxes otherwise (1.1.2).
+        ('"version": "1.1.2"', '"version": "1.1.1"'),
+    ],
+)
+def test_command_cs_crop_cache_key_holds_the_localisers_status_rule(
+    tmp_path: Path, shipped_rule: str, other_rule: str
+) -> None:
     # Command C caches the statuses its localiser answers (scenes, non-amulet pictures): a
-    # localiser.json with another status rule and the same graph must not read them back.
+    # localiser.json with another status rule or version and the same graph must not read
+    # them back.
     from amulet_ai.model.localiser import LOCALISER_METADATA
     from amulet_ai.training.crops import _cache_file as crops_cache_file
     from amulet_ai.training.crops import _parse as crops_parse
     from amulet_ai.training.features import DEFAULT_BACKBONE, spec
 
     shipped = (Path(__file__).resolve().parents[2] / "models" / LOCALISER_METADATA).read_text()
+    assert shipped_rule in shipped
     names = set()
-    for rule in ('"small_alone": true', '"small_alone": false'):
-        folder = tmp_path / rule.split()[-1]
+    for k, rule in enumerate((shipped_rule, other_rule)):
+        folder = tmp_path / str(k)
         folder.mkdir()
-        assert '"small_alone": true' in shipped
-        (folder / LOCALISER_METADATA).write_text(shipped.replace('"small_alone": true', rule))
+        (folder / LOCALISER_METADATA).write_text(shipped.replace(shipped_rule, rule))
         args = crops_parse(["--data", str(tmp_path), "--localiser", str(folder)])
         names.add(crops_cache_file(args, "fp", spec(DEFAULT_BACKBONE)).name)
     assert len(names) == 2

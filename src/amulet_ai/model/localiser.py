@@ -538,12 +538,13 @@ def locate_with(
     if first.picture_box is None or first.status == "too_small":
         return first
     square = crop_square(first.picture_box, ZOOM_MARGIN)
-    side = square[2] - square[0]
+    # The square's edges are rounded one by one: its height can be its width +- 2 px.
+    side, side_h = square[2] - square[0], square[3] - square[1]
     if max(picture.image.size) < side * max(1.0, min_zoom):
         return first
     zoom_in = side_in if meta.zoom_size is None else meta.zoom_size
     zoom_img = _crop_padded(picture.image, square, zoom_in)
-    zoom = DecodedImage(zoom_img, side, side, picture.format)
+    zoom = DecodedImage(zoom_img, side, side_h, picture.format)
     zoomed = letterbox(zoom_img, zoom_in, meta.multiple)
     # The zoom pass refines a box the first pass judged: the rules for small and faint
     # regions are the first pass's alone, so every answer it judged stays as before them.
@@ -551,21 +552,21 @@ def locate_with(
     inner = locate_from_logits(zoom_logits, zoomed, zoom, meta, small_rules=False)
     if inner.picture_box is None:
         return first
-    to_pic = side / zoom_in
+    to_x, to_y = side / zoom_in, side_h / zoom_in
     zl, zt, zr, zb = inner.picture_box
     pic_w, pic_h = picture.image.size
     refined = (
-        max(0, square[0] + int(zl * to_pic)),
-        max(0, square[1] + int(zt * to_pic)),
-        min(pic_w, square[0] + int(np.ceil(zr * to_pic))),
-        min(pic_h, square[1] + int(np.ceil(zb * to_pic))),
+        max(0, square[0] + int(zl * to_x)),
+        max(0, square[1] + int(zt * to_y)),
+        min(pic_w, square[0] + int(np.ceil(zr * to_x))),
+        min(pic_h, square[1] + int(np.ceil(zb * to_y))),
     )
     if refined[2] <= refined[0] or refined[3] <= refined[1]:
         return first
     # The zoomed mask, back in the picture's pixels.
     zoom_mask = (
         Image.fromarray(inner.mask.astype(np.uint8) * 255).resize(
-            (side, side), Image.Resampling.BILINEAR
+            (side, side_h), Image.Resampling.BILINEAR
         )
         if inner.mask is not None
         else None
@@ -639,16 +640,20 @@ def locate_from_logits(
         return Location("no_amulet", None, None, None, confidence)
     ys, xs = np.nonzero(draft)
     pic_w, pic_h = picture.image.size
-    to_pic = pic_w / boxed.width
-    right = min(pic_w, int(np.ceil((xs.max() + 1) * to_pic)))
-    bottom = min(pic_h, int(np.ceil((ys.max() + 1) * to_pic)))
-    picture_box = (int(xs.min() * to_pic), int(ys.min() * to_pic), right, bottom)
+    # Each axis its own scale: the letterbox rounds the two sides separately (a 4000 x 100
+    # strip at 256 px is 256 x 6, whose y scale is 7 % off its x scale).
+    to_x, to_y = pic_w / boxed.width, pic_h / boxed.height
+    right = min(pic_w, int(np.ceil((xs.max() + 1) * to_x)))
+    bottom = min(pic_h, int(np.ceil((ys.max() + 1) * to_y)))
+    picture_box = (int(xs.min() * to_x), int(ys.min() * to_y), right, bottom)
     mask_img = Image.fromarray(draft.astype(np.uint8) * 255).resize(
         (pic_w, pic_h), Image.Resampling.BILINEAR
     )
     mask = np.asarray(mask_img) >= 128
-    draft_long = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / max(
-        boxed.width, boxed.height
+    # The box's long side over the draft's, both in x pixels of the draft.
+    y_in_x = to_y / to_x
+    draft_long = max(xs.max() - xs.min() + 1, (ys.max() - ys.min() + 1) * y_in_x) / max(
+        boxed.width, boxed.height * y_in_x
     )
     box = _original_box(picture, picture_box)
     if _too_small(box, draft_long, meta):

@@ -181,7 +181,9 @@ def detail_side(location: Location, draft: DecodedImage, size: int) -> int | Non
     assert location.box is not None
     box = location.box
     crop = max(box.width, box.height) * (1 + 2 * CROP_MARGIN)  # original pixels
-    scale = draft.image.size[0] / draft.width  # draft pixels per original pixel
+    # Draft pixels per original pixel, the smaller axis's: a DCT-scaled draft rounds each
+    # side up on its own, and the crop needs ``size`` px both ways.
+    scale = min(draft.image.size[0] / draft.width, draft.image.size[1] / draft.height)
     if crop * scale >= size or scale >= 1:
         return None
     return math.ceil(min(draft.width, draft.height) * size / crop)

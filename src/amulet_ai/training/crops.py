@@ -122,10 +122,12 @@ def _embed(backbone: Any, images: list[Image.Image]) -> np.ndarray:
 
 def _cache_file(args: argparse.Namespace, fp: str, backbone: BackboneSpec) -> Path:
     # The scene crops and statuses are the localiser's: its graph, the input it runs at and
-    # the rules that decide its statuses and boxes are in the key.
+    # the rules that decide its statuses and boxes are in the key, and its version, which
+    # changes with rules the code holds (1.1.2: each axis its own scale).
     folder = Path(args.localiser) if args.localiser is not None else DEFAULT_MODEL_DIR
     meta = LocaliserMetadata.load(folder / LOCALISER_METADATA)
-    runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
+    runs_at = (meta.version, meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size,
+               meta.zoom_size)  # fmt: skip
     decides = (meta.threshold, meta.min_box_fraction, meta.min_box_pixels, meta.min_sharpness,
                meta.small_threshold, meta.min_small_peak, meta.small_alone,
                meta.min_lowres_peak, meta.margin)  # fmt: skip

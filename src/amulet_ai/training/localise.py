@@ -58,7 +58,7 @@ from amulet_ai.training.scenes import Canvas, Scene, make_scene, scene_specs
 logger = logging.getLogger(__name__)
 
 NAME: Final = "amulet-localiser-lite0"
-VERSION: Final = "1.1.1"
+VERSION: Final = "1.1.2"
 SIZE: Final = 320
 STRIDE: Final = 16
 GRID: Final = SIZE // STRIDE

@@ -160,8 +160,11 @@ def _composites(
 def _cache_file(cache_dir: Path, fingerprint: str, localiser: Localiser, plan: ViewPlan,
                 seed: int, backbone: BackboneSpec) -> Path:  # fmt: skip
     meta = localiser.metadata
-    # The graph, and the input it runs at: the same file at another size finds other boxes.
-    runs_at = (meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size, meta.zoom_size)
+    # The graph, and the input it runs at: the same file at another size finds other boxes;
+    # and the version, which changes with the rules that find them (1.1.2: each axis its
+    # own scale).
+    runs_at = (meta.version, meta.onnx_sha256, meta.multiple, meta.run_size, meta.min_run_size,
+               meta.zoom_size)  # fmt: skip
     key: tuple[object, ...] = (CACHE_VERSION, fingerprint, runs_at, plan, seed)
     if backbone.name != "lite0":
         key = (*key, backbone.name)
