@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from amulet_ai.training.cutout import CutOut, cut_out_all
+from amulet_ai.training.data import load_dataset
 from bench.postgres_cluster import PG_BIN, PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +37,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data/amulets is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cuts(shared_data: Path) -> list[CutOut]:
+    """Amulets of six development photos across the classes, cut out of their studio
+    backdrop (made once a session: scenes are generated from them)."""
+    photos = load_dataset(shared_data).photos[::23]
+    return [c for c in cut_out_all(photos)[0] if c.ok]
 
 
 def _photo_like(width: int, height: int, seed: int) -> np.ndarray:

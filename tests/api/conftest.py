@@ -7,6 +7,7 @@
   for what only a socket shows (chunked bodies, early 413, concurrency, shutdown).
 * ``saved`` / ``app_for(**overrides)``: an app on a fresh database of each kind (SQLite
   and PostgreSQL), with a store on the same database to make keys.
+* ``scene``: a phone-style photo of a development photo's amulet on a generated backdrop.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from amulet_ai.api.app import create_app
 from amulet_ai.config import Settings
 from amulet_ai.ops.api_process import ApiThread
 from amulet_ai.store import Database, Store, upgrade
+from amulet_ai.training.cutout import CutOut
+from amulet_ai.training.scenes import Scene, make_scene
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +44,12 @@ def served_model(model_dir: Path) -> dict[str, str]:
     """Name and version of the committed model, as its metadata states them."""
     metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
     return {"name": metadata["name"], "version": metadata["version"]}
+
+
+@pytest.fixture(scope="session")
+def scene(cuts: list[CutOut]) -> Scene:
+    """A phone-style photo (2000 x 1500 or turned): an amulet on a paper backdrop."""
+    return make_scene(cuts[1], photo=960, number=0, family="paper", seed=4, canvas="phone")
 
 
 @pytest.fixture(scope="session")

@@ -60,3 +60,12 @@ async def async_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client
+
+
+def post_front(client: Any, photo: bytes, query: str = "") -> dict[str, Any]:
+    """``POST /v1/predict{query}`` with ``photo`` as the front (a TestClient or
+    ``httpx.Client``); the answer's JSON, asserted to be a 200."""
+    r = client.post(f"/v1/predict{query}", files={"front": ("f.jpg", photo)})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from harness import post_front
 from PIL import Image
 
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND
@@ -27,33 +28,14 @@ from amulet_ai.serving.locating import (
     detail_side,
     prepare,
 )
-from amulet_ai.training.cutout import CutOut, cut_out_all
+from amulet_ai.training.cutout import CutOut
 from amulet_ai.training.data import load_dataset
 from amulet_ai.training.localise import box_iou
 from amulet_ai.training.scenes import Scene, make_scene
 
 
-@pytest.fixture(scope="module")
-def cuts(shared_data: Path) -> list[CutOut]:
-    photos = load_dataset(shared_data).photos[::23]  # six photos across the classes
-    return [c for c in cut_out_all(photos)[0] if c.ok]
-
-
-@pytest.fixture(scope="module")
-def scene(cuts: list[CutOut]) -> Scene:
-    """A phone-style photo (2000 x 1500 or turned): an amulet on a paper backdrop."""
-    return make_scene(cuts[1], photo=960, number=0, family="paper", seed=4, canvas="phone")
-
-
 def _ltrb(box: dict[str, int]) -> tuple[int, int, int, int]:
     return box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]
-
-
-def _post(client: TestClient, photo: bytes, query: str = "") -> dict[str, Any]:
-    r = client.post(f"/v1/predict{query}", files={"front": ("f.jpg", photo)})
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def _jpeg(image: Image.Image, **save: Any) -> bytes:
@@ -65,7 +47,7 @@ def _jpeg(image: Image.Image, **save: Any) -> bytes:
 def test_the_amulet_is_found_and_its_box_is_in_the_photos_pixels(
     client: TestClient, scene: Scene
 ) -> None:
-    body = _post(client, scene.jpeg, "?locate=auto")
+    body = post_front(client, scene.jpeg, "?locate=auto")
     location = body["images"]["front"]["location"]
     assert location["status"] == "found" and location["method"] == "localiser"
     assert 0.5 < location["confidence"] <= 1.0
@@ -82,7 +64,7 @@ def test_an_exif_turned_photo_gets_its_box_in_the_displayed_orientation(
     exif = Image.Exif()
     exif[0x0112] = 6  # stored a quarter turn off; displayed turned 90 degrees clockwise
     stored = scene.image.transpose(Image.Transpose.ROTATE_90)
-    body = _post(client, _jpeg(stored, exif=exif.tobytes()), "?locate=auto")
+    body = post_front(client, _jpeg(stored, exif=exif.tobytes()), "?locate=auto")
     box = body["images"]["front"]["location"]["box"]
     assert (box["image_width"], box["image_height"]) == scene.image.size
     assert box_iou(_ltrb(box), scene.box) >= 0.8
@@ -91,7 +73,7 @@ def test_an_exif_turned_photo_gets_its_box_in_the_displayed_orientation(
 
 
 def test_off_classifies_the_whole_photo(client: TestClient, scene: Scene) -> None:
-    body = _post(client, scene.jpeg, "?locate=off")
+    body = post_front(client, scene.jpeg, "?locate=off")
     width, height = scene.image.size
     assert body["images"]["front"]["location"] == {
         "status": "whole_photo",
@@ -117,7 +99,10 @@ def test_a_tight_photo_that_fills_the_frame_is_classified_whole(
     filling = 0
     for photo in photos:
         data = photo.path.read_bytes()
-        located, whole = _post(client, data, "?locate=auto"), _post(client, data, "?locate=off")
+        located, whole = (
+            post_front(client, data, "?locate=auto"),
+            post_front(client, data, "?locate=off"),
+        )
         location = located["images"]["front"]["location"]
         assert location["status"] == "found" and location["method"] == "localiser"
         box = location["box"]
@@ -131,8 +116,8 @@ def test_a_tight_photo_that_fills_the_frame_is_classified_whole(
 
 def test_an_amulet_in_a_scene_is_judged_on_its_crop(client: TestClient, scene: Scene) -> None:
     located, whole = (
-        _post(client, scene.jpeg, "?locate=auto"),
-        _post(client, scene.jpeg, "?locate=off"),
+        post_front(client, scene.jpeg, "?locate=auto"),
+        post_front(client, scene.jpeg, "?locate=off"),
     )
     box = located["images"]["front"]["location"]["box"]
     assert min(box["width"] / box["image_width"], box["height"] / box["image_height"]) < FILLS_FRAME
@@ -141,7 +126,7 @@ def test_an_amulet_in_a_scene_is_judged_on_its_crop(client: TestClient, scene: S
 
 def test_a_bare_backdrop_is_no_amulet_and_names_no_type(client: TestClient) -> None:
     bare = make_scene(None, photo=-1, number=2, family="paper", seed=5, canvas="phone")
-    body = _post(client, bare.jpeg)  # the default: AMULET_LOCATE=auto
+    body = post_front(client, bare.jpeg)  # the default: AMULET_LOCATE=auto
     location = body["images"]["front"]["location"]
     assert location["status"] == "no_amulet" and location["box"] is None
     assert body["status"] == "no_amulet"
@@ -153,7 +138,7 @@ def test_a_bare_backdrop_is_no_amulet_and_names_no_type(client: TestClient) -> N
 def test_an_amulet_of_too_few_pixels_is_too_small(client: TestClient, shared_data: Path) -> None:
     photo = next((shared_data / "phra_sivali" / "front").glob("*.jpg"))
     small = Image.open(photo).convert("RGB").resize((100, 100), Image.Resampling.LANCZOS)
-    body = _post(client, _jpeg(small))
+    body = post_front(client, _jpeg(small))
     location = body["images"]["front"]["location"]
     assert location["status"] == "too_small"
     assert (
@@ -178,17 +163,17 @@ def test_the_cache_keeps_each_mode_apart(
     make_client: Callable[..., TestClient], scene: Scene
 ) -> None:
     client = make_client(locate="off")  # the setting is the default when the query has none
-    first = _post(client, scene.jpeg)
+    first = post_front(client, scene.jpeg)
     assert first["images"]["front"]["location"]["status"] == "whole_photo"
     assert not first["cached"]
-    auto = _post(client, scene.jpeg, "?locate=auto")
+    auto = post_front(client, scene.jpeg, "?locate=auto")
     assert not auto["cached"] and auto["images"]["front"]["location"]["status"] == "found"
-    again = _post(client, scene.jpeg, "?locate=auto")
+    again = post_front(client, scene.jpeg, "?locate=auto")
     assert (
         again["cached"]
         and again["images"]["front"]["location"] == (auto["images"]["front"]["location"])
     )
-    off = _post(client, scene.jpeg, "?locate=off")
+    off = post_front(client, scene.jpeg, "?locate=off")
     assert off["cached"] and off["images"]["front"]["location"]["status"] == "whole_photo"
 
 
@@ -234,7 +219,7 @@ def test_hostile_files_are_still_refused_with_locate_on(
 
 
 def test_locate_time_and_statuses_are_in_the_metrics(client: TestClient, scene: Scene) -> None:
-    _post(client, scene.jpeg, "?locate=auto&top_k=2")
+    post_front(client, scene.jpeg, "?locate=auto&top_k=2")
     text = client.get("/metrics").text
     assert "amulet_locate_seconds_count" in text
     assert 'amulet_locations_total{status="found"}' in text
@@ -287,9 +272,9 @@ def test_the_api_serves_a_grey_outside_mask_model(
     info = client.get("/v1/model").json()
     assert info["backdrop"] == "grey_outside_mask"
     assert info["localiser"]["name"] == "amulet-localiser-lite0"
-    body = _post(client, scene.jpeg)
+    body = post_front(client, scene.jpeg)
     assert body["images"]["front"]["location"]["status"] == "found"
-    off = _post(client, scene.jpeg, "?locate=off")
+    off = post_front(client, scene.jpeg, "?locate=off")
     assert body["unknown"]["score"] != off["unknown"]["score"]
 
 
@@ -300,7 +285,7 @@ def test_a_model_folder_without_a_localiser_classifies_whole(
         shutil.copy(model_dir / name, tmp_path / name)
     client = make_client(model_dir=tmp_path)
     assert client.get("/health").json()["model"]["localiser"] is None
-    body = _post(client, scene.jpeg, "?locate=auto")
+    body = post_front(client, scene.jpeg, "?locate=auto")
     assert body["images"]["front"]["location"]["status"] == "whole_photo"
     assert body["images"]["front"]["location"]["method"] == "off"
 
@@ -353,7 +338,7 @@ def test_a_small_amulet_in_a_twelve_megapixel_photo_is_cropped_from_a_finer_deco
     location = classifier.localiser.locate(draft, min_zoom=MIN_ZOOM)
     need = detail_side(location, detail, classifier.input_size)
     assert need is not None and need < 3000  # a finer decode, never the full 12 MP
-    body = _post(client, photo, "?locate=auto")
+    body = post_front(client, photo, "?locate=auto")
     found = body["images"]["front"]["location"]
     assert found["status"] == "found", found
     assert (found["box"]["image_width"], found["box"]["image_height"]) == (4000, 3000)
@@ -373,7 +358,7 @@ def test_a_finer_first_decode_holds_a_mid_size_amulets_crop_the_draft_is_short_o
     location = classifier.localiser.locate(draft, min_zoom=MIN_ZOOM)
     assert detail_side(location, draft, classifier.input_size) is not None  # the draft: short
     assert detail_side(location, detail, classifier.input_size) is None  # the first decode: not
-    found = _post(client, photo, "?locate=auto")["images"]["front"]["location"]
+    found = post_front(client, photo, "?locate=auto")["images"]["front"]["location"]
     assert found["status"] == "found", found
     assert box_iou(_ltrb(found["box"]), truth) >= 0.8
 
@@ -385,7 +370,10 @@ def test_a_large_photo_that_fills_the_frame_is_classified_whole_from_its_draft(
     for photo in photos:
         tight = Image.open(photo.path).convert("RGB").resize((3000, 3000), Image.Resampling.BICUBIC)
         data = _jpeg(tight)
-        located, whole = _post(client, data, "?locate=auto"), _post(client, data, "?locate=off")
+        located, whole = (
+            post_front(client, data, "?locate=auto"),
+            post_front(client, data, "?locate=off"),
+        )
         location = located["images"]["front"]["location"]
         box = location["box"]
         if min(box["width"], box["height"]) < FILLS_FRAME * 3000:

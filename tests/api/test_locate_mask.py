@@ -15,41 +15,21 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from harness import post_front
 from PIL import Image
 
 from amulet_ai.api.saving import stored_result
 from amulet_ai.imaging.masks import mask_from_data_url, scaled_mask
 from amulet_ai.model.results import Classification
-from amulet_ai.training.cutout import CutOut, cut_out_all
-from amulet_ai.training.data import load_dataset
 from amulet_ai.training.scenes import Scene, make_scene
 
 LOCATION_KEYS = {"status", "method", "box", "confidence"}
 
 
 @pytest.fixture(scope="module")
-def cuts(shared_data: Path) -> list[CutOut]:
-    photos = load_dataset(shared_data).photos[::23]  # six photos across the classes
-    return [c for c in cut_out_all(photos)[0] if c.ok]
-
-
-@pytest.fixture(scope="module")
-def scene(cuts: list[CutOut]) -> Scene:
-    """A phone-style photo (2000 x 1500 or turned): an amulet on a paper backdrop."""
-    return make_scene(cuts[1], photo=960, number=0, family="paper", seed=4, canvas="phone")
-
-
-@pytest.fixture(scope="module")
 def bare() -> bytes:
     """A backdrop with no amulet on it."""
     return make_scene(None, photo=-1, number=2, family="paper", seed=5, canvas="phone").jpeg
-
-
-def _post(client: TestClient, photo: bytes, query: str = "") -> dict[str, Any]:
-    r = client.post(f"/v1/predict{query}", files={"front": ("f.jpg", photo)})
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def _location(body: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +50,7 @@ def _verdict(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_mask_lies_on_the_amulet_inside_its_box(client: TestClient, scene: Scene) -> None:
-    location = _location(_post(client, scene.jpeg, "?locate=auto&mask=true"))
+    location = _location(post_front(client, scene.jpeg, "?locate=auto&mask=true"))
     assert location["status"] == "found"
     shape, box = location["mask"], location["box"]
     assert len(shape["image"]) < 8_000, "a small PNG, a few kB at most"
@@ -98,9 +78,9 @@ def test_the_mask_lies_on_the_amulet_inside_its_box(client: TestClient, scene: S
 def test_without_the_option_there_is_no_mask_key_and_the_verdict_is_the_same(
     client: TestClient, scene: Scene
 ) -> None:
-    masked = _post(client, scene.jpeg, "?locate=auto&mask=true&top_k=2")
+    masked = post_front(client, scene.jpeg, "?locate=auto&mask=true&top_k=2")
     for query in ("?locate=auto&top_k=2", "?locate=auto&mask=false&top_k=2"):
-        plain = _post(client, scene.jpeg, query)
+        plain = post_front(client, scene.jpeg, query)
         assert set(_location(plain)) == LOCATION_KEYS
         assert "mask" not in _location(plain)
     # The mask is the only difference.
@@ -111,9 +91,9 @@ def test_without_the_option_there_is_no_mask_key_and_the_verdict_is_the_same(
 def test_no_mask_with_locate_off_or_where_no_amulet_was_found(
     client: TestClient, scene: Scene, bare: bytes
 ) -> None:
-    off = _location(_post(client, scene.jpeg, "?locate=off&mask=true"))
+    off = _location(post_front(client, scene.jpeg, "?locate=off&mask=true"))
     assert off["status"] == "whole_photo" and set(off) == LOCATION_KEYS
-    nothing = _location(_post(client, bare, "?locate=auto&mask=true"))
+    nothing = _location(post_front(client, bare, "?locate=auto&mask=true"))
     assert nothing["status"] == "no_amulet" and set(nothing) == LOCATION_KEYS
 
 
@@ -122,7 +102,7 @@ def test_a_too_small_amulet_has_its_mask_too(client: TestClient, shared_data: Pa
     small = Image.open(photo).convert("RGB").resize((100, 100), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     small.save(buf, "JPEG", quality=92)
-    location = _location(_post(client, buf.getvalue(), "?mask=true"))
+    location = _location(post_front(client, buf.getvalue(), "?mask=true"))
     assert location["status"] == "too_small"
     assert _mask(location).any()
 
@@ -142,7 +122,7 @@ def test_the_cache_keeps_answers_with_and_without_the_mask_apart(
     ]
     first: dict[str, Any] = {}
     for query, cached, has_mask in steps:
-        body = _post(client, scene.jpeg, query)
+        body = post_front(client, scene.jpeg, query)
         assert body["cached"] is cached, query
         assert ("mask" in _location(body)) is has_mask, query
         if has_mask:
@@ -173,7 +153,7 @@ def test_the_batch_route_takes_the_option(client: TestClient, scene: Scene, bare
 
 
 def test_the_history_keeps_no_mask(client: TestClient, scene: Scene) -> None:
-    body = _post(client, scene.jpeg, "?locate=auto&mask=true&explain=true")
+    body = post_front(client, scene.jpeg, "?locate=auto&mask=true&explain=true")
     kept = stored_result(Classification.model_validate(body))
     assert "heatmap" not in kept
     assert kept["images"]["front"]["location"]["status"] == "found"

@@ -14,8 +14,7 @@ from PIL import Image
 from amulet_ai.errors import ModelUnavailable
 from amulet_ai.imaging.decode import decode_picture
 from amulet_ai.model.localiser import LOCALISER_METADATA, Localiser
-from amulet_ai.training.cutout import CutOut, cut_out_all
-from amulet_ai.training.data import load_dataset
+from amulet_ai.training.cutout import CutOut
 from amulet_ai.training.localise import box_iou
 from amulet_ai.training.scenes import make_scene
 
@@ -23,13 +22,6 @@ from amulet_ai.training.scenes import make_scene
 @pytest.fixture(scope="module")
 def localiser(model_dir: Path) -> Localiser:
     return Localiser.load(model_dir)
-
-
-@pytest.fixture(scope="module")
-def cuts(shared_data: Path) -> list[CutOut]:
-    dataset = load_dataset(shared_data)
-    photos = dataset.photos[::23]  # six photos across the classes
-    return [c for c in cut_out_all(photos)[0] if c.ok]
 
 
 def _ltrb(box: object) -> tuple[int, int, int, int]:
