@@ -37,7 +37,7 @@ from typing import Final
 import numpy as np
 
 # Fitted leaving one class out (``production_runner.py evaluate --enrolment``).
-DEFAULT_MARGIN: Final = 1.1
+DEFAULT_MARGIN: Final = 1.05
 DEFAULT_TEMPERATURE: Final = 0.05
 # An enrolment photo farther than this many times the unknown threshold from every known
 # photo (the six types' and the enrolled ones) is refused as not an amulet (model card).
