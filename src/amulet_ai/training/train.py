@@ -329,6 +329,8 @@ def _deployable(
         "feature_mean": parts.feature_mean,
         "feature_std": parts.feature_std,
         "unknown_score": recipe.unknown_score,
+        "reference_weight": recipe.reference_weight,
+        "reference_scale": parts.reference_scale,
     }
     if args.epochs <= 0:
         maps = HEAD_INPUTS if backbone.spec.name == "lite0" else ()
