@@ -257,3 +257,40 @@ def test_predicted_class_distance_needs_labelled_centres(
             feature_mean=np.zeros(FEATURE_DIM, np.float32),
             feature_std=np.ones(FEATURE_DIM, np.float32), unknown_score="predicted_class_distance",
         )  # fmt: skip
+
+
+def test_fused_logits_in_the_graph_match_the_recipe(
+    exported: tuple[DeployableModel, Path, np.ndarray], tmp_path: Path
+) -> None:
+    """``reference_weight``: onnxruntime's logits are the head's less the weighted distance
+    to each class's nearest reference, as the recipe's numpy components give them; the CAM
+    still averages to them and the unknown score is the fused top class's distance."""
+    frozen_model, _, batch = exported
+    levels = (0, 1, 2)
+    standardised, mean, std, pooled = _standardised(frozen_model, batch, levels)
+    classes = np.arange(len(batch)) % 3
+    head = fit_linear_head(pooled[:, -LEVEL_CHANNELS[-1] :], classes, n_classes=3, l2=1e-1)
+    detector = fit_nearest_reference(standardised[::2], classes[::2])
+    weight, scale = 2.0, 0.7
+    model = DeployableModel(
+        frozen_model.backbone, head, detector, head_levels=(3,), feature_mean=mean,
+        feature_std=std, detector_levels=levels, unknown_score="predicted_class_distance",
+        reference_weight=weight, reference_scale=scale,
+    )  # fmt: skip
+    path = tmp_path / "fused.onnx"
+    export_onnx(model, path)
+    assert check_parity(model, path, batch) <= 1e-4
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, unknown, cam = session.run(["logits", "unknown_score", "cam"], {"image": batch})
+    plain = head.logits(pooled[:, -LEVEL_CHANNELS[-1] :])
+    per_class = detector.class_scores(standardised, 3)
+    np.testing.assert_allclose(logits, plain - weight * per_class / scale, rtol=1e-3, atol=1e-3)
+    assert float(np.abs(logits - plain).max()) > 0.1
+    top = logits.argmax(1)
+    np.testing.assert_allclose(unknown, per_class[np.arange(len(top)), top], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(logits, cam.mean(axis=(2, 3)) + head.folded()[1], atol=1e-4)
+    with pytest.raises(ValueError, match="nearest-reference"):
+        DeployableModel(
+            frozen_model.backbone, head, fit_nearest_reference(standardised), head_levels=(3,),
+            feature_mean=mean, feature_std=std, detector_levels=levels, reference_weight=1.0,
+        )  # fmt: skip

@@ -523,6 +523,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="label smoothing of the shipped recipe's head (default: the train command's)",
     )  # fmt: skip
     parser.add_argument(
+        "--reference-weight", type=float, default=Recipe.reference_weight,
+        help="the shipped recipe's fusion of the logits with the references' distances, as "
+        "the train command's --reference-weight",
+    )  # fmt: skip
+    parser.add_argument(
         "--backbone", choices=tuple(BACKBONES), default=DEFAULT_BACKBONE,
         help="frozen network of the shipped recipe, as the train command's --backbone",
     )  # fmt: skip
@@ -596,8 +601,11 @@ def crops_main(argv: list[str] | None = None) -> int:
     from amulet_ai.training.train import DEFAULT_LABEL_SMOOTHING
 
     smoothing = DEFAULT_LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
-    head = Recipe(l2=args.l2, label_smoothing=smoothing)
-    report["head"] = {"l2": head.l2, "label_smoothing": head.label_smoothing}
+    head = Recipe(l2=args.l2, label_smoothing=smoothing, reference_weight=args.reference_weight)
+    report["head"] = {
+        "l2": head.l2, "label_smoothing": head.label_smoothing,
+        "reference_weight": head.reference_weight,
+    }  # fmt: skip
     served = None
     if args.served:
         served = served_features(args, load_backbone(args.backbone), load_dataset(args.data))

@@ -65,6 +65,11 @@ class Recipe:
     # other types").
     unknown_score: UnknownScore = "predicted_class_distance"
     keep_rate: float = 0.95
+    # Fusion with the nearest-reference classifier: each class's logit less
+    # ``reference_weight`` times the distance to that class's nearest reference over
+    # ``FittedParts.reference_scale``; the predicted class (and so the unknown score's) is
+    # the fused logits' top. 0 is the head alone (model 2.4.0). Needs ``detector="nearest"``.
+    reference_weight: float = 0.0
     # Channels of each level of the backbone's features (Lite0's by default; see
     # :func:`amulet_ai.training.features.BackboneSpec.level_channels`).
     level_channels: tuple[int, ...] = LEVEL_CHANNELS
@@ -76,6 +81,8 @@ class FittedParts:
     detector: MahalanobisDetector
     feature_mean: np.ndarray
     feature_std: np.ndarray
+    # The fused logits' distance unit (:func:`reference_scale`); 1 where nothing is fused.
+    reference_scale: float = 1.0
 
 
 def head_columns(levels: tuple[int, ...], channels: tuple[int, ...] = LEVEL_CHANNELS) -> np.ndarray:
@@ -128,15 +135,45 @@ def fit_parts(
     detector_feats = features[..., head_columns(recipe.detector_levels, recipe.level_channels)]
     mean = detector_feats.mean(axis=(0, 1))
     std = detector_feats.std(axis=(0, 1)) + 1e-6
-    detector = fit_detector((detector_feats - mean) / std, labels, n_classes, recipe)
-    return FittedParts(head, detector, mean.astype(np.float32), std.astype(np.float32))
+    standardised = (detector_feats - mean) / std
+    detector = fit_detector(standardised, labels, n_classes, recipe)
+    scale = 1.0
+    if recipe.reference_weight:
+        if recipe.detector != "nearest":
+            raise ValueError("reference_weight needs the nearest-reference detector")
+        scale = reference_scale(standardised, recipe.detector_views)
+    return FittedParts(head, detector, mean.astype(np.float32), std.astype(np.float32), scale)
+
+
+def reference_scale(standardised: np.ndarray, references: int) -> float:
+    """Median over photos of the distance (``sqrt(d^2 / D)``, the unknown score's) from a
+    photo's first view to the nearest reference view of any other photo.
+
+    ``standardised`` is ``[photos, views, D]``, the first ``references`` views of each
+    photo its references. A photo's own references never count for it, so the median is
+    the one a photo outside the training set meets.
+
+    Example::
+
+        >>> x = np.zeros((3, 2, 4)); x[1] += 2.0; x[2] += 4.0
+        >>> reference_scale(x, references=2)
+        2.0
+    """
+    n, _, dim = standardised.shape
+    first = standardised[:, 0].astype(np.float64)
+    refs = standardised[:, :references].reshape(-1, dim).astype(np.float64)
+    d2 = (first**2).sum(1)[:, None] + (refs**2).sum(1)[None] - 2.0 * first @ refs.T
+    own = np.repeat(np.arange(n), references)[None, :] == np.arange(n)[:, None]
+    nearest = np.where(own, np.inf, d2).min(axis=1)
+    return float(np.median(np.sqrt(np.maximum(nearest, 0.0) / dim)))
 
 
 def predict(
     parts: FittedParts, features: np.ndarray, recipe: Recipe
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and the recipe's unknown scores of ``[N, D]`` features."""
-    if recipe.unknown_score == "distance":
+    """Logits (fused with the references' distances by ``recipe.reference_weight``) and
+    the recipe's unknown scores of ``[N, D]`` features."""
+    if recipe.unknown_score == "distance" and not recipe.reference_weight:
         logits = parts.head.logits(
             features[:, head_columns(recipe.head_levels, recipe.level_channels)]
         )
@@ -144,17 +181,24 @@ def predict(
         scores = parts.detector.score((detector_feats - parts.feature_mean) / parts.feature_std)
         return logits, scores
     c = components(parts, features, recipe)
+    if recipe.unknown_score == "distance":
+        return c.logits, c.distance.astype(np.float32)
     own = c.class_distance[np.arange(len(c.logits)), c.logits.argmax(axis=1)]
     return c.logits, own.astype(np.float32)
 
 
 def components(parts: FittedParts, features: np.ndarray, recipe: Recipe) -> Components:
-    """What the candidate unknown scores are made of, for ``[N, D]`` features: the head's
-    logits, the distance to the nearest reference and to each class's nearest reference."""
+    """What the candidate unknown scores are made of, for ``[N, D]`` features: the logits
+    (the head's, less ``recipe.reference_weight`` times each class's distance over
+    ``parts.reference_scale``), the distance to the nearest reference and to each class's
+    nearest reference."""
     logits = parts.head.logits(features[:, head_columns(recipe.head_levels, recipe.level_channels)])
     detector_feats = features[:, head_columns(recipe.detector_levels, recipe.level_channels)]
     z = (detector_feats - parts.feature_mean) / parts.feature_std
     per_class = parts.detector.class_scores(z, logits.shape[1])
+    if recipe.reference_weight:
+        fused = logits - recipe.reference_weight * per_class / parts.reference_scale
+        logits = fused.astype(logits.dtype)
     return Components(logits, per_class.min(axis=1), per_class)
 
 

@@ -54,7 +54,11 @@ class DeployableModel(nn.Module):
     ``"distance"`` the distance to the nearest detector centre, with
     ``"predicted_class_distance"`` to the nearest centre of the class of the top logit
     (the centres' classes are the detector's ``labels``). Both are on one scale,
-    ``sqrt(d^2 / D)``."""
+    ``sqrt(d^2 / D)``. With ``reference_weight`` (nearest-reference detector only), each
+    class's logit, and each cell of its ``cam``, is less ``reference_weight`` times the
+    distance to that class's nearest reference over ``reference_scale``, as the recipe's
+    fused logits (:func:`amulet_ai.training.crossval.components`); the top logit is then
+    the fused one."""
 
     bias: torch.Tensor
     feat_mean: torch.Tensor
@@ -65,6 +69,7 @@ class DeployableModel(nn.Module):
     directions: torch.Tensor
     dir_scale: torch.Tensor
     centre_labels: torch.Tensor
+    class_masks: torch.Tensor
 
     def __init__(
         self,
@@ -80,11 +85,16 @@ class DeployableModel(nn.Module):
         detector_levels: tuple[int, ...] = (0, 1, 2, 3),
         backbone_maps: tuple[str, ...] = (),
         unknown_score: UnknownScore = "distance",
+        reference_weight: float = 0.0,
+        reference_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.per_class = unknown_score == "predicted_class_distance"
         if self.per_class and detector.labels is None:
             raise ValueError("predicted_class_distance needs the detector's centre labels")
+        self.fuse = float(reference_weight) / float(reference_scale)
+        if self.fuse and (detector.labels is None or detector.directions.shape[1]):
+            raise ValueError("reference_weight needs labelled nearest-reference centres")
         self.backbone_maps = backbone_maps
         self.map_levels = tuple(_map_level(backbone, name) for name in backbone_maps)
         self.detector_levels = detector_levels
@@ -120,6 +130,9 @@ class DeployableModel(nn.Module):
         self.register_buffer("dir_scale", torch.from_numpy(scale.astype(np.float32)))
         labels = np.zeros(len(detector.means)) if detector.labels is None else detector.labels
         self.register_buffer("centre_labels", torch.from_numpy(labels.astype(np.int64)))
+        masks = labels[None, :] == np.arange(head.weight.shape[0])[:, None]  # [C, M]
+        self.register_buffer("class_masks", torch.from_numpy(masks if self.fuse else masks[:0]))
+        self.fused_classes = len(masks) if self.fuse else 0
         self.residual_variance = float(detector.residual_variance)
         self.n_features = int(detector.means.shape[1])
         self.rank = int(detector.directions.shape[1])  # 0: nearest reference, no directions
@@ -141,7 +154,16 @@ class DeployableModel(nn.Module):
         logits = cam.mean(dim=(2, 3)) + self.bias
         feats = torch.cat([detector_maps[lv].mean(dim=(2, 3)) for lv in self.detector_levels], 1)
         z = (feats - self.feat_mean) / self.feat_std
-        if self.rank:
+        if self.fuse:
+            class_d2 = self._class_d2(z)
+            distance = torch.sqrt(torch.clamp(class_d2, min=0.0) / self.n_features)
+            logits = logits - self.fuse * distance
+            cam = cam - (self.fuse * distance)[:, :, None, None]
+            if self.per_class:
+                nearest_d2 = class_d2.gather(1, logits.argmax(dim=1, keepdim=True))[:, 0]
+            else:
+                nearest_d2 = class_d2.min(dim=1).values
+        elif self.rank:
             diff = z[:, None, :] - self.class_means[None]
             proj = diff @ self.directions
             in_span = ((proj * self.dir_scale) ** 2).sum(-1)
@@ -159,6 +181,18 @@ class DeployableModel(nn.Module):
             nearest_d2 = ((z - nearest) ** 2).sum(-1) / self.residual_variance
         unknown = torch.sqrt(torch.clamp(nearest_d2, min=0.0) / self.n_features)
         return (logits, unknown, cam, *(detector_maps[level] for level in self.map_levels))
+
+    def _class_d2(self, z: torch.Tensor) -> torch.Tensor:
+        """``[N, C]``: the squared distance to each class's nearest reference, found as
+        in :meth:`forward` (by ``|c|^2 - 2 z.c``) and then measured as ``|z - c|^2``."""
+        rank = self.class_sq - 2.0 * (z @ self.class_means_t)
+        inf = torch.full_like(rank, float("inf"))
+        columns = []
+        for c in range(self.fused_classes):
+            own = self.class_masks[c][None]
+            nearest = self.class_means_t[:, torch.where(own, rank, inf).argmin(dim=1)].T
+            columns.append(((z - nearest) ** 2).sum(-1))
+        return torch.stack(columns, dim=1) / self.residual_variance
 
     def _of_predicted_class(self, scores: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """``scores`` per reference ``[N, M]``, infinite outside the predicted class where

@@ -144,6 +144,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "default %(default)s",
     )  # fmt: skip
     parser.add_argument(
+        "--reference-weight", type=float, default=Recipe.reference_weight,
+        help="weight of each class's nearest-reference distance subtracted from its logit "
+        "(over the median distance of a training photo to the others' references); "
+        "0 = the head alone; default %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
         "--backdrop", choices=BACKDROPS, default=BACKDROPS[0],
         help="grey_outside_mask (model 2, default): views located and greyed as served, plus "
         "greyed composites; as_is: tight photos as they are (the recipe of model 1.2.0)",
@@ -323,6 +329,8 @@ def _deployable(
         "feature_mean": parts.feature_mean,
         "feature_std": parts.feature_std,
         "unknown_score": recipe.unknown_score,
+        "reference_weight": recipe.reference_weight,
+        "reference_scale": parts.reference_scale,
     }
     if args.epochs <= 0:
         maps = HEAD_INPUTS if backbone.spec.name == "lite0" else ()
@@ -433,7 +441,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     recipe = Recipe(
         head_levels=backbone.spec.head_levels, l2=args.l2,
         label_smoothing=args.label_smoothing, detector=args.detector,
-        unknown_score=args.unknown_score,
+        unknown_score=args.unknown_score, reference_weight=args.reference_weight,
         detector_levels=backbone.spec.detector_levels, detector_views=refs,
         level_channels=backbone.spec.level_channels,
     )  # fmt: skip
