@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from clusters import CHANNELS, clustered_features
 
 pytest.importorskip("torch")
 
@@ -20,18 +21,12 @@ from amulet_ai.training.crossval import (  # noqa: E402
 
 pytestmark = pytest.mark.train
 
-CHANNELS = (6, 6, 6, 6)
 RECIPE = Recipe(level_channels=CHANNELS, detector_views=2)
 
 
 def _photos(seed: int = 0, spread: float = 1.0, classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``[photos, 3 views, 24]`` of ``classes`` overlapping clusters, their centres
-    ``spread`` apart (about) against a unit noise."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=spread, size=(classes, sum(CHANNELS)))
-    labels = np.repeat(np.arange(classes), 12)
-    feats = centres[labels][:, None, :] + rng.normal(size=(len(labels), 3, sum(CHANNELS)))
-    return feats.astype(np.float32), labels
+    """Features ``[photos, 3 views, 24]`` of ``classes`` overlapping clusters."""
+    return clustered_features(seed, spread=spread, classes=classes, per_class=12)
 
 
 def test_reference_scale_leaves_each_photos_own_references_out() -> None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from clusters import CHANNELS, clustered_features
 
 pytest.importorskip("torch")
 
@@ -28,7 +29,6 @@ from amulet_ai.training.unknown_scores import (  # noqa: E402
 
 pytestmark = pytest.mark.train
 
-CHANNELS = (6, 6, 6, 6)
 RECIPE = Recipe(level_channels=CHANNELS, detector_views=2, unknown_score="predicted_class_distance")
 
 
@@ -36,11 +36,7 @@ def _photos(
     seed: int = 0, per_class: int = 15, classes: int = 4, views: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features ``[photos, views, 24]`` of ``classes`` well separated clusters."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=4.0, size=(classes, sum(CHANNELS)))
-    labels = np.repeat(np.arange(classes), per_class)
-    feats = centres[labels][:, None, :] + rng.normal(size=(len(labels), views, sum(CHANNELS)))
-    return feats.astype(np.float32), labels
+    return clustered_features(seed, spread=4.0, classes=classes, per_class=per_class, views=views)
 
 
 def test_class_scores_take_the_nearest_reference_of_each_class() -> None:
