@@ -15,7 +15,7 @@ from amulet_ai.serving import locating  # noqa: E402
 from amulet_ai.serving.locating import prepare  # noqa: E402
 from amulet_ai.training.activations import embed_with_cut  # noqa: E402
 from amulet_ai.training.backdrops import TEST_FAMILIES  # noqa: E402
-from amulet_ai.training.crops import SHIPPED, crops_main, measure  # noqa: E402
+from amulet_ai.training.crops import SHIPPED, crops_main, measure, scene_breakdown  # noqa: E402
 from amulet_ai.training.cutout import cut_out_all  # noqa: E402
 from amulet_ai.training.data import fingerprint, load_dataset  # noqa: E402
 from amulet_ai.training.features import FEATURE_DIM, Backbone, load_backbone  # noqa: E402
@@ -118,6 +118,7 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     figures = measure(f, SHIPPED, 5, 0, shipped, served=same)
     served = figures["served"]
     assert 0 < figures["scene_right_and_kept"] < 1
+    assert figures["scenes_by"]["side"]["front"]["scenes"] == paths.size  # all fronts here
     for key in ("scene_top1", "scene_right_and_kept", "scene_kept"):
         assert served[key] == pytest.approx(figures[key])
     assert served["lost_against_always_cropped"] == served["won_against_always_cropped"] == 0
@@ -133,6 +134,37 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     assert served["scene_right_and_kept"] == pytest.approx(
         figures["scene_right_and_kept"] - lost / paths.size
     )
+
+
+def test_the_scene_breakdown_counts_each_scene_once_per_grouping() -> None:
+    # Four photos, two scenes each: families in command C's turn, photo 0 a back.
+    right_and_kept = np.array([[True, False], [True, True], [False, False], [True, False]])
+    fronts = np.array([False, True, True, True])
+    tight_right = np.array([True, True, False, True])
+    iou = np.array([[0.9, 0.5], [1.0, 1.0], [0.2, 0.4], [0.8, 0.6]])
+    out = scene_breakdown(right_and_kept, iou, fronts, tight_right)
+    families = [family for _, _, family in scene_specs(list(range(4)), tuple(TEST_FAMILIES), 2)]
+    for name, row in out["family"].items():
+        mine = [f == name for f in families]
+        assert row == {
+            "scenes": sum(mine),
+            "right_and_kept": pytest.approx(right_and_kept.ravel()[mine].mean()),
+            "mean_iou": pytest.approx(iou.ravel()[mine].mean()),
+        }
+    for by in ("family", "side", "tight_photo"):
+        assert sum(row["scenes"] for row in out[by].values()) == right_and_kept.size
+    assert out["side"]["back"] == {
+        "scenes": 2,
+        "right_and_kept": 0.5,
+        "mean_iou": pytest.approx(0.7),
+    }
+    assert out["side"]["front"]["right_and_kept"] == pytest.approx(3 / 6)
+    assert out["tight_photo"]["wrong"] == {
+        "scenes": 2,
+        "right_and_kept": 0.0,
+        "mean_iou": pytest.approx(0.3),
+    }
+    assert out["tight_photo"]["right"]["right_and_kept"] == pytest.approx(4 / 6)
 
 
 def test_the_real_path_answers_each_way(shared_data: Path, backbone: Backbone) -> None:

@@ -387,6 +387,7 @@ def measure(
         "unknown_auroc_non_amulet": auroc(tight_score, non),
         "unknown_auroc_unseen_type_tight": loco["tight"][recipe.unknown_score],
         "unknown_auroc_unseen_type_scenes": loco["scenes"][recipe.unknown_score],
+        "scenes_by": scene_breakdown(right & kept, f["scene_iou"], fronts, tight_pred == labels),
     }
     if compared is not None:
         figures["unknown_scores"] = compared.figures(
@@ -398,6 +399,38 @@ def measure(
             served, served_pred, served_score, labels, threshold, always
         )
     return figures
+
+
+def scene_breakdown(
+    right_and_kept: np.ndarray, iou: np.ndarray, fronts: np.ndarray, tight_right: np.ndarray
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Scenes answered right and kept, and their boxes' mean IoU (both ``[photos, scenes]``),
+    by test backdrop family, by side of the photo, and by whether the photo itself is
+    answered right as a tight crop: where the scene errors are. Families are assigned as
+    command C makes its scenes (:func:`~amulet_ai.training.scenes.scene_specs`)."""
+    photos, per_photo = right_and_kept.shape
+    specs = scene_specs(list(range(photos)), tuple(TEST_FAMILIES), per_photo)
+    families = np.array([family for _, _, family in specs]).reshape(photos, per_photo)
+    each_scene = np.ones(per_photo, bool)
+    groups = {
+        "family": {name: families == name for name in sorted(set(families.ravel()))},
+        "side": {"front": np.outer(fronts, each_scene), "back": np.outer(~fronts, each_scene)},
+        "tight_photo": {
+            "right": np.outer(tight_right, each_scene),
+            "wrong": np.outer(~tight_right, each_scene),
+        },
+    }
+    return {
+        by: {
+            name: {
+                "scenes": int(mask.sum()),
+                "right_and_kept": float(right_and_kept[mask].mean()) if mask.any() else 0.0,
+                "mean_iou": float(iou[mask].mean()) if mask.any() else 0.0,
+            }
+            for name, mask in masks.items()
+        }
+        for by, masks in groups.items()
+    }
 
 
 class _Compared:
@@ -571,6 +604,14 @@ def _shipped(args: argparse.Namespace) -> tuple[np.ndarray, int, np.ndarray]:
     return feats, refs, views_.located[:, 0]
 
 
+def _rounded(figures: dict[str, Any]) -> dict[str, Any]:
+    """``figures`` with every float to 4 decimals, nested dictionaries included."""
+    return {
+        k: _rounded(v) if isinstance(v, dict) else round(v, 4) if isinstance(v, float) else v
+        for k, v in figures.items()
+    }
+
+
 def crops_main(argv: list[str] | None = None) -> int:
     """Entry point: print (and optionally write) the figures of every configuration."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -596,7 +637,7 @@ def crops_main(argv: list[str] | None = None) -> int:
     names = CONFIGS if args.all_configs else ()
     for name in names:  # the configurations compared before model 2, as they were fitted
         report["configs"][name] = measure(f, name, args.folds, args.seed, head=Recipe(l2=args.l2))
-        print(name, json.dumps({k: round(v, 4) for k, v in report["configs"][name].items()}))
+        print(name, json.dumps(_rounded(report["configs"][name])))
     report["backbone"] = args.backbone
     from amulet_ai.training.train import DEFAULT_LABEL_SMOOTHING
 
@@ -617,7 +658,7 @@ def crops_main(argv: list[str] | None = None) -> int:
     if served is not None:  # the same row's recipe and folds, the scenes as the API sees them
         report["served_scenes"] = {"row": SHIPPED, **figures.pop("served")}
     report["configs"][SHIPPED] = figures
-    print(SHIPPED, json.dumps({k: round(v, 4) for k, v in figures.items()}))
+    print(SHIPPED, json.dumps(_rounded(figures)))
     if compared is not None:
         report["unknown_scores"] = {"row": SHIPPED, **compared}
         for name, row in compared.items():
