@@ -15,6 +15,7 @@ with the service's load runs.
 
 from __future__ import annotations
 
+import io
 import itertools
 import statistics
 import threading
@@ -24,8 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from amulet_ai.imaging.decode import DecodedImage, decode_image, to_tensor
+from amulet_ai.imaging.decode import MODEL_INPUT_SIZE, DecodedImage, decode_image, to_tensor
 from amulet_ai.model.classifier import AmuletClassifier
 from bench.load import LoadResult
 
@@ -142,19 +144,29 @@ def raw_batching(
 
 
 def decode_speed(data: bytes, *, repeats: int) -> dict[str, Any]:
-    """Bytes to the model's tensor with draft decoding vs a full decode, alternated."""
+    """Bytes to the model's tensor with draft decoding vs a full decode, alternated; and
+    Pillow's draft decode alone (open, draft, load: no orientation, resize or tensor), the
+    floor of the draft path, so ``full / pillow_draft`` is the most a draft can give."""
 
     def prepare(draft: bool) -> Callable[[], object]:
         return lambda: to_tensor(decode_image(data, draft=draft).image)
 
+    def pillow_draft() -> None:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE))
+            image.load()
+
     draft_s: list[float] = []
     full_s: list[float] = []
+    floor_s: list[float] = []
     prepare(True)()
     prepare(False)()
     for _ in range(repeats):
         draft_s.append(_timed(prepare(True)))
         full_s.append(_timed(prepare(False)))
+        floor_s.append(_timed(pillow_draft))
     draft_ms, full_ms = statistics.median(draft_s), statistics.median(full_s)
+    floor_ms = statistics.median(floor_s)
     with_draft = decode_image(data)
     return {
         "image_bytes": len(data),
@@ -164,6 +176,8 @@ def decode_speed(data: bytes, *, repeats: int) -> dict[str, Any]:
         "full_ms": _ms(full_ms),
         "speedup": round(full_ms / draft_ms, 2),
         "draft_p90_ms": _ms(float(np.quantile(draft_s, 0.9))),
+        "pillow_draft_ms": _ms(floor_ms),
+        "full_over_pillow_draft": round(full_ms / floor_ms, 2),
     }
 
 

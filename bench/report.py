@@ -534,7 +534,13 @@ def _runtime_lines(results: dict[str, Any]) -> list[str]:
         out += [
             "",
             f"Decoding a {d['image_size']} JPEG ({d['image_bytes'] / 1e6:.2f} MB) to the "
-            f"model's tensor: {d['full_ms']:.1f} ms in full, {d['draft_ms']:.1f} ms with draft.",
+            f"model's tensor: {d['full_ms']:.1f} ms in full, {d['draft_ms']:.1f} ms with draft"
+            + (
+                f"; Pillow's draft decode alone takes {d['pillow_draft_ms']:.1f} ms, so a draft "
+                f"path can be at most {d['full_over_pillow_draft']:.2f}x the full decode."
+                if "pillow_draft_ms" in d
+                else "."
+            ),
         ]
     memory = results.get("memory")
     if memory:
