@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("torch")
 
@@ -26,6 +27,7 @@ from amulet_ai.training.served_scenes import (  # noqa: E402
     _cache_file,
     load_served_classifier,
     phone_scene,
+    quarter_turns,
     served_features,
     served_figures,
     served_path,
@@ -134,6 +136,48 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     assert served["scene_right_and_kept"] == pytest.approx(
         figures["scene_right_and_kept"] - lost / paths.size
     )
+
+
+def test_quarter_turns_turn_counter_clockwise_as_numpy_does() -> None:
+    pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 7  # not symmetric
+    image = Image.fromarray(pixels)
+    turned = quarter_turns(image, 4)
+    for k, picture in enumerate(turned):
+        assert np.array_equal(np.asarray(picture), np.rot90(pixels, k))
+    assert [p.size for p in quarter_turns(image, 2)] == [(3, 2), (2, 3)]
+    with pytest.raises(ValueError):
+        quarter_turns(image, 5)
+
+
+def test_turned_served_scenes_are_scored_by_the_mean_of_their_turns() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6), 5)
+    centres = rng.standard_normal((6, FEATURE_DIM)).astype(np.float32) * 0.3
+    f = {
+        "labels": labels,
+        "fronts": np.ones(len(labels), bool),
+        "scene_grey": _features(centres, labels, 2),
+        "scene_status": np.full((len(labels), 2), "found"),
+        "scene_iou": np.full((len(labels), 2), 0.9),
+        "non_amulet_grey": rng.standard_normal((4, FEATURE_DIM)).astype(np.float32) * 3,
+        "non_amulet_located": np.ones(4, bool),
+    }
+    shipped = (_features(centres, labels, 4), 2, _features(centres, labels, None))
+    paths = np.full((len(labels), 2), "cropped", dtype="<U11")
+    families = np.full(paths.shape, "stone")
+    single = ServedScenes(f["scene_grey"], paths, f["scene_iou"], families)
+    base = measure(f, SHIPPED, 5, 0, shipped, served=single)["served"]
+    # Four copies of each picture: their mean is the picture itself, figure for figure.
+    copies = np.repeat(f["scene_grey"][:, :, None], 4, axis=2)
+    same = ServedScenes(copies, paths, f["scene_iou"], families)
+    assert measure(f, SHIPPED, 5, 0, shipped, served=same)["served"] == base
+    # One far-off turn in four moves the mean a quarter of the way: some answers change.
+    odd = copies.copy()
+    odd[:, :, 3] = centres[(labels + 1) % 6][:, None] * 12
+    turned = measure(
+        f, SHIPPED, 5, 0, shipped, served=ServedScenes(odd, paths, f["scene_iou"], families)
+    )
+    assert turned["served"]["scene_top1"] < base["scene_top1"]
 
 
 def test_the_scene_breakdown_counts_each_scene_once_per_grouping() -> None:

@@ -506,9 +506,14 @@ def _scene_scores(
     parts: FittedParts, scenes: np.ndarray, recipe: Recipe
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted classes and unknown scores ``[photos, scenes]`` of scene features
-    ``[photos, scenes, D]``."""
+    ``[photos, scenes, D]``; of ``[photos, scenes, turns, D]``, each scene's mean logits
+    and mean unknown score over its turns."""
     logits, scores = predict(parts, scenes.reshape(-1, scenes.shape[-1]), recipe)
-    return logits.argmax(1).reshape(scenes.shape[:2]), scores.reshape(scenes.shape[:2])
+    shape = scenes.shape[:-1]
+    logits, scores = logits.reshape(*shape, -1), scores.reshape(shape)
+    if scenes.ndim == 4:
+        logits, scores = logits.mean(axis=2), scores.mean(axis=2)
+    return logits.argmax(-1), scores
 
 
 def _cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, folds: list[np.ndarray]) -> float:
@@ -578,6 +583,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "locate=auto, the classifier and localiser of the --localiser folder)",
     )  # fmt: skip
     parser.add_argument(
+        "--turns", type=int, choices=(1, 4), default=1,
+        help="with --served: score each cropped scene by the mean of its crop's quarter "
+        "turns (logits and unknown scores), a test-time measurement the API does not make",
+    )  # fmt: skip
+    parser.add_argument(
         "--compare-unknown-scores", action="store_true",
         help="also measure every candidate unknown score of the shipped recipe on the same "
         "folds (the report's unknown_scores)",
@@ -618,6 +628,9 @@ def crops_main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
+    if args.turns > 1 and (not args.served or args.compare_unknown_scores):
+        raise SystemExit("--turns measures the served scenes: with --served, without "
+                         "--compare-unknown-scores")  # fmt: skip
     if args.served:  # refused before the long part when the pictures would not fit
         load_served_classifier(args, spec(args.backbone))
     f = compute_features(args)
@@ -656,7 +669,7 @@ def crops_main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     compared = figures.pop("unknown_scores", None)
     if served is not None:  # the same row's recipe and folds, the scenes as the API sees them
-        report["served_scenes"] = {"row": SHIPPED, **figures.pop("served")}
+        report["served_scenes"] = {"row": SHIPPED, "turns": args.turns, **figures.pop("served")}
     report["configs"][SHIPPED] = figures
     print(SHIPPED, json.dumps(_rounded(figures)))
     if compared is not None:

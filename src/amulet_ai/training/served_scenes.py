@@ -11,6 +11,12 @@ returns, at the classifier's input size, is embedded by the frozen backbone and 
 with each fold's head on the fold's features (:func:`amulet_ai.training.crops.measure`), so
 the figure stays out of fold, as command C's own crops.
 
+With ``--turns 4`` a cropped scene's picture is also embedded turned by 90, 180 and 270
+degrees (:func:`quarter_turns`), and :func:`amulet_ai.training.crops.measure` scores the
+crop by the mean of its turns' logits and unknown scores; a picture classified whole is
+not turned (its copies are the picture itself). That is a measurement of test-time turns
+on the serving path's own crops; the API does not turn crops.
+
 Each scene takes one path (:data:`PATHS`): ``cropped``, ``fills_frame`` (whole), or one of
 the statuses the answer names no type for (``no_amulet``, ``too_small``, ``too_blurred``),
 which count as not kept; their pictures (the whole photo, as served) still count for
@@ -34,6 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from PIL import Image
 
 from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.imaging.decode import to_tensor
@@ -67,7 +74,8 @@ def phone_scene(cut: CutOut, photo: int, number: int, family: str, seed: int) ->
 
 @dataclass(frozen=True)
 class ServedScenes:
-    """Pooled features ``[photos, scenes, D]`` of the pictures the serving path classifies,
+    """Pooled features ``[photos, scenes, D]`` (``[photos, scenes, turns, D]`` with turns)
+    of the pictures the serving path classifies,
     the path each scene took (str ``[photos, scenes]``, one of :data:`PATHS`), the IoU
     of the box it answered with the true box (0 without a box) and the scene's backdrop
     family."""
@@ -81,6 +89,14 @@ class ServedScenes:
     def judged(self) -> np.ndarray:
         """True where the answer may name a type (the amulet was cropped or fills the frame)."""
         return np.isin(self.paths, JUDGED)
+
+
+def quarter_turns(image: Image.Image, turns: int) -> list[Image.Image]:
+    """``image`` and its first ``turns - 1`` quarter turns, counter-clockwise (1 to 4)."""
+    if not 1 <= turns <= 4:
+        raise ValueError("turns must be 1 to 4")
+    steps = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+    return [image, *(image.transpose(step) for step in steps[: turns - 1])]
 
 
 def served_path(prepared: PreparedPhoto) -> str:
@@ -124,8 +140,11 @@ def _cache_file(args: argparse.Namespace, fp: str, classifier: AmuletClassifier,
     )  # fmt: skip
     model_input = (classifier.input_size, classifier.metadata.input.backdrop,
                    classifier.max_pixels, classifier.max_decode_mb)  # fmt: skip
-    key = (CACHE_VERSION, fp, args.seed, args.scenes, localiser_meta, model_input, serving,
-           backbone.spec.name)  # fmt: skip
+    key: tuple[object, ...] = (CACHE_VERSION, fp, args.seed, args.scenes, localiser_meta,
+                               model_input, serving, backbone.spec.name)  # fmt: skip
+    turns = getattr(args, "turns", 1)
+    if turns > 1:  # without turns the key (and its cache) stays what it was
+        key = (*key, "turns", turns)
     name = f"served-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
     return Path(args.cache_dir) / name
 
@@ -150,7 +169,8 @@ def load_served_classifier(args: argparse.Namespace, backbone: BackboneSpec) -> 
 
 def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Dataset) -> ServedScenes:
     """Features and paths of every test scene of ``dataset``'s photos through the serving
-    path (``args.scenes`` a photo, cached under ``args.cache_dir``)."""
+    path (``args.scenes`` a photo, cached under ``args.cache_dir``); with ``args.turns``
+    above 1, each cropped picture's quarter turns too."""
     fp = fingerprint(dataset)
     classifier = load_served_classifier(args, backbone.spec)
     cache = _cache_file(args, fp, classifier, backbone)
@@ -162,6 +182,7 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
         with np.load(cache, allow_pickle=False) as data:
             return ServedScenes(data["features"], data["paths"], data["iou"], families)
     cuts, _ = cut_out_all(dataset.photos)
+    turns = getattr(args, "turns", 1)
     features, paths, ious = [], [], []
     started = time.monotonic()
     for i, cut in enumerate(cuts):
@@ -171,8 +192,11 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
             prepared = prepare(classifier, _source(scene.jpeg), "auto")
             paths.append(served_path(prepared))
             ious.append(_box_iou(prepared, scene.box))
-            pictures.append(prepared.picture.image)
-        features.append(embed_with_cut(backbone, np.stack([to_tensor(p) for p in pictures]))[0])
+            image = prepared.picture.image
+            turned = quarter_turns(image, turns) if paths[-1] == "cropped" else [image] * turns
+            pictures.extend(turned)
+        pooled = embed_with_cut(backbone, np.stack([to_tensor(p) for p in pictures]))[0]
+        features.append(pooled if turns == 1 else pooled.reshape(args.scenes, turns, -1))
         if (i + 1) % 20 == 0:
             logger.info("served scenes: %d/%d photos (%.0f s)", i + 1, len(cuts),
                         time.monotonic() - started)  # fmt: skip
