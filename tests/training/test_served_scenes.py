@@ -123,6 +123,8 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     assert figures["scenes_by"]["side"]["front"]["scenes"] == paths.size  # all fronts here
     for key in ("scene_top1", "scene_right_and_kept", "scene_kept"):
         assert served[key] == pytest.approx(figures[key])
+    held_out = figures["unknown_auroc_unseen_type_scenes"]
+    assert served["unknown_auroc_unseen_type"] == pytest.approx(held_out)
     assert served["lost_against_always_cropped"] == served["won_against_always_cropped"] == 0
     # The same pictures, the first scene of every photo not judged: those are not kept.
     paths = same.paths.copy()
@@ -171,6 +173,7 @@ def test_turned_served_scenes_are_scored_by_the_mean_of_their_turns() -> None:
     copies = np.repeat(f["scene_grey"][:, :, None], 4, axis=2)
     same = ServedScenes(copies, paths, f["scene_iou"], families)
     assert measure(f, SHIPPED, 5, 0, shipped, served=same)["served"] == base
+    assert base["unknown_auroc_unseen_type"] is not None
     # One far-off turn in four moves the mean a quarter of the way: some answers change.
     odd = copies.copy()
     odd[:, :, 3] = centres[(labels + 1) % 6][:, None] * 12

@@ -369,7 +369,7 @@ def measure(
             )
         non_scores.append(predict(parts, f[f"non_amulet_{kind}"], recipe)[1])
     threshold = keep_threshold(tight_score, recipe.keep_rate)
-    loco = _loco(f, feats, folds, recipe, kind, tight)
+    loco = _loco(f, feats, folds, recipe, kind, tight, served_scenes=served)
     found = f["scene_status"] == "found"
     kept = (scene_score <= threshold) & found
     right = scene_pred == labels[:, None]
@@ -398,6 +398,8 @@ def measure(
         figures["served"] = served_figures(
             served, served_pred, served_score, labels, threshold, always
         )
+        held_out = loco.get("served_scenes", {}).get(recipe.unknown_score)
+        figures["served"]["unknown_auroc_unseen_type"] = held_out
     return figures
 
 
@@ -533,12 +535,17 @@ def _loco(
     kind: str,
     served: np.ndarray,
     scale: ScoreScale | None = None,
+    served_scenes: ServedScenes | None = None,
 ) -> dict[str, dict[str, float]]:
     """Leave one class out, as tight crops and as scenes
     (:func:`~amulet_ai.training.crossval.unseen_type_auroc`): ``{form: {score: mean AUROC
-    over classes}}``, ``form`` ``tight`` or ``scenes``; the recipe's unknown score only, or
-    with ``scale`` every candidate score."""
+    over classes}}``, ``form`` ``tight`` or ``scenes`` (and ``served_scenes``, the scenes
+    as the serving path classifies them, when given and every one of them is judged: a
+    scene the serving path refuses would be flagged outright); the recipe's unknown score
+    only, or with ``scale`` every candidate score."""
     evaluated = {"tight": served[:, None], "scenes": f[f"scene_{kind}"]}
+    if served_scenes is not None and served_scenes.judged.all():
+        evaluated["served_scenes"] = served_scenes.features
     pools = unseen_type_auroc(feats, f["labels"], folds, recipe, evaluated=evaluated, scale=scale)
     return {form: {k: float(np.mean(v)) for k, v in p.items()} for form, p in pools.items()}
 

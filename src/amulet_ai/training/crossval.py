@@ -221,7 +221,8 @@ def unseen_type_auroc(
     For each class ``c`` and fold: the recipe is fitted on the training photos of the
     other classes; its scores of the fold's photos of other classes (known) and of class
     ``c`` (never seen in fitting) are pooled over folds. ``evaluated`` names the forms of
-    the photos scored (``[photos, k, D]`` each; default ``{"tight": features[:, :1]}``, the
+    the photos scored (``[photos, k, D]`` each, or ``[photos, k, turns, D]``: each of the k
+    scored by the mean of its turns' scores; default ``{"tight": features[:, :1]}``, the
     photo as served). Without ``scale`` the one score is the recipe's
     (``recipe.unknown_score``; for ``distance`` only the detector is fitted); with it every
     candidate of :data:`~amulet_ai.training.unknown_scores.CANDIDATES` is scored. Returns
@@ -255,6 +256,9 @@ def unseen_type_auroc(
                     scores = {recipe.unknown_score: predict(parts, flat_x, recipe)[1]}
                 else:
                     scores = {"distance": detector.score((flat_x[:, cols] - mean) / std)}
+                if x.ndim == 4:  # each picture's turns: the mean of their scores
+                    shape = (len(test), x.shape[1], x.shape[2])
+                    scores = {k: v.reshape(shape).mean(axis=2).ravel() for k, v in scores.items()}
                 is_c = np.repeat(labels[test] == c, x.shape[1])
                 for name, values in scores.items():
                     known.setdefault((form, name), []).append(values[~is_c])
