@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         "the whole photo (already a tight crop). Enrolled types and searches see photos the "
         "same way.",
     )
+    crop_turns: Literal[1, 4] = Field(
+        1,
+        description="With locate=auto, score a cropped photo by its crop and the crop's "
+        "three quarter turns (4: mean logits and mean unknown score, three more model runs "
+        "a cropped photo), or by the crop alone (1). Photos classified whole are never "
+        "turned. Measured in the model card, 'Quarter turns of the crop at test time'.",
+    )
 
     # --- API server ----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the API binds to.")
@@ -240,6 +247,14 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("crop_turns", mode="before")
+    @classmethod
+    def _turns_from_text(cls, value: object) -> object:
+        # From the environment or .env the count arrives as text; Literal wants the int.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
         return value
 
     @model_validator(mode="after")

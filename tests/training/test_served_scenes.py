@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 from amulet_ai.imaging.decode import to_tensor  # noqa: E402
 from amulet_ai.serving import locating  # noqa: E402
-from amulet_ai.serving.locating import prepare  # noqa: E402
+from amulet_ai.serving.locating import prepare, quarter_turns  # noqa: E402
 from amulet_ai.training.activations import embed_with_cut  # noqa: E402
 from amulet_ai.training.backdrops import TEST_FAMILIES  # noqa: E402
 from amulet_ai.training.crops import SHIPPED, crops_main, measure, scene_breakdown  # noqa: E402
@@ -27,7 +27,6 @@ from amulet_ai.training.served_scenes import (  # noqa: E402
     _cache_file,
     load_served_classifier,
     phone_scene,
-    quarter_turns,
     served_features,
     served_figures,
     served_path,

@@ -91,6 +91,7 @@ class Services:
             queue_timeout_s=settings.queue_timeout_s,
             indexes=self.indexes,
             locate=settings.locate,
+            turns=settings.crop_turns,
         )
         self.api_keys = ApiKeys(settings.api_keys)
         self.owners = OwnerResolver(

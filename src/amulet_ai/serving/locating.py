@@ -28,6 +28,12 @@ inference worker:
    :func:`~amulet_ai.model.localiser.square_crop` as in training; ``as_is`` (model 1.2.0)
    keeps the photo's own backdrop.
 
+With ``turns`` above 1 (``AMULET_CROP_TURNS``), a cropped photo is scored by its crop and
+the crop's quarter turns (:func:`quarter_turns`) in one run: their mean logits (the mean of
+their temperature-scaled log-probabilities, renormalised, is the softmax of the mean logits)
+and the mean of their unknown scores; the heatmap and the embedding stay the upright
+crop's. A photo classified whole is not turned.
+
 With ``mask`` (the API's ``mask=true``) the photo's location also carries the localiser's
 mask on the draft (:func:`photo_mask`, a 1-bit PNG), the one the crop's mask is scaled
 from; it is encoded only then.
@@ -51,6 +57,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from PIL import Image
 
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
 from amulet_ai.imaging.masks import mask_data_url
@@ -115,12 +122,53 @@ class PreparedPhoto:
     locate_s: float
     scores: PhotoScores | None = None
     score_s: float = 0.0
+    turns: int = 1  # the picture and its quarter turns scored (:func:`scores_of`)
+
+
+def quarter_turns(image: Image.Image, turns: int) -> list[Image.Image]:
+    """``image`` and its first ``turns - 1`` quarter turns, counter-clockwise (1 to 4)."""
+    if not 1 <= turns <= 4:
+        raise ValueError("turns must be 1 to 4")
+    steps = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+    return [image, *(image.transpose(step) for step in steps[: turns - 1])]
 
 
 def scores_of(classifier: AmuletClassifier, photos: Sequence[PreparedPhoto]) -> list[PhotoScores]:
-    """Each prepared photo's evidence: its own where it has it, the others from one run."""
-    fresh = iter(classifier.score([p.picture for p in photos if p.scores is None]))
-    return [p.scores if p.scores is not None else next(fresh) for p in photos]
+    """Each prepared photo's evidence: its own where it has it, the others from one run
+    (a turned photo's turns in that run too, combined by :func:`mean_of_turns`)."""
+    pending = [p for p in photos if p.scores is None]
+    pictures = [
+        DecodedImage(image, p.picture.width, p.picture.height, p.picture.format)
+        for p in pending
+        for image in quarter_turns(p.picture.image, p.turns)
+    ]
+    fresh = iter(classifier.score(pictures))
+    out = []
+    for p in photos:
+        if p.scores is not None:
+            out.append(p.scores)
+        else:
+            out.append(mean_of_turns([next(fresh) for _ in range(p.turns)]))
+    return out
+
+
+def mean_of_turns(turns: Sequence[PhotoScores]) -> PhotoScores:
+    """One photo's evidence from its turns' (the first the upright picture): the softmax
+    of their mean logits and their mean unknown score; heatmap, picture and embedding of
+    the first."""
+    if len(turns) == 1:
+        return turns[0]
+    mean = np.mean([t.log_probabilities for t in turns], axis=0)
+    log_probs = mean - np.log(np.exp(mean - mean.max()).sum()) - mean.max()
+    first = turns[0]
+    return PhotoScores(
+        probabilities=np.exp(log_probs),
+        log_probabilities=log_probs,
+        unknown_score=float(np.mean([t.unknown_score for t in turns])),
+        cam=first.cam,
+        decoded=first.decoded,
+        embedding=first.embedding,
+    )
 
 
 def whole_photo(decoded: DecodedImage) -> PhotoLocation:
@@ -190,14 +238,20 @@ def detail_side(location: Location, draft: DecodedImage, size: int) -> int | Non
 
 
 def prepare(
-    classifier: AmuletClassifier, source: SourceFn, mode: LocateMode, *, mask: bool = False
+    classifier: AmuletClassifier,
+    source: SourceFn,
+    mode: LocateMode,
+    *,
+    mask: bool = False,
+    turns: int = 1,
 ) -> PreparedPhoto:
     """Decode one photo and, with ``mode="auto"``, find the amulet and crop it.
 
     ``source()`` returns the photo's content afresh for each decode (bytes, or a file
     rewound). With ``mask`` the location carries the localiser's mask on the draft
-    (:func:`photo_mask`; encoded only then). Raises what the guarded decodes raise
-    (unsupported, corrupt, too large).
+    (:func:`photo_mask`; encoded only then). A cropped photo is to be scored with
+    ``turns`` quarter turns (:func:`scores_of`); any other with its picture alone. Raises
+    what the guarded decodes raise (unsupported, corrupt, too large).
     """
     localiser = classifier.localiser
     size = classifier.input_size
@@ -256,7 +310,9 @@ def prepare(
     crop = square_crop(detail, location, size=size, margin=CROP_MARGIN, grey_outside=grey)
     picture = DecodedImage(crop, draft.width, draft.height, draft.format)
     locate_s += time.perf_counter() - mark
-    return PreparedPhoto(picture, _answer(location, shape), decode_s, locate_s, score_s=score_s)
+    return PreparedPhoto(
+        picture, _answer(location, shape), decode_s, locate_s, score_s=score_s, turns=turns
+    )
 
 
 def shared_first_pass(classifier: AmuletClassifier, draft: DecodedImage) -> bool:

@@ -66,12 +66,20 @@ def _content(source: StreamedFile | bytes) -> ImageSource:
 class Predictor:
     """Runs the blocking part of a prediction; called from an inference worker thread.
 
+    ``turns`` (1 or 4, the ``crop_turns`` setting): a cropped photo is scored with its
+    crop's quarter turns (:func:`~amulet_ai.serving.locating.scores_of`).
+
     Example::
 
         >>> from amulet_ai.model import AmuletClassifier
         >>> clf = AmuletClassifier.load()                                # doctest: +SKIP
         >>> Predictor().predict(clf, front_bytes, None, top_k=3, explain=False)  # doctest: +SKIP
     """
+
+    def __init__(self, turns: int = 1) -> None:
+        if turns not in (1, 4):
+            raise ValueError("turns must be 1 or 4")
+        self.turns = turns
 
     def score_each(
         self,
@@ -113,7 +121,7 @@ class Predictor:
     ) -> PreparedPhoto:
         """Decode one photo and, with ``locate="auto"``, find and crop the amulet (with
         ``mask``, its location carries the localiser's mask)."""
-        return prepare(classifier, lambda: _content(source), locate, mask=mask)
+        return prepare(classifier, lambda: _content(source), locate, mask=mask, turns=self.turns)
 
     def predict(
         self,

@@ -54,14 +54,16 @@ def model_tag(classifier: AmuletClassifier) -> str:
     return f"{classifier.version}+{checksum[:16]}" if checksum else classifier.version
 
 
-def locate_tag(classifier: AmuletClassifier, mode: str) -> str:
+def locate_tag(classifier: AmuletClassifier, mode: str, turns: int = 1) -> str:
     """The locate mode's part of a cache key: ``off``, or ``auto`` and the localiser that
-    answers it (a model folder without one classifies whole, as ``off`` does)."""
+    answers it (a model folder without one classifies whole, as ``off`` does), and the
+    quarter turns a crop is scored with where there are more than one."""
     localiser = classifier.localiser
     if mode == "off" or localiser is None:
         return "off"
     checksum = localiser.metadata.onnx_sha256
-    return f"auto:{localiser.version}+{checksum[:16]}" if checksum else f"auto:{localiser.version}"
+    tag = f"auto:{localiser.version}+{checksum[:16]}" if checksum else f"auto:{localiser.version}"
+    return tag if turns == 1 else f"{tag}+turns{turns}"
 
 
 def embedding_tag(classifier: AmuletClassifier, mode: str) -> str:

@@ -123,6 +123,7 @@ class PredictionService:
         queue_timeout_s: float,
         indexes: OwnerIndexes | None = None,
         locate: LocateMode = "off",
+        turns: int = 1,
     ) -> None:
         self.model = model
         # How enrolment and search see a photo: the server's default locate mode, the one
@@ -132,7 +133,9 @@ class PredictionService:
         self.cache = cache
         self._memory = memory
         self._metrics = metrics
-        self._predictor = Predictor()
+        # A cropped photo is scored with its crop's quarter turns (1: the crop alone).
+        self.turns = turns
+        self._predictor = Predictor(turns)
         self._pool_shape = (workers, queue_size, queue_timeout_s)
         self._pool: InferencePool | None = None
 
@@ -207,7 +210,7 @@ class PredictionService:
             top_k=top_k,
             explain=explain,
             types=types.cache_part,
-            locate=locate_tag(classifier, locate),
+            locate=locate_tag(classifier, locate, self.turns),
             mask=mask,
         )
         verdict = self.cache.get(key)
@@ -244,7 +247,7 @@ class PredictionService:
     ) -> BatchOutcome:
         """Classify independent photos: cached ones from the cache, the rest in one job."""
         tag = model_tag(classifier)
-        located = locate_tag(classifier, locate)
+        located = locate_tag(classifier, locate, self.turns)
         types = await self.enrolled_types(owner, classifier)
         keys = [
             ResultCache.key(

@@ -592,7 +592,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--turns", type=int, choices=(1, 4), default=1,
         help="with --served: score each cropped scene by the mean of its crop's quarter "
-        "turns (logits and unknown scores), a test-time measurement the API does not make",
+        "turns (logits and unknown scores), as the API does with AMULET_CROP_TURNS=4",
     )  # fmt: skip
     parser.add_argument(
         "--compare-unknown-scores", action="store_true",

@@ -11,11 +11,12 @@ returns, at the classifier's input size, is embedded by the frozen backbone and 
 with each fold's head on the fold's features (:func:`amulet_ai.training.crops.measure`), so
 the figure stays out of fold, as command C's own crops.
 
-With ``--turns 4`` a cropped scene's picture is also embedded turned by 90, 180 and 270
-degrees (:func:`quarter_turns`), and :func:`amulet_ai.training.crops.measure` scores the
-crop by the mean of its turns' logits and unknown scores; a picture classified whole is
-not turned (its copies are the picture itself). That is a measurement of test-time turns
-on the serving path's own crops; the API does not turn crops.
+With ``--turns 4`` each scene is prepared as the API does with ``AMULET_CROP_TURNS=4``: a
+cropped scene's picture is also embedded turned by 90, 180 and 270 degrees
+(:func:`~amulet_ai.serving.locating.quarter_turns`), and
+:func:`amulet_ai.training.crops.measure` scores it by the mean of its turns' logits and
+unknown scores; a picture classified whole is not turned (its copies are the picture
+itself).
 
 Each scene takes one path (:data:`PATHS`): ``cropped``, ``fills_frame`` (whole), or one of
 the statuses the answer names no type for (``no_amulet``, ``too_small``, ``too_blurred``),
@@ -40,14 +41,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PIL import Image
 
 from amulet_ai.config import DEFAULT_MODEL_DIR
 from amulet_ai.imaging.decode import to_tensor
 from amulet_ai.model import AmuletClassifier
 from amulet_ai.model.localiser import LOCALISER_METADATA
 from amulet_ai.serving import locating
-from amulet_ai.serving.locating import PreparedPhoto, SourceFn, prepare
+from amulet_ai.serving.locating import PreparedPhoto, SourceFn, prepare, quarter_turns
 from amulet_ai.training.activations import embed_with_cut
 from amulet_ai.training.backdrops import TEST_FAMILIES
 from amulet_ai.training.cutout import CutOut, cut_out_all
@@ -89,14 +89,6 @@ class ServedScenes:
     def judged(self) -> np.ndarray:
         """True where the answer may name a type (the amulet was cropped or fills the frame)."""
         return np.isin(self.paths, JUDGED)
-
-
-def quarter_turns(image: Image.Image, turns: int) -> list[Image.Image]:
-    """``image`` and its first ``turns - 1`` quarter turns, counter-clockwise (1 to 4)."""
-    if not 1 <= turns <= 4:
-        raise ValueError("turns must be 1 to 4")
-    steps = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
-    return [image, *(image.transpose(step) for step in steps[: turns - 1])]
 
 
 def served_path(prepared: PreparedPhoto) -> str:
@@ -189,12 +181,12 @@ def served_features(args: argparse.Namespace, backbone: Backbone, dataset: Datas
         pictures = []
         for _, number, family in (s for s in specs if s[0] == i):
             scene = phone_scene(cut, i, number, family, args.seed)
-            prepared = prepare(classifier, _source(scene.jpeg), "auto")
+            prepared = prepare(classifier, _source(scene.jpeg), "auto", turns=turns)
             paths.append(served_path(prepared))
             ious.append(_box_iou(prepared, scene.box))
-            image = prepared.picture.image
-            turned = quarter_turns(image, turns) if paths[-1] == "cropped" else [image] * turns
-            pictures.extend(turned)
+            # The pictures the serving path scores; one not turned, repeated to the count.
+            turned = quarter_turns(prepared.picture.image, prepared.turns)
+            pictures.extend(turned + turned[:1] * (turns - prepared.turns))
         pooled = embed_with_cut(backbone, np.stack([to_tensor(p) for p in pictures]))[0]
         features.append(pooled if turns == 1 else pooled.reshape(args.scenes, turns, -1))
         if (i + 1) % 20 == 0:
