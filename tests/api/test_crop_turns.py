@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from harness import post_front
+from PIL import Image
 from pydantic import ValidationError
 
 from amulet_ai.config import Settings
@@ -35,6 +36,17 @@ def _expected(classifier: AmuletClassifier, picture: DecodedImage) -> tuple[np.n
     mean = logits.mean(axis=0) / classifier.metadata.temperature
     probs = np.exp(mean - mean.max())
     return probs / probs.sum(), float(unknown.mean())
+
+
+def test_quarter_turns_turn_counter_clockwise_as_numpy_does() -> None:
+    pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 7  # not symmetric
+    image = Image.fromarray(pixels)
+    turned = quarter_turns(image, 4)
+    for k, picture in enumerate(turned):
+        assert np.array_equal(np.asarray(picture), np.rot90(pixels, k))
+    assert [p.size for p in quarter_turns(image, 2)] == [(3, 2), (2, 3)]
+    with pytest.raises(ValueError):
+        quarter_turns(image, 5)
 
 
 def test_a_cropped_photo_is_scored_by_the_mean_of_its_turns(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("torch")
 
 from amulet_ai.imaging.decode import to_tensor  # noqa: E402
 from amulet_ai.serving import locating  # noqa: E402
-from amulet_ai.serving.locating import prepare, quarter_turns  # noqa: E402
+from amulet_ai.serving.locating import prepare  # noqa: E402
 from amulet_ai.training.activations import embed_with_cut  # noqa: E402
 from amulet_ai.training.backdrops import TEST_FAMILIES  # noqa: E402
 from amulet_ai.training.crops import SHIPPED, crops_main, measure, scene_breakdown  # noqa: E402
@@ -98,7 +98,9 @@ def _features(centres: np.ndarray, labels: np.ndarray, views: int | None) -> np.
     return out
 
 
-def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> None:
+def _command_c_features() -> tuple[dict[str, Any], tuple[np.ndarray, int, np.ndarray], np.ndarray]:
+    """Command C's cached features for 30 photos of six classes (two scenes each, all found),
+    the train command's views as ``measure`` takes them, and the class centres."""
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(6), 5)
     centres = rng.standard_normal((6, FEATURE_DIM)).astype(np.float32) * 0.3
@@ -112,6 +114,12 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
         "non_amulet_located": np.ones(4, bool),
     }
     shipped = (_features(centres, labels, 4), 2, _features(centres, labels, None))
+    return f, shipped, centres
+
+
+def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> None:
+    f, shipped, _ = _command_c_features()
+    labels = f["labels"]
     # The very features command C scores, all cropped: the served figures are its figures.
     paths = np.full((len(labels), 2), "cropped", dtype="<U11")
     families = np.full(paths.shape, "stone")
@@ -139,31 +147,9 @@ def test_served_scenes_are_scored_by_the_same_folds_as_command_cs_scenes() -> No
     )
 
 
-def test_quarter_turns_turn_counter_clockwise_as_numpy_does() -> None:
-    pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 7  # not symmetric
-    image = Image.fromarray(pixels)
-    turned = quarter_turns(image, 4)
-    for k, picture in enumerate(turned):
-        assert np.array_equal(np.asarray(picture), np.rot90(pixels, k))
-    assert [p.size for p in quarter_turns(image, 2)] == [(3, 2), (2, 3)]
-    with pytest.raises(ValueError):
-        quarter_turns(image, 5)
-
-
 def test_turned_served_scenes_are_scored_by_the_mean_of_their_turns() -> None:
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(6), 5)
-    centres = rng.standard_normal((6, FEATURE_DIM)).astype(np.float32) * 0.3
-    f = {
-        "labels": labels,
-        "fronts": np.ones(len(labels), bool),
-        "scene_grey": _features(centres, labels, 2),
-        "scene_status": np.full((len(labels), 2), "found"),
-        "scene_iou": np.full((len(labels), 2), 0.9),
-        "non_amulet_grey": rng.standard_normal((4, FEATURE_DIM)).astype(np.float32) * 3,
-        "non_amulet_located": np.ones(4, bool),
-    }
-    shipped = (_features(centres, labels, 4), 2, _features(centres, labels, None))
+    f, shipped, centres = _command_c_features()
+    labels = f["labels"]
     paths = np.full((len(labels), 2), "cropped", dtype="<U11")
     families = np.full(paths.shape, "stone")
     single = ServedScenes(f["scene_grey"], paths, f["scene_iou"], families)
