@@ -76,7 +76,8 @@ class PhotoScores:
     embedding: np.ndarray | None = None
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis, shifted by the maximum for stability."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     result: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return result
@@ -360,7 +361,7 @@ class AmuletClassifier:
         logits, unknown, cam = outputs[:3]
         embeddings = outputs[3] if len(self._output_names) > 3 else None
         map_values = dict(zip(maps, outputs[len(self._output_names) :], strict=True))
-        log_probs = _log_softmax(logits / self.metadata.temperature)
+        log_probs = log_softmax(logits / self.metadata.temperature)
         return [
             PhotoScores(
                 probabilities=np.exp(log_probs[i]),

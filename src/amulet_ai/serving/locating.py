@@ -61,7 +61,7 @@ from PIL import Image
 
 from amulet_ai.imaging.decode import DecodedImage, ImageSource, center_square, dct_scale
 from amulet_ai.imaging.masks import mask_data_url
-from amulet_ai.model.classifier import AmuletClassifier, PhotoScores
+from amulet_ai.model.classifier import AmuletClassifier, PhotoScores, log_softmax
 from amulet_ai.model.localiser import FILLS_FRAME as FILLS_FRAME
 from amulet_ai.model.localiser import (
     Localiser,
@@ -158,8 +158,7 @@ def mean_of_turns(turns: Sequence[PhotoScores]) -> PhotoScores:
     the first."""
     if len(turns) == 1:
         return turns[0]
-    mean = np.mean([t.log_probabilities for t in turns], axis=0)
-    log_probs = mean - np.log(np.exp(mean - mean.max()).sum()) - mean.max()
+    log_probs = log_softmax(np.mean([t.log_probabilities for t in turns], axis=0))
     first = turns[0]
     return PhotoScores(
         probabilities=np.exp(log_probs),
