@@ -134,7 +134,6 @@ class PredictionService:
         self._memory = memory
         self._metrics = metrics
         # A cropped photo is scored with its crop's quarter turns (1: the crop alone).
-        self.turns = turns
         self._predictor = Predictor(turns)
         self._pool_shape = (workers, queue_size, queue_timeout_s)
         self._pool: InferencePool | None = None
@@ -210,7 +209,7 @@ class PredictionService:
             top_k=top_k,
             explain=explain,
             types=types.cache_part,
-            locate=locate_tag(classifier, locate, self.turns),
+            locate=locate_tag(classifier, locate, self._predictor.turns),
             mask=mask,
         )
         verdict = self.cache.get(key)
@@ -247,7 +246,7 @@ class PredictionService:
     ) -> BatchOutcome:
         """Classify independent photos: cached ones from the cache, the rest in one job."""
         tag = model_tag(classifier)
-        located = locate_tag(classifier, locate, self.turns)
+        located = locate_tag(classifier, locate, self._predictor.turns)
         types = await self.enrolled_types(owner, classifier)
         keys = [
             ResultCache.key(
