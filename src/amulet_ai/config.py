@@ -94,11 +94,13 @@ class Settings(BaseSettings):
         "same way.",
     )
     crop_turns: Literal[1, 4] = Field(
-        1,
+        4,
         description="With locate=auto, score a cropped photo by its crop and the crop's "
         "three quarter turns (4: mean logits and mean unknown score, three more model runs "
-        "a cropped photo), or by the crop alone (1). Photos classified whole are never "
-        "turned. Measured in the model card, 'Quarter turns of the crop at test time'.",
+        "a cropped photo), or by the crop alone (1). Only photos whose shorter side is at "
+        "least twice the classifier's input are turned (camera frames, not pictures "
+        "already cut to about its size); photos classified whole never are. Measured in "
+        "the model card, 'Quarter turns of the crop at test time'.",
     )
 
     # --- API server ----------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """AMULET_CROP_TURNS=4: a cropped photo is scored by its crop and the crop's quarter turns
-(mean logits, mean unknown score); a photo classified whole is not turned. On the
-committed models, through prepare/scores_of and through the app."""
+(mean logits, mean unknown score), where its shorter side is at least twice the
+classifier's input; a photo classified whole is not turned. On the committed models,
+through prepare/scores_of and through the app."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,13 @@ from pydantic import ValidationError
 from amulet_ai.config import Settings
 from amulet_ai.imaging.decode import DecodedImage, to_tensor
 from amulet_ai.model.classifier import AmuletClassifier
-from amulet_ai.serving.locating import FILLS_FRAME, prepare, quarter_turns, scores_of
+from amulet_ai.serving.locating import (
+    FILLS_FRAME,
+    TURNS_MIN_SIDE,
+    prepare,
+    quarter_turns,
+    scores_of,
+)
 from amulet_ai.serving.result_cache import locate_tag
 from amulet_ai.training.data import load_dataset
 from amulet_ai.training.scenes import Scene
@@ -71,7 +79,7 @@ def test_a_cropped_photo_is_scored_by_the_mean_of_its_turns(
     assert np.array_equal(got.embedding, alone.embedding)
 
 
-def test_a_photo_classified_whole_is_not_turned(
+def test_a_photo_classified_whole_or_about_the_classifiers_size_is_not_turned(
     classifier: AmuletClassifier, shared_data: Path
 ) -> None:
     paths = {"fills_frame": 0, "cropped": 0}
@@ -81,11 +89,30 @@ def test_a_photo_classified_whole_is_not_turned(
         box = prepared.location.box
         assert prepared.location.status == "found" and box is not None
         share = min(box.width / box.image_width, box.height / box.image_height)
-        path = "fills_frame" if share >= FILLS_FRAME else "cropped"
-        paths[path] += 1
-        assert prepared.turns == (4 if path == "cropped" else 1)
+        paths["fills_frame" if share >= FILLS_FRAME else "cropped"] += 1
+        # 224 px: classified whole, or cropped from a picture of about the classifier's size.
+        assert prepared.turns == 1
         assert prepare(classifier, lambda: data, "off", turns=4).turns == 1  # noqa: B023
-    assert paths["fills_frame"] >= 1
+    assert paths["fills_frame"] >= 1 and paths["cropped"] >= 1
+
+
+@pytest.mark.parametrize("short_side", [TURNS_MIN_SIDE * 224 - 1, TURNS_MIN_SIDE * 224])
+def test_a_cropped_frame_is_turned_from_twice_the_classifiers_input(
+    classifier: AmuletClassifier, scene: Scene, short_side: int
+) -> None:
+    assert classifier.input_size == 224
+    width, height = scene.image.size
+    scale = short_side / min(width, height)
+    smaller = scene.image.resize((round(width * scale), round(height * scale)), Image.LANCZOS)
+    assert min(smaller.size) == short_side
+    out = io.BytesIO()
+    smaller.save(out, "JPEG", quality=92)
+    prepared = prepare(classifier, out.getvalue, "auto", turns=4)
+    assert prepared.location.status == "found"
+    box = prepared.location.box
+    assert box is not None
+    assert min(box.width / box.image_width, box.height / box.image_height) < FILLS_FRAME
+    assert prepared.turns == (4 if short_side >= TURNS_MIN_SIDE * 224 else 1)
 
 
 def test_the_api_answers_with_the_turns_and_keeps_their_cache_apart(
@@ -105,8 +132,9 @@ def test_the_api_answers_with_the_turns_and_keeps_their_cache_apart(
 
 
 def test_only_one_or_four_turns_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(crop_turns=4).crop_turns == 4
-    monkeypatch.setenv("AMULET_CROP_TURNS", "4")
-    assert Settings().crop_turns == 4
+    assert Settings().crop_turns == 4  # the default
+    assert Settings(crop_turns=1).crop_turns == 1
+    monkeypatch.setenv("AMULET_CROP_TURNS", "1")
+    assert Settings().crop_turns == 1
     with pytest.raises(ValidationError):
         Settings(crop_turns=3)

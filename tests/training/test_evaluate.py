@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from amulet_ai.config import Settings
 from amulet_ai.model import AmuletClassifier
+from amulet_ai.serving.predictor import Predictor
 from amulet_ai.training.evaluate import answer_all, evaluate, evaluate_main, labelled_photos
 from bench.photos import scene_jpeg
 
@@ -75,6 +77,27 @@ def test_a_phone_scene_is_found_and_cropped_as_the_api_would(
     waek_man = [c.id for c in located_model.metadata.classes].index("waek_man")
     assert auto.probabilities.argmax() == waek_man and not auto.flagged
     assert auto.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_phone_scene_is_scored_with_the_apis_crop_turns(
+    photo_folder: Path, located_model: AmuletClassifier
+) -> None:
+    # The command's default is the API's AMULET_CROP_TURNS: a cropped 2000 x 1500 scene is
+    # answered by the mean of its crop's four quarter turns, as the app would answer it.
+    path = photo_folder / "waek_man" / "front" / "scene.jpg"
+    (turned,) = answer_all(located_model, [path], "auto", 4)
+    (upright,) = answer_all(located_model, [path], "auto")
+    assert turned is not None and upright is not None
+    expected = Predictor(4).predict(
+        located_model, path.read_bytes(), None, top_k=6, explain=False, locate="auto"
+    )
+    by_class = {p.class_id: p.probability for p in expected.classification.predictions}
+    ids = [c.id for c in located_model.metadata.classes]
+    assert turned.probabilities == pytest.approx([by_class[i] for i in ids], abs=1e-6)
+    assert turned.score != pytest.approx(upright.score)
+    assert Settings().crop_turns == 4
+    assert evaluate(located_model, photo_folder, [])["crop_turns"] == 1  # evaluate()'s own
+    assert evaluate(located_model, photo_folder, [], turns=4)["crop_turns"] == 4
 
 
 def test_evaluate_counts_known_other_and_unreadable_photos(

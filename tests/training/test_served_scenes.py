@@ -290,3 +290,17 @@ def test_command_cs_crop_cache_key_holds_the_localisers_status_rule(
         args = crops_parse(["--data", str(tmp_path), "--localiser", str(folder)])
         names.add(crops_cache_file(args, "fp", spec(DEFAULT_BACKBONE)).name)
     assert len(names) == 2
+
+
+def test_command_cs_served_scenes_take_the_apis_crop_turns_by_default(tmp_path: Path) -> None:
+    from amulet_ai.config import Settings
+    from amulet_ai.training.crops import _parse as crops_parse
+
+    base = ["--data", str(tmp_path)]
+    served_default = Settings().crop_turns
+    assert crops_parse([*base, "--served"]).turns == served_default
+    assert crops_parse([*base, "--served", "--turns", "1"]).turns == 1
+    assert crops_parse(base).turns == 1  # no served scenes: nothing to turn
+    assert crops_parse([*base, "--served", "--compare-unknown-scores"]).turns == 1
+    with pytest.raises(SystemExit):
+        crops_parse([*base, "--turns", "4"])

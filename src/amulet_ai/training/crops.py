@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from amulet_ai.config import DEFAULT_MODEL_DIR
+from amulet_ai.config import DEFAULT_MODEL_DIR, Settings
 from amulet_ai.imaging.decode import NEUTRAL_BACKGROUND, DecodedImage, decode_picture, to_tensor
 from amulet_ai.model.localiser import (
     LOCALISER_METADATA,
@@ -590,16 +590,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "locate=auto, the classifier and localiser of the --localiser folder)",
     )  # fmt: skip
     parser.add_argument(
-        "--turns", type=int, choices=(1, 4), default=1,
+        "--turns", type=int, choices=(1, 4), default=None,
         help="with --served: score each cropped scene by the mean of its crop's quarter "
-        "turns (logits and unknown scores), as the API does with AMULET_CROP_TURNS=4",
+        "turns (4: logits and unknown scores) or by its crop alone (1), as the API does "
+        "with AMULET_CROP_TURNS; default: the API's default with --served, else 1",
     )  # fmt: skip
     parser.add_argument(
         "--compare-unknown-scores", action="store_true",
         help="also measure every candidate unknown score of the shipped recipe on the same "
         "folds (the report's unknown_scores)",
     )  # fmt: skip
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.turns is None:  # the served scenes as the API serves them by default
+        served_default = Settings.model_fields["crop_turns"].default
+        args.turns = served_default if args.served and not args.compare_unknown_scores else 1
+    if args.turns > 1 and (not args.served or args.compare_unknown_scores):
+        parser.error("--turns measures the served scenes: with --served, without "
+                     "--compare-unknown-scores")  # fmt: skip
+    return args
 
 
 SHIPPED: Final = "shipped recipe (train command's default)"
@@ -635,9 +643,6 @@ def crops_main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
-    if args.turns > 1 and (not args.served or args.compare_unknown_scores):
-        raise SystemExit("--turns measures the served scenes: with --served, without "
-                         "--compare-unknown-scores")  # fmt: skip
     if args.served:  # refused before the long part when the pictures would not fit
         load_served_classifier(args, spec(args.backbone))
     f = compute_features(args)

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from amulet_ai.config import Settings
 from amulet_ai.errors import AmuletError
 from amulet_ai.model import AmuletClassifier
 from amulet_ai.model.results import Classification, LocateMode
@@ -118,10 +119,11 @@ def labelled_photos(root: Path) -> list[LabelledPhoto]:
 
 
 def answer_all(
-    model: AmuletClassifier, paths: Sequence[Path], locate: LocateMode
+    model: AmuletClassifier, paths: Sequence[Path], locate: LocateMode, turns: int = 1
 ) -> list[Answer | None]:
-    """Each photo's answer as the API gives it (``None``: the API would refuse the file)."""
-    predictor = Predictor()
+    """Each photo's answer as the API gives it (``None``: the API would refuse the file);
+    ``turns`` as the API's ``AMULET_CROP_TURNS``."""
+    predictor = Predictor(turns)
     class_ids = [c.id for c in model.metadata.classes]
     top_k = len(class_ids)
     answers: list[Answer | None] = []
@@ -210,16 +212,18 @@ def evaluate(
     unknown_dirs: Sequence[Path],
     *,
     locate: LocateMode = "auto",
+    turns: int = 1,
 ) -> dict[str, Any]:
     """All figures of the evaluate command as one JSON-ready dict.
 
-    ``locate`` is the API's option; a model loaded without its localiser judges every photo
-    whole whatever it says (as the API does). A folder of other types alone has no known
-    figures (``photos`` 0, the rest null) and AUROCs of null."""
+    ``locate`` is the API's option and ``turns`` its ``AMULET_CROP_TURNS``; a model loaded
+    without its localiser judges every photo whole whatever they say (as the API does). A
+    folder of other types alone has no known figures (``photos`` 0, the rest null) and
+    AUROCs of null."""
     served: LocateMode = locate if model.localiser is not None else "off"
     model_classes = [c.id for c in model.metadata.classes]
     photos = labelled_photos(data)
-    answers = answer_all(model, [p.path for p in photos], served)
+    answers = answer_all(model, [p.path for p in photos], served, turns)
     read = [(p, a) for p, a in zip(photos, answers, strict=True) if a is not None]
     known = [(p, a) for p, a in read if p.class_id in model_classes]
     others = [(p, a) for p, a in read if p.class_id not in model_classes]
@@ -227,6 +231,7 @@ def evaluate(
     result: dict[str, Any] = {
         "model": f"{model.name} {model.version}",
         "locate": served,
+        "crop_turns": turns if served == "auto" else 1,
         "unreadable": len(answers) - len(read),
         "threshold": model.threshold,
         "classes": model_classes,
@@ -244,7 +249,7 @@ def evaluate(
     if others:
         result["other_types_all"] = _flag_figures([a for _, a in others], scores)
     for folder in unknown_dirs:
-        found = [a for a in answer_all(model, image_files(folder), served) if a is not None]
+        found = [a for a in answer_all(model, image_files(folder), served, turns) if a is not None]
         result["unknown"][str(folder)] = _flag_figures(found, scores)
     return result
 
@@ -252,7 +257,7 @@ def evaluate(
 def format_report(result: dict[str, Any]) -> str:
     """The readable table printed by the command."""
     parts = [
-        f"model {result['model']}, locate={result['locate']}",
+        f"model {result['model']}, locate={result['locate']}, crop turns {result['crop_turns']}",
         format_summary(result, SUMMARY_KEYS),
         "statuses " + ", ".join(f"{k} {v}" for k, v in sorted(result["statuses"].items())),
     ]
@@ -292,6 +297,15 @@ def evaluate_main(argv: list[str] | None = None) -> int:
         help="as the API's option: auto finds the amulet on each photo (default), off judges "
         "each photo whole",
     )
+    parser.add_argument(
+        "--turns",
+        type=int,
+        choices=(1, 4),
+        default=Settings.model_fields["crop_turns"].default,
+        help="as the API's AMULET_CROP_TURNS: with --locate auto, score each cropped camera "
+        "frame by the mean of its crop's quarter turns (4, the API's default) or by the crop "
+        "alone (1)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     parser.add_argument(
         "--report", type=Path, default=REPORT_DIR, help="folder for the HTML report and its PNGs"
@@ -304,7 +318,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
             parser.error(f"--unknown folder not found: {folder}")
     model = AmuletClassifier.load(args.model_dir, with_localiser=args.locate == "auto")
     try:
-        result = evaluate(model, args.data, args.unknown, locate=args.locate)
+        result = evaluate(model, args.data, args.unknown, locate=args.locate, turns=args.turns)
     except FileNotFoundError as exc:
         parser.error(str(exc))
     print(format_report(result))
