@@ -9,7 +9,8 @@ the screen, every tab on it) and the desktop one; no English left on the Thai pa
 names; a pair with a side to retake (no amulet found on
 it), and the same pair judged whole (locate off, chosen under "about") naming its
 unrecognised side; the busy message when a collector hits the rate limit while another
-collector, forwarded by the page with its own address, is still served; and the API down.
+collector, arriving from another loopback address and forwarded by the page with it, is
+still served; and the API down.
 Screenshots of both widths go to the test's tmp folder, and to ``docs/`` only when asked
 (``AMULET_RECORD=1``), never on a plain run.
 """
@@ -20,7 +21,9 @@ import io
 import os
 import re
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -432,6 +435,66 @@ def limited_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
 
 
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            target.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@contextmanager
+def arriving_from(address: str, url: str) -> Iterator[str]:
+    """``url`` reached through a loopback TCP relay whose connections leave from ``address``.
+
+    The page then sees a browser at ``address`` (any 127.0.0.0/8 address is this machine),
+    as it sees each collector's own address in production: a second collector is a second
+    relay. Bytes are relayed untouched, the WebSocket included.
+    """
+    target = httpx.URL(url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    connections: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                incoming, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            outgoing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            outgoing.bind((address, 0))
+            try:
+                outgoing.connect((target.host, target.port or 80))
+            except OSError:
+                incoming.close()
+                outgoing.close()
+                continue
+            connections.extend((incoming, outgoing))
+            for ends in ((incoming, outgoing), (outgoing, incoming)):
+                threading.Thread(target=_pump, args=ends, daemon=True).start()
+
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        listener.close()
+        for connection in connections:
+            connection.close()
+
+
 def test_a_busy_collector_is_told_to_wait_and_another_collector_is_still_served(
     limited_page: str,
     browser: Browser,
@@ -441,20 +504,18 @@ def test_a_busy_collector_is_told_to_wait_and_another_collector_is_still_served(
 ) -> None:
     second = tmp_path / "second.jpg"
     second.write_bytes(make_photo(300, 300, seed=7))
-    # Two collectors behind a proxy in front of the page, each with its own address.
+    # Two collectors, each at its own address; the page forwards each one's to the API.
     busy = re.compile(r"เซิร์ฟเวอร์มีงานมาก กรุณาลองใหม่อีกครั้งในอีก \d+ วินาที")
-    first_headers = {"X-Forwarded-For": "198.51.100.7"}
-    with tab(browser, PHONE, extra_http_headers=first_headers) as page:
-        open_page(page, limited_page)  # the model's details and the catalog: 2 requests
-        upload(page, "front_photo", photo)  # the third
+    with arriving_from("127.0.0.7", limited_page) as url, tab(browser, PHONE) as page:
+        open_page(page, url)  # the model's details and the catalog: 2 requests
+        upload(page, "front_photo", photo)  # the third (the closest photos then get a 429)
         wait_for_answer(page)
-        upload(page, "front_photo", second)  # the fourth: over the limit
+        upload(page, "front_photo", second)  # over the limit
         page.get_by_text(busy).wait_for(timeout=RESULT_BOUND_S * 1000)
         page.get_by_role("button", name=text("retry", "th")).wait_for(timeout=5_000)
         assert "Rate limit" not in page.content()
-    other_headers = {"X-Forwarded-For": "198.51.100.8"}
-    with tab(browser, PHONE, extra_http_headers=other_headers) as page:
-        open_page(page, limited_page)
+    with arriving_from("127.0.0.8", limited_page) as url, tab(browser, PHONE) as page:
+        open_page(page, url)
         upload(page, "front_photo", photo)
         wait_for_answer(page)
         assert page.get_by_text(busy).count() == 0
